@@ -1,0 +1,168 @@
+// The one way the controller talks to a Kvrocks node. Fail fast: the probe must finish within
+// its budget even when a node accepts connections and never answers.
+import { Redis, ReplyError } from "ioredis";
+import { formatSlotRange, type SlotRange } from "../slots/index.js";
+import { NodeError } from "./errors.js";
+import {
+  type ClusterInfo,
+  type NodeLine,
+  parseClusterInfo,
+  parseClusterNodes,
+  parseReplicationInfo,
+  type ReplicationInfo,
+} from "./parse.js";
+
+export interface NodeClientOptions {
+  password?: string;
+  /** Deadline for connecting and for each command. */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_NODE_TIMEOUT_MS = 1000;
+
+export class KvrocksClient {
+  private readonly redis: Redis;
+  private readonly timeoutMs: number;
+
+  constructor(
+    readonly addr: string,
+    options: NodeClientOptions = {},
+  ) {
+    const at = addr.lastIndexOf(":");
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_NODE_TIMEOUT_MS;
+    this.redis = new Redis({
+      host: addr.slice(0, at),
+      port: Number(addr.slice(at + 1)),
+      // Kvrocks answers HELLO 3 but stays on RESP2; ioredis 6 would default to RESP3.
+      protocol: 2,
+      password: options.password || undefined,
+      lazyConnect: true,
+      connectTimeout: this.timeoutMs,
+      commandTimeout: this.timeoutMs,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      enableReadyCheck: false,
+      retryStrategy: () => null,
+      reconnectOnError: () => false,
+    });
+    // Errors are surfaced per call; an unhandled 'error' event would crash the process.
+    this.redis.on("error", () => {});
+  }
+
+  /** One command with an outer deadline: `commandTimeout` alone misses a silent handshake. */
+  async call(...args: (string | number)[]): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new NodeError(this.addr, "timeout", `no answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([this.send(args), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async send(args: (string | number)[]): Promise<unknown> {
+    try {
+      if (this.redis.status === "wait" || this.redis.status === "end") await this.redis.connect();
+      const [command, ...rest] = args;
+      return await this.redis.call(String(command), ...rest.map(String));
+    } catch (err) {
+      throw this.classify(err);
+    }
+  }
+
+  private classify(err: unknown): NodeError {
+    if (err instanceof NodeError) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof ReplyError) return new NodeError(this.addr, "reply", message, message);
+    if (/timed? ?out/i.test(message)) return new NodeError(this.addr, "timeout", message);
+    // ioredis reports auth failures during connect as plain errors carrying the reply text.
+    if (/^(NOAUTH|ERR|WRONGPASS)/.test(message)) {
+      return new NodeError(this.addr, "reply", message, message);
+    }
+    return new NodeError(this.addr, "unreachable", message);
+  }
+
+  private async text(...args: (string | number)[]): Promise<string> {
+    const reply = await this.call(...args);
+    if (typeof reply !== "string") {
+      throw new NodeError(this.addr, "bad_reply", `${args[0]} answered ${typeof reply}`);
+    }
+    return reply;
+  }
+
+  private parse<T>(what: string, text: string, parser: (text: string) => T): T {
+    try {
+      return parser(text);
+    } catch (err) {
+      throw new NodeError(this.addr, "bad_reply", `unreadable ${what}: ${(err as Error).message}`);
+    }
+  }
+
+  async clusterInfo(): Promise<ClusterInfo> {
+    return this.parse("CLUSTER INFO", await this.text("CLUSTER", "INFO"), parseClusterInfo);
+  }
+
+  async clusterNodes(): Promise<NodeLine[]> {
+    return this.parse("CLUSTER NODES", await this.text("CLUSTER", "NODES"), parseClusterNodes);
+  }
+
+  /** Replication and keyspace sections together: what a failover decision needs. */
+  async replicationInfo(): Promise<ReplicationInfo> {
+    const [replication, keyspace] = await Promise.all([
+      this.text("INFO", "replication"),
+      this.text("INFO", "keyspace"),
+    ]);
+    return this.parse("INFO", `${replication}\r\n${keyspace}`, parseReplicationInfo);
+  }
+
+  async version(): Promise<number> {
+    const reply = await this.call("CLUSTERX", "VERSION");
+    const version = Number(reply);
+    if (!Number.isInteger(version)) {
+      throw new NodeError(this.addr, "bad_reply", `CLUSTERX VERSION answered ${String(reply)}`);
+    }
+    return version;
+  }
+
+  async myId(): Promise<string> {
+    return this.text("CLUSTERX", "MYID");
+  }
+
+  async setNodeId(id: string): Promise<void> {
+    await this.call("CLUSTERX", "SETNODEID", id);
+  }
+
+  async setNodes(text: string, version: number, force = false): Promise<void> {
+    const args: (string | number)[] = ["CLUSTERX", "SETNODES", text, version];
+    if (force) args.push("force");
+    await this.call(...args);
+  }
+
+  /** Starts an asynchronous data migration; progress shows in the source's CLUSTER INFO. */
+  async migrate(range: SlotRange, destinationId: string): Promise<void> {
+    await this.call("CLUSTERX", "MIGRATE", formatSlotRange(range), destinationId);
+  }
+
+  close(): void {
+    this.redis.disconnect();
+  }
+}
+
+/** Opens a client for the duration of `fn` and always closes it. */
+export async function withNode<T>(
+  addr: string,
+  options: NodeClientOptions,
+  fn: (client: KvrocksClient) => Promise<T>,
+): Promise<T> {
+  const client = new KvrocksClient(addr, options);
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,3 @@
+export * from "./cluster.js";
+export * from "./invariants.js";
+export * from "./names.js";

@@ -1,0 +1,3 @@
+export * from "./push.js";
+export * from "./render.js";
+export * from "./view.js";
