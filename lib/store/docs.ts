@@ -1,0 +1,89 @@
+// Generic JSON documents (probe state, tasks, history) with compare-and-swap writes.
+import type { Etcd3 } from "etcd3";
+import type { z } from "zod";
+import { conflict } from "../errors.js";
+import { decodeJson } from "./codec.js";
+import type { Fence } from "./lock.js";
+import { commit, getKey, is, listPrefix, op, type Revision } from "./txn.js";
+
+export interface Doc<T> {
+  value: T;
+  revision: Revision;
+}
+
+export interface DocWriteOptions {
+  /** Write only if the document is at this revision, or (`"absent"`) does not exist. */
+  expectRevision?: Revision | "absent";
+  fence?: Fence;
+}
+
+export async function getDoc<T>(
+  etcd: Etcd3,
+  key: string,
+  schema: z.ZodType<T>,
+): Promise<Doc<T> | null> {
+  const kv = await getKey(etcd, key);
+  if (!kv) return null;
+  return {
+    value: decodeJson(`document ${key}`, kv.value.toString(), schema),
+    revision: kv.mod_revision,
+  };
+}
+
+export async function listDocs<T>(
+  etcd: Etcd3,
+  prefix: string,
+  schema: z.ZodType<T>,
+): Promise<(Doc<T> & { key: string })[]> {
+  const kvs = await listPrefix(etcd, prefix);
+  return kvs.map((kv) => {
+    const key = kv.key.toString();
+    return {
+      key,
+      value: decodeJson(`document ${key}`, kv.value.toString(), schema),
+      revision: kv.mod_revision,
+    };
+  });
+}
+
+function expectation(key: string, expect: DocWriteOptions["expectRevision"]) {
+  if (expect === undefined) return [];
+  return [expect === "absent" ? is.absent(key) : is.modRevision(key, expect)];
+}
+
+function lost(key: string, expect: DocWriteOptions["expectRevision"]) {
+  return expect === "absent"
+    ? conflict(`document ${key} already exists`)
+    : conflict(`document ${key} is no longer at revision ${expect}`);
+}
+
+/** Writes the document; returns its new revision. */
+export async function putDoc(
+  etcd: Etcd3,
+  key: string,
+  value: unknown,
+  options: DocWriteOptions = {},
+): Promise<Revision> {
+  const res = await commit(etcd, {
+    compare: expectation(key, options.expectRevision),
+    success: [op.put(key, JSON.stringify(value))],
+    fence: options.fence,
+  });
+  if (!res.succeeded) throw lost(key, options.expectRevision);
+  return res.header.revision;
+}
+
+/** Deletes the document; false when there was none. */
+export async function deleteDoc(
+  etcd: Etcd3,
+  key: string,
+  options: DocWriteOptions = {},
+): Promise<boolean> {
+  const res = await commit(etcd, {
+    compare: expectation(key, options.expectRevision),
+    success: [op.del(key)],
+    fence: options.fence,
+  });
+  if (!res.succeeded) throw lost(key, options.expectRevision);
+  return Number(res.responses[0]?.response_delete_range?.deleted ?? 0) > 0;
+}

@@ -1,0 +1,28 @@
+// The etcd access layer: the only code that talks to etcd.
+export {
+  closeEtcd,
+  createEtcd,
+  DEFAULT_CALL_TIMEOUT_MS,
+  type EtcdOptions,
+  toStoreError,
+} from "./client.js";
+export type { Doc, DocWriteOptions } from "./docs.js";
+export { type ClusterRef, DEFAULT_PREFIX, ownerString, type StoreKeys, storeKeys } from "./keys.js";
+export {
+  type AcquireOptions,
+  acquireLock,
+  type Fence,
+  fenceCompare,
+  type Lock,
+  type LockOptions,
+  tryLock,
+} from "./lock.js";
+export {
+  type ClusterUpdate,
+  type ClusterUpdateFn,
+  Store,
+  type StoredCluster,
+  type UpdateOptions,
+  type WriteOptions,
+} from "./store.js";
+export type { Revision } from "./txn.js";

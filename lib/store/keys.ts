@@ -1,0 +1,70 @@
+// Every etcd key the controller reads or writes is built here, from one prefix. The
+// metadata layout is apache/kvrocks-controller's, so its data reads back unchanged.
+
+export const DEFAULT_PREFIX = "/kvrocks";
+
+export interface ClusterRef {
+  namespace: string;
+  cluster: string;
+}
+
+export type StoreKeys = ReturnType<typeof storeKeys>;
+
+export function storeKeys(prefix = DEFAULT_PREFIX) {
+  const root = prefix.replace(/\/+$/, "");
+  const metadata = `${root}/metadata/`;
+  const state = `${root}/state/`;
+  // Claims sit beside the per-namespace state subtrees. A namespace called "addrs" cannot
+  // collide: an address always contains ':' and a cluster name never does.
+  const addrs = `${state}addrs/`;
+  const locks = `${root}/locks/`;
+
+  return {
+    /** All namespace and cluster keys (namespaces are the ones with no further '/'). */
+    metadataPrefix: () => metadata,
+    namespace: (ns: string) => `${metadata}${ns}`,
+    clustersPrefix: (ns: string) => `${metadata}${ns}/cluster/`,
+    cluster: (ns: string, name: string) => `${metadata}${ns}/cluster/${name}`,
+
+    /** Everything we keep about one cluster besides its topology; deleted with it. */
+    clusterStatePrefix: (ns: string, cluster: string) => `${state}${ns}/${cluster}/`,
+    probeState: (ns: string, cluster: string) => `${state}${ns}/${cluster}/probe`,
+    tasksPrefix: (ns: string, cluster: string) => `${state}${ns}/${cluster}/tasks/`,
+    task: (ns: string, cluster: string, id: string) => `${state}${ns}/${cluster}/tasks/${id}`,
+    historyPrefix: (ns: string, cluster: string) => `${state}${ns}/${cluster}/history/`,
+    history: (ns: string, cluster: string, entry: string) =>
+      `${state}${ns}/${cluster}/history/${entry}`,
+
+    /** The claim on a node address; its value is `<ns>/<cluster>`. */
+    addrClaim: (addr: string) => `${addrs}${addr}`,
+
+    locksPrefix: () => locks,
+    lock: (...parts: string[]) => `${locks}${parts.join("/")}`,
+    probeLock: (ns: string, cluster: string) => `${locks}probe/${ns}/${cluster}`,
+
+    /** The cluster a key under `metadataPrefix()` names, or null for any other key. */
+    parseClusterKey(key: string): ClusterRef | null {
+      if (!key.startsWith(metadata)) return null;
+      const parts = key.slice(metadata.length).split("/");
+      if (parts.length !== 3 || parts[1] !== "cluster" || !parts[0] || !parts[2]) return null;
+      return { namespace: parts[0], cluster: parts[2] };
+    },
+
+    /** The namespace a key under `metadataPrefix()` names, or null for any other key. */
+    parseNamespaceKey(key: string): string | null {
+      if (!key.startsWith(metadata)) return null;
+      const rest = key.slice(metadata.length);
+      return rest.length > 0 && !rest.includes("/") ? rest : null;
+    },
+  };
+}
+
+export function ownerString(ref: ClusterRef): string {
+  return `${ref.namespace}/${ref.cluster}`;
+}
+
+export function parseOwner(value: string): ClusterRef | null {
+  const at = value.indexOf("/");
+  if (at <= 0 || at === value.length - 1 || value.indexOf("/", at + 1) !== -1) return null;
+  return { namespace: value.slice(0, at), cluster: value.slice(at + 1) };
+}

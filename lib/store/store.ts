@@ -1,0 +1,289 @@
+// Namespaces and clusters in etcd. Every read-modify-write is one transaction comparing
+// what was read, so any number of controller instances can write at once.
+import type { Etcd3 } from "etcd3";
+import type { z } from "zod";
+import { errorMessage, exists, forbidden, invalid, notFound } from "../errors.js";
+import { allNodes, assertClusterValid, Cluster, ResourceName } from "../model/index.js";
+import { findAddressOwner, planClaims } from "./claims.js";
+import { toStoreError } from "./client.js";
+import { addressesIn, decodeCluster, encodeCluster } from "./codec.js";
+import * as docs from "./docs.js";
+import { type ClusterRef, DEFAULT_PREFIX, type StoreKeys, storeKeys } from "./keys.js";
+import type { Fence } from "./lock.js";
+import { casLoop, committed, DEFAULT_CAS_ATTEMPTS, lostRace } from "./retry.js";
+import { commit, getKey, is, listPrefix, op, type Revision } from "./txn.js";
+
+export interface WriteOptions {
+  /** Refuse the write unless this lock is still held. */
+  fence?: Fence;
+}
+
+export interface UpdateOptions extends WriteOptions {
+  /** How many lost races to retry before answering `conflict`; default 5. */
+  maxAttempts?: number;
+}
+
+export interface StoredCluster {
+  cluster: Cluster;
+  revision: Revision;
+}
+
+export interface ClusterUpdate extends StoredCluster {
+  previous: Cluster;
+}
+
+export type ClusterUpdateFn = (cluster: Cluster) => Cluster | Promise<Cluster>;
+
+const addrsOf = (cluster: Cluster) => allNodes(cluster).map((n) => n.addr);
+
+function checkName(kind: string, name: string): void {
+  const parsed = ResourceName.safeParse(name);
+  if (!parsed.success) {
+    throw invalid(
+      `${kind} name "${name}" ${parsed.error.issues[0]?.message ?? "is invalid"}`,
+      kind,
+    );
+  }
+}
+
+/** Schema, name and invariants of a cluster about to be written; returns it normalized. */
+function checkCluster(ns: string, name: string, candidate: Cluster): Cluster {
+  let json: unknown;
+  try {
+    // Round trip through the stored form: exactly what will be read back is checked.
+    json = JSON.parse(encodeCluster(candidate));
+  } catch (err) {
+    throw invalid(`cluster ${ns}/${name}: not a cluster (${errorMessage(err)})`);
+  }
+  const parsed = Cluster.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalid(`cluster ${ns}/${name}: ${issue?.path.join(".")}: ${issue?.message}`);
+  }
+  if (parsed.data.name !== name) {
+    throw invalid(`cluster ${ns}/${name} cannot be renamed to ${parsed.data.name}`, "name");
+  }
+  assertClusterValid(parsed.data);
+  return parsed.data;
+}
+
+export class Store {
+  readonly keys: StoreKeys;
+
+  constructor(
+    private readonly etcd: Etcd3,
+    prefix = DEFAULT_PREFIX,
+  ) {
+    this.keys = storeKeys(prefix);
+  }
+
+  /** Throws `unavailable` unless etcd answers a read. */
+  async ping(): Promise<void> {
+    try {
+      await this.etcd.kv.range({ key: Buffer.from(this.keys.metadataPrefix()), limit: 1 });
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  // --- namespaces ---
+
+  async listNamespaces(): Promise<string[]> {
+    const kvs = await listPrefix(this.etcd, this.keys.metadataPrefix(), { keysOnly: true });
+    return kvs.flatMap((kv) => this.keys.parseNamespaceKey(kv.key.toString()) ?? []);
+  }
+
+  async namespaceExists(ns: string): Promise<boolean> {
+    return (await getKey(this.etcd, this.keys.namespace(ns))) !== null;
+  }
+
+  /** The namespace name; `not_found` if it does not exist. */
+  async getNamespace(ns: string): Promise<string> {
+    if (!(await this.namespaceExists(ns))) throw notFound(`namespace ${ns} not found`);
+    return ns;
+  }
+
+  async createNamespace(ns: string, options: WriteOptions = {}): Promise<void> {
+    checkName("namespace", ns);
+    const key = this.keys.namespace(ns);
+    const res = await commit(this.etcd, {
+      compare: [is.absent(key)],
+      success: [op.put(key, ns)],
+      fence: options.fence,
+    });
+    if (!res.succeeded) throw exists(`namespace ${ns} already exists`);
+  }
+
+  /**
+   * Deletes an empty namespace. The transaction requires that no cluster key exists
+   * under it, and cluster creation requires the namespace key: whichever commits
+   * second fails, so no cluster is ever left without its namespace.
+   */
+  async deleteNamespace(ns: string, options: WriteOptions = {}): Promise<void> {
+    const key = this.keys.namespace(ns);
+    const res = await commit(this.etcd, {
+      compare: [is.present(key), is.emptyPrefix(this.keys.clustersPrefix(ns))],
+      success: [op.del(key)],
+      failure: [op.get(key)],
+      fence: options.fence,
+    });
+    if (res.succeeded) return;
+    if (!res.responses[0]?.response_range?.kvs[0]) throw notFound(`namespace ${ns} not found`);
+    throw forbidden(`namespace ${ns} still has clusters; delete them first`);
+  }
+
+  // --- clusters ---
+
+  async listClusters(ns: string): Promise<string[]> {
+    const [kvs, present] = await Promise.all([
+      listPrefix(this.etcd, this.keys.clustersPrefix(ns), { keysOnly: true }),
+      this.namespaceExists(ns),
+    ]);
+    if (!present && kvs.length === 0) throw notFound(`namespace ${ns} not found`);
+    return kvs.flatMap((kv) => this.keys.parseClusterKey(kv.key.toString())?.cluster ?? []);
+  }
+
+  /** Every cluster of every namespace. */
+  async listAllClusters(): Promise<ClusterRef[]> {
+    const kvs = await listPrefix(this.etcd, this.keys.metadataPrefix(), { keysOnly: true });
+    return kvs.flatMap((kv) => this.keys.parseClusterKey(kv.key.toString()) ?? []);
+  }
+
+  async getCluster(ns: string, name: string): Promise<StoredCluster> {
+    const kv = await getKey(this.etcd, this.keys.cluster(ns, name));
+    if (!kv) throw notFound(`cluster ${ns}/${name} not found`);
+    return { cluster: decodeCluster(ns, name, kv.value.toString()), revision: kv.mod_revision };
+  }
+
+  async createCluster(
+    ns: string,
+    cluster: Cluster,
+    options: UpdateOptions = {},
+  ): Promise<StoredCluster> {
+    const name = cluster.name;
+    const next = checkCluster(ns, name, cluster);
+    const nsKey = this.keys.namespace(ns);
+    const key = this.keys.cluster(ns, name);
+    const owner = { namespace: ns, cluster: name };
+
+    return casLoop(
+      `cluster ${ns}/${name}`,
+      options.maxAttempts ?? DEFAULT_CAS_ATTEMPTS,
+      async () => {
+        // Read first to answer precisely; the transaction re-checks all of it atomically.
+        const [nsKv, existing] = await Promise.all([
+          getKey(this.etcd, nsKey),
+          getKey(this.etcd, key),
+        ]);
+        if (!nsKv) throw notFound(`namespace ${ns} not found`);
+        if (existing) throw exists(`cluster ${ns}/${name} already exists`);
+        const claims = await planClaims(this.etcd, this.keys, owner, [], addrsOf(next));
+        const res = await commit(this.etcd, {
+          compare: [is.present(nsKey), is.absent(key), ...claims.compare],
+          success: [op.put(key, encodeCluster(next)), ...claims.success],
+          fence: options.fence,
+        });
+        return res.succeeded
+          ? committed({ cluster: next, revision: res.header.revision })
+          : lostRace;
+      },
+    );
+  }
+
+  /**
+   * Read, change with `fn`, validate, compare-and-swap; a lost race re-reads and calls
+   * `fn` again. `fn` gets a copy (so `previous` stays intact) and may throw to abort.
+   */
+  async updateCluster(
+    ns: string,
+    name: string,
+    fn: ClusterUpdateFn,
+    options: UpdateOptions = {},
+  ): Promise<ClusterUpdate> {
+    const key = this.keys.cluster(ns, name);
+    const owner = { namespace: ns, cluster: name };
+
+    return casLoop(
+      `cluster ${ns}/${name}`,
+      options.maxAttempts ?? DEFAULT_CAS_ATTEMPTS,
+      async () => {
+        const current = await this.getCluster(ns, name);
+        const next = checkCluster(ns, name, await fn(structuredClone(current.cluster)));
+        const claims = await planClaims(
+          this.etcd,
+          this.keys,
+          owner,
+          addrsOf(current.cluster),
+          addrsOf(next),
+        );
+        const res = await commit(this.etcd, {
+          compare: [is.modRevision(key, current.revision), ...claims.compare],
+          success: [op.put(key, encodeCluster(next)), ...claims.success],
+          fence: options.fence,
+        });
+        if (!res.succeeded) return lostRace;
+        return committed({
+          cluster: next,
+          revision: res.header.revision,
+          previous: current.cluster,
+        });
+      },
+    );
+  }
+
+  /** Deletes the cluster, its state documents and its address claims, atomically. */
+  async deleteCluster(ns: string, name: string, options: UpdateOptions = {}): Promise<void> {
+    const key = this.keys.cluster(ns, name);
+    const owner = { namespace: ns, cluster: name };
+
+    await casLoop(
+      `cluster ${ns}/${name}`,
+      options.maxAttempts ?? DEFAULT_CAS_ATTEMPTS,
+      async () => {
+        const kv = await getKey(this.etcd, key);
+        if (!kv) throw notFound(`cluster ${ns}/${name} not found`);
+        // Lenient read: a cluster whose JSON is broken must still be deletable.
+        const claims = await planClaims(
+          this.etcd,
+          this.keys,
+          owner,
+          addressesIn(kv.value.toString()),
+          [],
+        );
+        const res = await commit(this.etcd, {
+          compare: [is.modRevision(key, kv.mod_revision), ...claims.compare],
+          success: [
+            op.del(key),
+            op.delPrefix(this.keys.clusterStatePrefix(ns, name)),
+            ...claims.success,
+          ],
+          fence: options.fence,
+        });
+        return res.succeeded ? committed(undefined) : lostRace;
+      },
+    );
+  }
+
+  /** The cluster that uses `addr`, or null. */
+  findAddressOwner(addr: string): Promise<ClusterRef | null> {
+    return findAddressOwner(this.etcd, this.keys, addr.trim());
+  }
+
+  // --- state documents ---
+
+  getDoc<T>(key: string, schema: z.ZodType<T>): Promise<docs.Doc<T> | null> {
+    return docs.getDoc(this.etcd, key, schema);
+  }
+
+  listDocs<T>(prefix: string, schema: z.ZodType<T>): Promise<(docs.Doc<T> & { key: string })[]> {
+    return docs.listDocs(this.etcd, prefix, schema);
+  }
+
+  putDoc(key: string, value: unknown, options: docs.DocWriteOptions = {}): Promise<Revision> {
+    return docs.putDoc(this.etcd, key, value, options);
+  }
+
+  deleteDoc(key: string, options: docs.DocWriteOptions = {}): Promise<boolean> {
+    return docs.deleteDoc(this.etcd, key, options);
+  }
+}

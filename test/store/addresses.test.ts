@@ -1,0 +1,126 @@
+import { describe, expect, it } from "vitest";
+import { clusterToJson } from "../../lib/model/index.js";
+import { caught, freshStore, makeCluster, node } from "./helpers.js";
+
+const addNode = (addr: string) => (c: ReturnType<typeof makeCluster>) => {
+  c.version++;
+  c.shards[0]!.nodes.push(node(addr));
+  return c;
+};
+
+describe("address uniqueness across clusters", () => {
+  it("refuses a cluster whose address another cluster uses, naming the owner", async () => {
+    const { store } = freshStore("addr");
+    await store.createNamespace("n1");
+    await store.createNamespace("n2");
+    await store.createCluster("n1", makeCluster("c1", [["10.0.0.1:6666", "10.0.0.2:6666"]]));
+
+    const err = await caught(() =>
+      store.createCluster("n2", makeCluster("c2", [["10.0.0.9:6666", "10.0.0.2:6666"]])),
+    );
+    expect(err.kind).toBe("exists");
+    expect(err.message).toBe("address 10.0.0.2:6666 is already used by n1/c1");
+    expect(await store.listClusters("n2")).toEqual([]);
+    expect(await store.findAddressOwner("10.0.0.2:6666")).toEqual({
+      namespace: "n1",
+      cluster: "c1",
+    });
+    expect(await store.findAddressOwner("10.0.0.9:6666")).toBeNull();
+  });
+
+  it("refuses an update that adds an address another cluster uses", async () => {
+    const { store } = freshStore("addr");
+    await store.createNamespace("n1");
+    await store.createCluster("n1", makeCluster("c1", [["10.0.0.1:6666"]]));
+    await store.createCluster("n1", makeCluster("c2", [["10.0.0.2:6666"]]));
+    const err = await caught(() => store.updateCluster("n1", "c2", addNode("10.0.0.1:6666")));
+    expect(err.kind).toBe("exists");
+    expect(err.message).toContain("n1/c1");
+  });
+
+  it("frees a cluster's addresses when it is deleted", async () => {
+    const { store } = freshStore("addr");
+    await store.createNamespace("n1");
+    await store.createCluster("n1", makeCluster("c1", [["10.0.0.1:6666"]]));
+    await store.deleteCluster("n1", "c1");
+    expect(await store.findAddressOwner("10.0.0.1:6666")).toBeNull();
+    await store.createCluster("n1", makeCluster("c2", [["10.0.0.1:6666"]]));
+    expect(await store.findAddressOwner("10.0.0.1:6666")).toEqual({
+      namespace: "n1",
+      cluster: "c2",
+    });
+  });
+
+  it("frees an address removed from a cluster and claims the ones added", async () => {
+    const { store, etcd } = freshStore("addr");
+    await store.createNamespace("n1");
+    await store.createCluster("n1", makeCluster("c1", [["10.0.0.1:6666", "10.0.0.2:6666"]]));
+    await store.createCluster("n1", makeCluster("c2", [["10.0.0.3:6666"]]));
+
+    await store.updateCluster("n1", "c1", (c) => {
+      c.version++;
+      c.shards[0]!.nodes = c.shards[0]!.nodes.filter((n) => n.addr !== "10.0.0.2:6666");
+      c.shards[0]!.nodes.push(node("10.0.0.4:6666"));
+      return c;
+    });
+    expect(await etcd.get(store.keys.addrClaim("10.0.0.2:6666")).string()).toBeNull();
+    expect(await etcd.get(store.keys.addrClaim("10.0.0.4:6666")).string()).toBe("n1/c1");
+
+    await store.updateCluster("n1", "c2", addNode("10.0.0.2:6666"));
+    expect(await store.findAddressOwner("10.0.0.2:6666")).toEqual({
+      namespace: "n1",
+      cluster: "c2",
+    });
+    expect(
+      (await caught(() => store.updateCluster("n1", "c2", addNode("10.0.0.4:6666")))).kind,
+    ).toBe("exists");
+  });
+
+  it("lets exactly one of two racing clusters claim an address", async () => {
+    const { store } = freshStore("addr");
+    await store.createNamespace("n1");
+    for (let round = 0; round < 10; round++) {
+      const addr = `10.2.${round}.1:6666`;
+      const results = await Promise.allSettled([
+        store.createCluster("n1", makeCluster(`a${round}`, [[addr]])),
+        store.createCluster("n1", makeCluster(`b${round}`, [[addr]])),
+      ]);
+      const won = results.filter((r) => r.status === "fulfilled");
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+      expect(won).toHaveLength(1);
+      expect(lost[0]?.reason.kind).toBe("exists");
+    }
+    expect(await store.listClusters("n1")).toHaveLength(10);
+  });
+
+  it("sees addresses of clusters written without claims, as upstream writes them", async () => {
+    const { store, etcd } = freshStore("addr");
+    await store.createNamespace("n1");
+    const upstream = makeCluster("legacy", [["10.0.0.7:6666"]]);
+    await etcd
+      .put(store.keys.cluster("n1", "legacy"))
+      .value(JSON.stringify(clusterToJson(upstream)));
+
+    expect(await store.findAddressOwner("10.0.0.7:6666")).toEqual({
+      namespace: "n1",
+      cluster: "legacy",
+    });
+    const err = await caught(() =>
+      store.createCluster("n1", makeCluster("c1", [["10.0.0.7:6666"]])),
+    );
+    expect(err.kind).toBe("exists");
+    // the legacy cluster itself stays updatable and deletable without claims
+    await store.updateCluster("n1", "legacy", addNode("10.0.0.8:6666"));
+    await store.deleteCluster("n1", "legacy");
+    expect(await store.findAddressOwner("10.0.0.7:6666")).toBeNull();
+  });
+
+  it("takes over a stale claim that no cluster backs", async () => {
+    const { store, etcd } = freshStore("addr");
+    await store.createNamespace("n1");
+    await etcd.put(store.keys.addrClaim("10.0.0.1:6666")).value("n1/gone");
+    expect(await store.findAddressOwner("10.0.0.1:6666")).toBeNull();
+    await store.createCluster("n1", makeCluster("c1", [["10.0.0.1:6666"]]));
+    expect(await etcd.get(store.keys.addrClaim("10.0.0.1:6666")).string()).toBe("n1/c1");
+  });
+});
