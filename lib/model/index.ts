@@ -1,3 +1,4 @@
 export * from "./cluster.js";
 export * from "./invariants.js";
 export * from "./names.js";
+export * from "./state.js";

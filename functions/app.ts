@@ -1,0 +1,51 @@
+// The HTTP app: stateless, so any number of instances can serve behind a load balancer.
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { KvcError } from "../lib/errors.js";
+import { bearerAuth } from "./auth.js";
+import type { AppDeps, AppEnv } from "./deps.js";
+import { errorAnswer, onError } from "./errors.js";
+import { clusterRoutes } from "./routes/clusters.js";
+import { namespaceRoutes } from "./routes/namespaces.js";
+import { shardRoutes } from "./routes/shards.js";
+
+export type { AppDeps } from "./deps.js";
+
+export function createApp(deps: AppDeps) {
+  const api = new Hono<AppEnv>()
+    .use(bearerAuth(deps.auth))
+    .use(
+      bodyLimit({
+        maxSize: deps.bodyLimitBytes,
+        onError: () => {
+          throw new KvcError("too_large", `body larger than ${deps.bodyLimitBytes} bytes`);
+        },
+      }),
+    )
+    .route("/namespaces", namespaceRoutes(deps))
+    .route("/namespaces", clusterRoutes(deps))
+    .route("/namespaces", shardRoutes(deps));
+
+  const app = new Hono<AppEnv>()
+    .use(requestId())
+    .get("/healthz", (c) => c.json({ data: { status: "ok" } }))
+    .get("/readyz", async (c) => {
+      try {
+        await deps.ops.store.ping();
+        return c.json({ data: { status: "ready" } });
+      } catch (err) {
+        const { body } = errorAnswer(err);
+        return c.json(body, 503);
+      }
+    })
+    .route("/api/v1", api);
+
+  app.notFound((c) =>
+    c.json({ error: { message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
+  );
+  app.onError(onError);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,48 @@
+// Request parsing with zod; a failure is a 400 whose message names the field.
+import { zValidator } from "@hono/zod-validator";
+import type { ZodType } from "zod";
+import { z } from "zod";
+import { invalid } from "../lib/errors.js";
+import { ResourceName } from "../lib/model/index.js";
+
+type Target = "json" | "param" | "query";
+
+export function validate<T extends ZodType, K extends Target>(target: K, schema: T) {
+  return zValidator(target, schema, (result) => {
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      const path = issue?.path.join(".") || (target === "json" ? "body" : target);
+      throw invalid(`${path}: ${issue?.message ?? "invalid"}`, path);
+    }
+  });
+}
+
+export const ShardIndex = z.coerce
+  .number({ message: "must be a shard index" })
+  .int("must be a shard index")
+  .nonnegative("must be a shard index");
+
+export const NamespaceParams = z.object({ ns: ResourceName });
+export const ClusterParams = z.object({ ns: ResourceName, cluster: ResourceName });
+export const ShardParams = ClusterParams.extend({ shard: ShardIndex });
+
+/** For routes whose body is optional (upstream's failover and sync accept none). */
+export async function optionalJsonBody<T extends ZodType>(
+  req: { text(): Promise<string> },
+  schema: T,
+) {
+  const text = await req.text();
+  let value: unknown;
+  try {
+    value = text.trim() === "" ? undefined : JSON.parse(text);
+  } catch {
+    throw invalid("body: not valid JSON", "body");
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = issue?.path.join(".") || "body";
+    throw invalid(`${path}: ${issue?.message ?? "invalid"}`, path);
+  }
+  return result.data as z.infer<T>;
+}

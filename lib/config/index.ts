@@ -1,0 +1,188 @@
+// One schema for all configuration: a YAML file (the seed's format or upstream's) and then
+// KVC_* environment variables on top. Entry points read the file and pass process.env in.
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { invalid } from "../errors.js";
+
+const csv = (value: string | undefined) =>
+  value === undefined
+    ? undefined
+    : value
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "");
+
+const Endpoint = z.string().regex(/^(https?:\/\/)?[^\s/]+:\d{1,5}$/, "must be host:port");
+
+export const Config = z.object({
+  etcd: z.object({
+    endpoints: z.array(Endpoint).min(1, "needs at least one endpoint"),
+    prefix: z.string().regex(/^\/[^\s]*[^/\s]$/, "must start with / and not end with /"),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    callTimeoutMs: z.number().int().positive(),
+  }),
+  http: z.object({
+    host: z.string().min(1),
+    port: z.number().int().min(0).max(65535),
+    bodyLimitBytes: z.number().int().positive(),
+  }),
+  auth: z.object({
+    tokens: z.array(z.string().min(1)),
+    readonlyTokens: z.array(z.string().min(1)),
+  }),
+  nodeTimeoutMs: z.number().int().positive(),
+  probe: z.object({
+    intervalMs: z.number().int().positive(),
+    failures: z.number().int().positive(),
+    timeoutMs: z.number().int().positive(),
+    safeModeRatio: z.number().min(0).max(1),
+    lockTtlSeconds: z.number().int().min(2),
+    concurrency: z.number().int().positive(),
+  }),
+  migration: z.object({ timeoutMs: z.number().int().positive() }),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error", "silent"]),
+});
+export type Config = z.infer<typeof Config>;
+
+export const defaultConfig: Config = {
+  etcd: { endpoints: ["127.0.0.1:2379"], prefix: "/kvrocks", callTimeoutMs: 2000 },
+  http: { host: "127.0.0.1", port: 9379, bodyLimitBytes: 1024 * 1024 },
+  auth: { tokens: [], readonlyTokens: [] },
+  nodeTimeoutMs: 1000,
+  probe: {
+    intervalMs: 1000,
+    failures: 3,
+    timeoutMs: 1000,
+    safeModeRatio: 0.5,
+    lockTtlSeconds: 5,
+    concurrency: 16,
+  },
+  migration: { timeoutMs: 10 * 60 * 1000 },
+  logLevel: "info",
+};
+
+// The file may be the seed's format or upstream's; both map onto the same fields.
+const FileConfig = z
+  .object({
+    // seed
+    controller: z
+      .union([
+        z.string(),
+        z.object({
+          failover: z
+            .object({
+              ping_interval_seconds: z.number().positive().optional(),
+              max_ping_count: z.number().int().positive().optional(),
+            })
+            .optional(),
+        }),
+      ])
+      .optional(),
+    etcdhosts: z.array(z.string()).optional(),
+    // upstream
+    addr: z.string().optional(),
+    etcd: z
+      .object({
+        addrs: z.array(z.string()).optional(),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        prefix: z.string().optional(),
+      })
+      .optional(),
+    // ours
+    api_tokens: z.array(z.string()).optional(),
+    readonly_tokens: z.array(z.string()).optional(),
+  })
+  .passthrough();
+
+function splitHostPort(value: string, field: string): { host: string; port: number } {
+  const at = value.lastIndexOf(":");
+  const port = Number(value.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(port))
+    throw invalid(`config ${field}: "${value}" must be host:port`, field);
+  return { host: value.slice(0, at), port };
+}
+
+function numberFrom(env: Record<string, string | undefined>, key: string): number | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw invalid(`${key}: "${raw}" is not a number`, key);
+  return value;
+}
+
+/** Merges defaults, the file (YAML text) and the environment; errors name the key. */
+export function loadConfig(
+  fileText: string | undefined,
+  env: Record<string, string | undefined>,
+): Config {
+  const config: Config = structuredClone(defaultConfig);
+
+  if (fileText !== undefined) {
+    let raw: unknown;
+    try {
+      raw = parseYaml(fileText) ?? {};
+    } catch (err) {
+      throw invalid(`config file is not valid YAML: ${(err as Error).message}`, "config");
+    }
+    const parsed = FileConfig.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw invalid(`config ${issue.path.join(".")}: ${issue.message}`, issue.path.join("."));
+    }
+    const file = parsed.data;
+    const listen = file.addr ?? (typeof file.controller === "string" ? file.controller : undefined);
+    if (listen)
+      Object.assign(config.http, splitHostPort(listen, file.addr ? "addr" : "controller"));
+    const endpoints = file.etcd?.addrs ?? file.etcdhosts;
+    if (endpoints) config.etcd.endpoints = endpoints;
+    if (file.etcd?.username) config.etcd.username = file.etcd.username;
+    if (file.etcd?.password) config.etcd.password = file.etcd.password;
+    if (file.etcd?.prefix) config.etcd.prefix = file.etcd.prefix;
+    if (typeof file.controller === "object" && file.controller.failover) {
+      const failover = file.controller.failover;
+      if (failover.ping_interval_seconds)
+        config.probe.intervalMs = failover.ping_interval_seconds * 1000;
+      if (failover.max_ping_count) config.probe.failures = failover.max_ping_count;
+    }
+    if (file.api_tokens) config.auth.tokens = file.api_tokens;
+    if (file.readonly_tokens) config.auth.readonlyTokens = file.readonly_tokens;
+  }
+
+  const endpoints = csv(env.KVC_ETCD_ENDPOINTS);
+  if (endpoints) config.etcd.endpoints = endpoints;
+  if (env.KVC_ETCD_PREFIX) config.etcd.prefix = env.KVC_ETCD_PREFIX;
+  if (env.KVC_ETCD_USERNAME) config.etcd.username = env.KVC_ETCD_USERNAME;
+  if (env.KVC_ETCD_PASSWORD) config.etcd.password = env.KVC_ETCD_PASSWORD;
+  if (env.KVC_HOST) config.http.host = env.KVC_HOST;
+  const numbers: [string, (v: number) => void][] = [
+    ["KVC_PORT", (v) => (config.http.port = v)],
+    ["KVC_ETCD_TIMEOUT_MS", (v) => (config.etcd.callTimeoutMs = v)],
+    ["KVC_BODY_LIMIT_BYTES", (v) => (config.http.bodyLimitBytes = v)],
+    ["KVC_NODE_TIMEOUT_MS", (v) => (config.nodeTimeoutMs = v)],
+    ["KVC_PROBE_INTERVAL_MS", (v) => (config.probe.intervalMs = v)],
+    ["KVC_PROBE_FAILURES", (v) => (config.probe.failures = v)],
+    ["KVC_PROBE_TIMEOUT_MS", (v) => (config.probe.timeoutMs = v)],
+    ["KVC_SAFE_MODE_RATIO", (v) => (config.probe.safeModeRatio = v)],
+    ["KVC_PROBE_LOCK_TTL_SECONDS", (v) => (config.probe.lockTtlSeconds = v)],
+    ["KVC_PROBE_CONCURRENCY", (v) => (config.probe.concurrency = v)],
+    ["KVC_MIGRATION_TIMEOUT", (v) => (config.migration.timeoutMs = v)],
+  ];
+  for (const [key, set] of numbers) {
+    const value = numberFrom(env, key);
+    if (value !== undefined) set(value);
+  }
+  const tokens = csv(env.KVC_API_TOKENS);
+  if (tokens) config.auth.tokens = tokens;
+  const readonly = csv(env.KVC_READONLY_TOKENS);
+  if (readonly) config.auth.readonlyTokens = readonly;
+  if (env.KVC_LOG_LEVEL) config.logLevel = env.KVC_LOG_LEVEL as Config["logLevel"];
+
+  const result = Config.safeParse(config);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw invalid(`config ${issue.path.join(".")}: ${issue.message}`, issue.path.join("."));
+  }
+  return result.data;
+}

@@ -1,0 +1,115 @@
+// Creating, importing and deleting clusters.
+import { conflict, errorMessage, invalid } from "../errors.js";
+import { type NodeLine, withNode } from "../kvrocks/index.js";
+import type { Cluster, Shard } from "../model/index.js";
+import { mergeRanges } from "../slots/index.js";
+import { type PushResult, pushTopology, viewLines } from "../topology/index.js";
+import { assertNodesFree } from "./checks.js";
+import { planCluster } from "./compute.js";
+import type { OpsDeps } from "./deps.js";
+
+export interface CreateClusterInput {
+  name: string;
+  nodes: string[];
+  replicas: number;
+  password: string;
+  /** Skip the reachability and cluster-mode check (nodes not started yet, say). */
+  skipNodeCheck?: boolean;
+}
+
+export async function createCluster(
+  deps: OpsDeps,
+  ns: string,
+  input: CreateClusterInput,
+): Promise<{ cluster: Cluster; push: PushResult[] }> {
+  const cluster = planCluster(input, deps.now());
+  if (!input.skipNodeCheck) await assertNodesFree(input.nodes, input.password, deps.nodeTimeoutMs);
+  await deps.store.createCluster(ns, cluster);
+  const push = await pushTopology(cluster, { timeoutMs: deps.nodeTimeoutMs });
+  return { cluster, push };
+}
+
+export interface ImportClusterInput {
+  name: string;
+  nodes: string[];
+  password: string;
+}
+
+/** Builds the cluster from the nodes' own view; every given node must see the same thing. */
+export async function importCluster(
+  deps: OpsDeps,
+  ns: string,
+  input: ImportClusterInput,
+): Promise<Cluster> {
+  if (input.nodes.length === 0) throw invalid("import needs at least one node", "nodes");
+  const views = await Promise.all(
+    input.nodes.map(async (addr) => {
+      try {
+        const view = await withNode(
+          addr,
+          { password: input.password, timeoutMs: deps.nodeTimeoutMs },
+          async (c) => ({
+            version: await c.version(),
+            nodes: await c.clusterNodes(),
+          }),
+        );
+        return { addr, ...view };
+      } catch (err) {
+        throw invalid(`cannot read the topology of ${addr}: ${errorMessage(err)}`, "nodes");
+      }
+    }),
+  );
+  const reference = views[0]!;
+  const referenceText = viewLines(reference.nodes).join("\n");
+  const disagreeing = views.filter(
+    (v) => v.version !== reference.version || viewLines(v.nodes).join("\n") !== referenceText,
+  );
+  if (disagreeing.length > 0) {
+    throw conflict(
+      `nodes disagree about the topology: ${reference.addr} (version ${reference.version}) vs ${disagreeing
+        .map((v) => `${v.addr} (version ${v.version})`)
+        .join(", ")}`,
+    );
+  }
+  const cluster = clusterFromView(
+    input.name,
+    reference.version,
+    reference.nodes,
+    input.password,
+    deps.now(),
+  );
+  await deps.store.createCluster(ns, cluster);
+  return cluster;
+}
+
+export function clusterFromView(
+  name: string,
+  version: number,
+  lines: readonly NodeLine[],
+  password: string,
+  now: number,
+): Cluster {
+  const createdAt = Math.floor(now / 1000);
+  const masters = lines.filter((l) => l.role === "master");
+  const shards: Shard[] = masters.map((m) => ({
+    nodes: [
+      { id: m.id, addr: m.addr, role: "master", password, created_at: createdAt },
+      ...lines
+        .filter((l) => l.role === "slave" && l.masterId === m.id)
+        .map((s) => ({
+          id: s.id,
+          addr: s.addr,
+          role: "slave" as const,
+          password,
+          created_at: createdAt,
+        })),
+    ],
+    slot_ranges: mergeRanges(m.slots),
+    target_shard_index: -1,
+    migrating_slot: null,
+  }));
+  const orphan = lines.find((l) => l.role === "slave" && !masters.some((m) => m.id === l.masterId));
+  if (orphan)
+    throw invalid(`node ${orphan.addr} replicates unknown master ${orphan.masterId}`, "nodes");
+  return { name, version: Math.max(version, 1), shards };
+}

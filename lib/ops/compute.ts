@@ -1,0 +1,219 @@
+// Pure computations of a new cluster from an old one. No I/O: every entry point and the probe
+// share these, and the store validates the invariants of what they return before writing.
+import { randomBytes } from "node:crypto";
+import { conflict, exists, invalid, notFound } from "../errors.js";
+import {
+  type Cluster,
+  type ClusterNode,
+  masterOf,
+  type NodeRole,
+  type Shard,
+} from "../model/index.js";
+import {
+  containsRange,
+  countSlots,
+  evenSplit,
+  formatSlotRange,
+  mergeRanges,
+  type SlotRange,
+  subtractRanges,
+} from "../slots/index.js";
+
+/** Lowercase hex, 40 characters, as Kvrocks node ids are. */
+export function newNodeId(): string {
+  return randomBytes(20).toString("hex");
+}
+
+export function bumpVersion(cluster: Cluster): Cluster {
+  return { ...cluster, version: cluster.version + 1 };
+}
+
+export function newNode(addr: string, role: NodeRole, password: string, now: number): ClusterNode {
+  return { id: newNodeId(), addr, role, password, created_at: Math.floor(now / 1000) };
+}
+
+export interface PlanClusterInput {
+  name: string;
+  nodes: string[];
+  replicas: number;
+  password: string;
+}
+
+/** Nodes in order, in chunks of `replicas`; the first of each chunk is the master. */
+export function planCluster(input: PlanClusterInput, now: number): Cluster {
+  const { nodes, replicas } = input;
+  if (nodes.length === 0 || nodes.length % replicas !== 0) {
+    throw invalid(
+      `${nodes.length} nodes cannot be split into shards of ${replicas} (replicas): the count must divide evenly`,
+      "nodes",
+    );
+  }
+  const duplicate = nodes.find((addr, i) => nodes.indexOf(addr) !== i);
+  if (duplicate) throw invalid(`node ${duplicate} is listed twice`, "nodes");
+  const shardCount = nodes.length / replicas;
+  const ranges = evenSplit(shardCount);
+  const shards: Shard[] = ranges.map((range, i) => ({
+    nodes: nodes
+      .slice(i * replicas, (i + 1) * replicas)
+      .map((addr, j) => newNode(addr, j === 0 ? "master" : "slave", input.password, now)),
+    slot_ranges: [range],
+    target_shard_index: -1,
+    migrating_slot: null,
+  }));
+  return { name: input.name, version: 1, shards };
+}
+
+export function shardAt(cluster: Cluster, index: number): Shard {
+  const shard = cluster.shards[index];
+  if (!shard) throw notFound(`shard ${index} not found in cluster ${cluster.name}`);
+  return shard;
+}
+
+function replaceShard(cluster: Cluster, index: number, shard: Shard): Cluster {
+  return { ...cluster, shards: cluster.shards.map((s, i) => (i === index ? shard : s)) };
+}
+
+function assertAddrsFree(cluster: Cluster, addrs: readonly string[]): void {
+  for (const shard of cluster.shards) {
+    for (const node of shard.nodes) {
+      if (addrs.includes(node.addr))
+        throw exists(`node ${node.addr} is already in cluster ${cluster.name}`);
+    }
+  }
+}
+
+export function withShardAdded(
+  cluster: Cluster,
+  addrs: string[],
+  password: string,
+  now: number,
+): Cluster {
+  if (addrs.length === 0) throw invalid("a shard needs at least one node", "nodes");
+  assertAddrsFree(cluster, addrs);
+  const shard: Shard = {
+    nodes: addrs.map((addr, i) => newNode(addr, i === 0 ? "master" : "slave", password, now)),
+    slot_ranges: [],
+    target_shard_index: -1,
+    migrating_slot: null,
+  };
+  return bumpVersion({ ...cluster, shards: [...cluster.shards, shard] });
+}
+
+export function withShardRemoved(cluster: Cluster, index: number): Cluster {
+  const shard = shardAt(cluster, index);
+  if (shard.slot_ranges.length > 0) {
+    throw invalid(`shard ${index} still owns slots; migrate them away first`, "shard");
+  }
+  // Removing a shard renumbers the ones after it, which would break a recorded target index.
+  if (cluster.shards.some((s) => s.migrating_slot !== null)) {
+    throw invalid(
+      `cluster ${cluster.name} has a migration in progress; remove the shard after it ends`,
+      "shard",
+    );
+  }
+  return bumpVersion({ ...cluster, shards: cluster.shards.filter((_, i) => i !== index) });
+}
+
+export function withNodeAdded(
+  cluster: Cluster,
+  index: number,
+  node: { addr: string; role: NodeRole; password: string },
+  now: number,
+): { cluster: Cluster; node: ClusterNode } {
+  const shard = shardAt(cluster, index);
+  assertAddrsFree(cluster, [node.addr]);
+  if (node.role === "master" && masterOf(shard)) {
+    throw exists(`shard ${index} already has a master`);
+  }
+  const added = newNode(node.addr, node.role, node.password, now);
+  const next = replaceShard(cluster, index, { ...shard, nodes: [...shard.nodes, added] });
+  return { cluster: bumpVersion(next), node: added };
+}
+
+export function withNodeRemoved(cluster: Cluster, index: number, nodeId: string): Cluster {
+  const shard = shardAt(cluster, index);
+  const node = shard.nodes.find((n) => n.id === nodeId);
+  if (!node) throw notFound(`node ${nodeId} not found in shard ${index}`);
+  if (node.role === "master") {
+    throw invalid(`node ${nodeId} is the master of shard ${index}; fail over first`, "id");
+  }
+  return bumpVersion(
+    replaceShard(cluster, index, { ...shard, nodes: shard.nodes.filter((n) => n.id !== nodeId) }),
+  );
+}
+
+/** Makes `newMasterId` the master of the shard; the old master stays as a slave. */
+export function withMasterChanged(cluster: Cluster, index: number, newMasterId: string): Cluster {
+  const shard = shardAt(cluster, index);
+  if (!shard.nodes.some((n) => n.id === newMasterId)) {
+    throw notFound(`node ${newMasterId} not found in shard ${index}`);
+  }
+  const nodes = shard.nodes.map((n) => ({
+    ...n,
+    role: (n.id === newMasterId ? "master" : "slave") as NodeRole,
+  }));
+  return bumpVersion(replaceShard(cluster, index, { ...shard, nodes }));
+}
+
+/** The shard whose ranges contain every slot of `range`. */
+export function shardOwning(cluster: Cluster, range: SlotRange): number {
+  const index = cluster.shards.findIndex((s) => containsRange(s.slot_ranges, range));
+  if (index === -1) {
+    throw invalid(`slot range ${formatSlotRange(range)} does not lie inside one shard`, "slot");
+  }
+  return index;
+}
+
+/** Moves the ownership of `range` to shard `target` (slot-only, or the end of a data move). */
+export function withRangeMoved(cluster: Cluster, range: SlotRange, target: number): Cluster {
+  shardAt(cluster, target);
+  const source = shardOwning(cluster, range);
+  if (source === target) {
+    throw invalid(
+      `slot range ${formatSlotRange(range)} already belongs to shard ${target}`,
+      "target",
+    );
+  }
+  const shards = cluster.shards.map((shard, i) => {
+    if (i === source) {
+      const migrating =
+        shard.migrating_slot && countSlots(subtractRanges([shard.migrating_slot], [range])) === 0;
+      return {
+        ...shard,
+        slot_ranges: subtractRanges(shard.slot_ranges, [range]),
+        // The range in flight has arrived: the shard no longer migrates.
+        migrating_slot: migrating ? null : shard.migrating_slot,
+        target_shard_index: migrating ? -1 : shard.target_shard_index,
+      };
+    }
+    if (i === target) return { ...shard, slot_ranges: mergeRanges([...shard.slot_ranges, range]) };
+    return shard;
+  });
+  return bumpVersion({ ...cluster, shards });
+}
+
+/** Records a data migration in flight; controller metadata only, so no version change. */
+export function withMigrationStarted(cluster: Cluster, range: SlotRange, target: number): Cluster {
+  shardAt(cluster, target);
+  const source = shardOwning(cluster, range);
+  if (source === target) {
+    throw invalid(
+      `slot range ${formatSlotRange(range)} already belongs to shard ${target}`,
+      "target",
+    );
+  }
+  const shard = shardAt(cluster, source);
+  if (shard.migrating_slot) {
+    throw conflict(`shard ${source} is already migrating ${formatSlotRange(shard.migrating_slot)}`);
+  }
+  return replaceShard(cluster, source, {
+    ...shard,
+    migrating_slot: range,
+    target_shard_index: target,
+  });
+}
+
+export function withMigrationCleared(cluster: Cluster, source: number): Cluster {
+  const shard = shardAt(cluster, source);
+  return replaceShard(cluster, source, { ...shard, migrating_slot: null, target_shard_index: -1 });
+}
