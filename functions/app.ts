@@ -7,6 +7,7 @@ import { bearerAuth } from "./auth.js";
 import type { AppDeps, AppEnv } from "./deps.js";
 import { errorAnswer, onError } from "./errors.js";
 import { clusterRoutes } from "./routes/clusters.js";
+import { healthRoutes } from "./routes/health.js";
 import { namespaceRoutes } from "./routes/namespaces.js";
 import { shardRoutes } from "./routes/shards.js";
 
@@ -25,7 +26,8 @@ export function createApp(deps: AppDeps) {
     )
     .route("/namespaces", namespaceRoutes(deps))
     .route("/namespaces", clusterRoutes(deps))
-    .route("/namespaces", shardRoutes(deps));
+    .route("/namespaces", shardRoutes(deps))
+    .route("/namespaces", healthRoutes(deps));
 
   const app = new Hono<AppEnv>()
     .use(requestId())

@@ -6,6 +6,7 @@ import type { Fence } from "../store/index.js";
 import { type PushResult, pushTopology } from "../topology/index.js";
 import { shardAt, withMasterChanged } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
+import { recordHistory } from "./history.js";
 
 export interface CandidateReport {
   id: string;
@@ -73,6 +74,8 @@ export interface FailoverRequest {
   expectedMasterId?: string;
   /** Why: "manual", or what the probe saw. Goes into the failover history. */
   reason: string;
+  /** The master's consecutive probe failures, when the probe asks. */
+  failures?: number;
 }
 
 export interface FailoverResult {
@@ -143,12 +146,33 @@ export async function failoverShard(
     { fence: options.fence },
   );
   const push = await pushTopology(updated.cluster, { timeoutMs: deps.nodeTimeoutMs });
+  const durationMs = deps.now() - started;
+  const promoted = shardAt(updated.cluster, request.shard).nodes.find((n) => n.id === newMasterId)!;
+  await recordHistory(
+    deps.store,
+    request.ns,
+    request.cluster,
+    {
+      kind: "failover",
+      at: started,
+      shard: request.shard,
+      old_master_id: master.id,
+      old_master_addr: master.addr,
+      new_master_id: newMasterId,
+      new_master_addr: promoted.addr,
+      reason: request.reason,
+      failures: request.failures ?? null,
+      duration_ms: durationMs,
+      version: updated.cluster.version,
+    },
+    { fence: options.fence },
+  );
   return {
     oldMasterId: master.id,
     newMasterId,
     cluster: updated.cluster,
     candidates,
     push,
-    durationMs: deps.now() - started,
+    durationMs,
   };
 }

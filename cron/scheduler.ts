@@ -1,0 +1,54 @@
+// `npm run cron`: a long-running process that fires a probe round on a cron schedule, for
+// deployments without an external scheduler. Rounds never overlap within this process.
+import { schedule } from "node-cron";
+import { readConfig } from "../lib/config/file.js";
+import { errorMessage } from "../lib/errors.js";
+import { formatSummary, probeAllClusters, runSettingsFrom } from "../lib/probe/index.js";
+import { openRuntime } from "../lib/runtime.js";
+
+function cronExpression(intervalMs: number): string {
+  const seconds = Math.max(1, Math.round(intervalMs / 1000));
+  return seconds < 60
+    ? `*/${seconds} * * * * *`
+    : `0 */${Math.max(1, Math.round(seconds / 60))} * * * *`;
+}
+
+function main() {
+  let config: ReturnType<typeof readConfig>;
+  try {
+    config = readConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    console.error(`cron: bad configuration: ${errorMessage(err)}`);
+    process.exit(2);
+  }
+  const runtime = openRuntime(config);
+  const deps = { ...runtime.ops, etcd: runtime.etcd };
+  const settings = runSettingsFrom(config);
+  const stop = new AbortController();
+  const expression = process.env.KVC_PROBE_CRON ?? cronExpression(config.probe.intervalMs);
+  const task = schedule(
+    expression,
+    async () => {
+      try {
+        const summary = await probeAllClusters(deps, settings, stop.signal);
+        if (summary.failovers > 0 || summary.repairs > 0 || summary.errors.length > 0) {
+          console.log(formatSummary(summary));
+        }
+      } catch (err) {
+        console.error(`cron: round failed: ${errorMessage(err)}`);
+      }
+    },
+    { noOverlap: true, name: "probe" },
+  );
+  console.log(`cron: probing every cluster on "${expression}"`);
+  const shutdown = async () => {
+    stop.abort();
+    await task.stop();
+    runtime.close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
+}
+
+main();

@@ -1,0 +1,72 @@
+// A cluster's health as the probe last recorded it in etcd; no node is contacted.
+import { emptyProbeState, ProbeState } from "../model/index.js";
+import type { Store } from "../store/index.js";
+
+export interface NodeHealthView {
+  id: string;
+  addr: string;
+  shard: number;
+  role: "master" | "slave";
+  /** Unknown (never probed) counts as up until a probe says otherwise. */
+  up: boolean;
+  probed: boolean;
+  failures: number;
+  last_ok: number | null;
+  last_error: string | null;
+  reported_version: number | null;
+  role_seen: "master" | "slave" | null;
+  behind: boolean;
+}
+
+export interface ClusterHealth {
+  version: number;
+  safe_mode: boolean;
+  safe_mode_reason: string | null;
+  nodes_behind: number;
+  nodes_down: number;
+  failover_blocked: Record<string, string>;
+  ahead: Record<string, number>;
+  nodes: NodeHealthView[];
+}
+
+export async function clusterHealth(
+  store: Store,
+  ns: string,
+  name: string,
+): Promise<ClusterHealth> {
+  const [{ cluster }, stored] = await Promise.all([
+    store.getCluster(ns, name),
+    store.getDoc(store.keys.probeState(ns, name), ProbeState),
+  ]);
+  const state = stored?.value ?? emptyProbeState();
+  const nodes = cluster.shards.flatMap((shard, index) =>
+    shard.nodes.map((node): NodeHealthView => {
+      const h = state.nodes[node.id];
+      const reported = h?.version ?? null;
+      return {
+        id: node.id,
+        addr: node.addr,
+        shard: index,
+        role: node.role,
+        up: !(h?.failures ?? 0),
+        probed: h !== undefined,
+        failures: h?.failures ?? 0,
+        last_ok: h?.last_ok ?? null,
+        last_error: h?.last_error ?? null,
+        reported_version: reported,
+        role_seen: h?.role ?? null,
+        behind: reported !== null && reported < cluster.version,
+      };
+    }),
+  );
+  return {
+    version: cluster.version,
+    safe_mode: state.safe_mode,
+    safe_mode_reason: state.safe_mode_reason,
+    nodes_behind: nodes.filter((n) => n.behind).length,
+    nodes_down: nodes.filter((n) => !n.up).length,
+    failover_blocked: state.failover_blocked,
+    ahead: state.ahead,
+    nodes,
+  };
+}

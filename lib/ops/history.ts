@@ -1,0 +1,41 @@
+// Failover and migration history per cluster: bounded, newest last, readable by any instance.
+import { randomBytes } from "node:crypto";
+import { FailoverRecord } from "../model/index.js";
+import type { Fence, Store } from "../store/index.js";
+
+export const HISTORY_LIMIT = 100;
+
+export const HistoryRecord = FailoverRecord;
+export type HistoryRecord = FailoverRecord;
+
+/** Keys sort by time: zero-padded milliseconds, then a random tail against collisions. */
+function entryName(at: number): string {
+  return `${String(at).padStart(15, "0")}-${randomBytes(3).toString("hex")}`;
+}
+
+export async function recordHistory(
+  store: Store,
+  ns: string,
+  cluster: string,
+  record: HistoryRecord,
+  options: { fence?: Fence; limit?: number } = {},
+): Promise<void> {
+  await store.putDoc(store.keys.history(ns, cluster, entryName(record.at)), record, {
+    expectRevision: "absent",
+    fence: options.fence,
+  });
+  const entries = await store.listDocs(store.keys.historyPrefix(ns, cluster), HistoryRecord);
+  const excess = entries.length - (options.limit ?? HISTORY_LIMIT);
+  for (const old of entries.slice(0, Math.max(0, excess))) {
+    await store.deleteDoc(old.key, { fence: options.fence });
+  }
+}
+
+export async function listHistory(
+  store: Store,
+  ns: string,
+  cluster: string,
+): Promise<HistoryRecord[]> {
+  const entries = await store.listDocs(store.keys.historyPrefix(ns, cluster), HistoryRecord);
+  return entries.map((e) => e.value);
+}

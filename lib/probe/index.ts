@@ -1,0 +1,4 @@
+export * from "./counters.js";
+export * from "./observe.js";
+export * from "./round.js";
+export * from "./run.js";

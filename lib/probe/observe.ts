@@ -1,0 +1,49 @@
+// One look at one node: is it alive, which version does it hold, what does it believe.
+import { errorMessage } from "../errors.js";
+import { type ClusterInfo, isNodeError, type NodeLine, withNode } from "../kvrocks/index.js";
+import type { ClusterNode } from "../model/index.js";
+
+export interface Observation {
+  node: ClusterNode;
+  /** Answered at all (a node restoring a backup is alive, just not serving). */
+  alive: boolean;
+  /** CLUSTERDOWN ... not initialized: alive, version -1, needs the topology. */
+  notInitialized: boolean;
+  loading: boolean;
+  version: number | null;
+  info: ClusterInfo | null;
+  view: NodeLine[] | null;
+  error: string | null;
+}
+
+export async function observeNode(node: ClusterNode, timeoutMs: number): Promise<Observation> {
+  const base = {
+    node,
+    notInitialized: false,
+    loading: false,
+    version: null,
+    info: null,
+    view: null,
+    error: null,
+  };
+  try {
+    return await withNode(node.addr, { password: node.password, timeoutMs }, async (client) => {
+      const info = await client.clusterInfo();
+      const view = await client.clusterNodes();
+      return { ...base, alive: true, version: info.currentEpoch, info, view };
+    });
+  } catch (err) {
+    if (isNodeError(err) && err.notInitialized) {
+      return { ...base, alive: true, notInitialized: true, version: -1 };
+    }
+    if (isNodeError(err) && err.loading) {
+      return { ...base, alive: true, loading: true, error: err.reply ?? errorMessage(err) };
+    }
+    return { ...base, alive: false, error: errorMessage(err) };
+  }
+}
+
+/** The role a node says it has, from the `myself` line of its CLUSTER NODES. */
+export function roleSeen(observation: Observation): "master" | "slave" | null {
+  return observation.view?.find((line) => line.myself)?.role ?? null;
+}

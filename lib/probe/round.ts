@@ -1,0 +1,194 @@
+// One probe round over one cluster, as DESIGN.md describes: observe, count, fail over,
+// repair, advance migrations, and write the probe state only when it changed. Every write
+// carries the round's lock fence, so a run that lost its lock can change nothing.
+import { errorMessage, isKvcError } from "../errors.js";
+import { type Cluster, emptyProbeState, masterOf, ProbeState } from "../model/index.js";
+import { failoverShard, NoCandidateError, type OpsDeps } from "../ops/index.js";
+import type { Fence } from "../store/index.js";
+import { type PushResult, pushTopologyToNode, viewMatches } from "../topology/index.js";
+import { type CounterSettings, nextCounters } from "./counters.js";
+import { type Observation, observeNode } from "./observe.js";
+
+export interface ProbeSettings extends CounterSettings {
+  /** Deadline for each node call during the round. */
+  timeoutMs: number;
+  /** Above this share of nodes failing at once, fail nothing over: it is likely us. */
+  safeModeRatio: number;
+}
+
+export interface FailoverDone {
+  shard: number;
+  oldMasterId: string;
+  newMasterId: string;
+  durationMs: number;
+}
+
+export interface Repair extends PushResult {
+  reason: "behind" | "not_initialized" | "drift";
+}
+
+export interface ClusterRoundReport {
+  ns: string;
+  cluster: string;
+  nodes: number;
+  failed: number;
+  safeMode: boolean;
+  failovers: FailoverDone[];
+  blocked: Record<string, string>;
+  repairs: Repair[];
+  ahead: Record<string, number>;
+  stateWritten: boolean;
+}
+
+function safeModeReason(observations: readonly Observation[], ratio: number): string | null {
+  const failed = observations.filter((o) => !o.alive).length;
+  if (failed === 0 || failed / observations.length <= ratio) return null;
+  return `${failed} of ${observations.length} nodes failed in one round (more than ${Math.round(ratio * 100)}%): failover suspended`;
+}
+
+async function failOverDeadMasters(
+  deps: OpsDeps,
+  ns: string,
+  name: string,
+  cluster: Cluster,
+  state: ProbeState,
+  settings: ProbeSettings,
+  fence: Fence | undefined,
+): Promise<{ cluster: Cluster; done: FailoverDone[]; blocked: Record<string, string> }> {
+  const done: FailoverDone[] = [];
+  const blocked: Record<string, string> = {};
+  let current = cluster;
+  for (const [index, shard] of cluster.shards.entries()) {
+    const master = masterOf(shard);
+    const health = master ? state.nodes[master.id] : undefined;
+    if (!master || !health || health.failures < settings.failures) continue;
+    try {
+      const result = await failoverShard(
+        deps,
+        {
+          ns,
+          cluster: name,
+          shard: index,
+          expectedMasterId: master.id,
+          reason: `master ${master.addr} failed ${health.failures} probes: ${health.last_error ?? "no answer"}`,
+          failures: health.failures,
+        },
+        { fence },
+      );
+      current = result.cluster;
+      done.push({
+        shard: index,
+        oldMasterId: master.id,
+        newMasterId: result.newMasterId,
+        durationMs: result.durationMs,
+      });
+    } catch (err) {
+      if (
+        err instanceof NoCandidateError ||
+        isKvcError(err, "conflict") ||
+        isKvcError(err, "not_found")
+      ) {
+        blocked[String(index)] = errorMessage(err);
+      } else {
+        throw err;
+      }
+    }
+  }
+  return { cluster: current, done, blocked };
+}
+
+/** Pushes the stored topology to nodes that are behind, uninitialized, or disagree at the same version. */
+async function repairNodes(
+  cluster: Cluster,
+  observations: readonly Observation[],
+  skip: ReadonlySet<string>,
+  timeoutMs: number,
+): Promise<{ repairs: Repair[]; ahead: Record<string, number> }> {
+  const ahead: Record<string, number> = {};
+  const jobs: Promise<Repair>[] = [];
+  const current = new Map(cluster.shards.flatMap((s) => s.nodes).map((n) => [n.id, n]));
+  for (const o of observations) {
+    const node = current.get(o.node.id);
+    if (!node || !o.alive || o.loading || skip.has(node.id) || o.version === null) continue;
+    let reason: Repair["reason"] | null = null;
+    if (o.notInitialized) reason = "not_initialized";
+    else if (o.version < cluster.version) reason = "behind";
+    else if (o.version > cluster.version) ahead[node.id] = o.version;
+    else if (o.view && !viewMatches(cluster, o.view)) reason = "drift";
+    if (!reason) continue;
+    const why = reason;
+    jobs.push(
+      pushTopologyToNode(cluster, node, { timeoutMs, force: why === "drift" }).then((r) => ({
+        ...r,
+        reason: why,
+      })),
+    );
+  }
+  return { repairs: await Promise.all(jobs), ahead };
+}
+
+export async function probeCluster(
+  deps: OpsDeps,
+  ns: string,
+  name: string,
+  settings: ProbeSettings,
+  fence?: Fence,
+): Promise<ClusterRoundReport> {
+  const { store } = deps;
+  const stateKey = store.keys.probeState(ns, name);
+  const [{ cluster }, stored] = await Promise.all([
+    store.getCluster(ns, name),
+    store.getDoc(stateKey, ProbeState),
+  ]);
+  const previous = stored?.value ?? emptyProbeState();
+
+  const observations = await Promise.all(
+    cluster.shards.flatMap((s) => s.nodes).map((node) => observeNode(node, settings.timeoutMs)),
+  );
+  const now = deps.now();
+  const state: ProbeState = {
+    ...previous,
+    nodes: nextCounters(previous, cluster, observations, now, settings),
+  };
+
+  const safeReason = safeModeReason(observations, settings.safeModeRatio);
+  state.safe_mode = safeReason !== null;
+  state.safe_mode_reason = safeReason;
+
+  let current = cluster;
+  let failovers: FailoverDone[] = [];
+  let blocked: Record<string, string> = {};
+  if (!state.safe_mode) {
+    const outcome = await failOverDeadMasters(deps, ns, name, cluster, state, settings, fence);
+    current = outcome.cluster;
+    failovers = outcome.done;
+    blocked = outcome.blocked;
+  }
+  state.failover_blocked = blocked;
+
+  // A failover already pushed its new topology to every node; repair only the rest.
+  const pushed = new Set(
+    failovers.length > 0 ? current.shards.flatMap((s) => s.nodes.map((n) => n.id)) : [],
+  );
+  const { repairs, ahead } = await repairNodes(current, observations, pushed, settings.timeoutMs);
+  state.ahead = ahead;
+
+  const parsed = ProbeState.parse(state);
+  let stateWritten = false;
+  if (JSON.stringify(parsed) !== JSON.stringify(previous)) {
+    await store.putDoc(stateKey, parsed, { expectRevision: stored?.revision ?? "absent", fence });
+    stateWritten = true;
+  }
+  return {
+    ns,
+    cluster: name,
+    nodes: observations.length,
+    failed: observations.filter((o) => !o.alive).length,
+    safeMode: state.safe_mode,
+    failovers,
+    blocked,
+    repairs,
+    ahead,
+    stateWritten,
+  };
+}
