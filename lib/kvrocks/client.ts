@@ -65,9 +65,20 @@ export class KvrocksClient {
     }
   }
 
+  private connecting: Promise<void> | null = null;
+
+  /** One connect for all concurrent calls: a second connect() while the first runs fails. */
+  private connect(): Promise<void> {
+    if (this.redis.status === "ready") return Promise.resolve();
+    this.connecting ??= this.redis.connect().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
   private async send(args: (string | number)[]): Promise<unknown> {
     try {
-      if (this.redis.status === "wait" || this.redis.status === "end") await this.redis.connect();
+      await this.connect();
       const [command, ...rest] = args;
       return await this.redis.call(String(command), ...rest.map(String));
     } catch (err) {

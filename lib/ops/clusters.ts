@@ -90,7 +90,12 @@ export function clusterFromView(
   now: number,
 ): Cluster {
   const createdAt = Math.floor(now / 1000);
-  const masters = lines.filter((l) => l.role === "master");
+  // Shards in slot order, as they were created; empty masters last.
+  const firstSlot = (l: NodeLine) =>
+    Math.min(...l.slots.map((r) => r.start), Number.MAX_SAFE_INTEGER);
+  const masters = lines
+    .filter((l) => l.role === "master")
+    .sort((a, b) => firstSlot(a) - firstSlot(b));
   const shards: Shard[] = masters.map((m) => ({
     nodes: [
       { id: m.id, addr: m.addr, role: "master", password, created_at: createdAt },

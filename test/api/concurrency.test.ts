@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../functions/app.js";
+import { loadConfig } from "../../lib/config/index.js";
+import { allNodes } from "../../lib/model/index.js";
+import { openRuntime, type Runtime } from "../../lib/runtime.js";
+import { sharedEtcdEndpoints } from "../support/env.js";
+import { type Harness, startHarness } from "../support/harness.js";
+
+let h: Harness;
+let second: Runtime;
+let secondApp: ReturnType<typeof createApp>;
+
+beforeAll(async () => {
+  h = await startHarness({ label: "race" });
+  // A second, independent instance over the same etcd and prefix: its own client, no shared memory.
+  const config = loadConfig(undefined, {
+    KVC_ETCD_ENDPOINTS: sharedEtcdEndpoints().join(","),
+    KVC_ETCD_PREFIX: h.prefix,
+    KVC_NODE_TIMEOUT_MS: "300",
+  });
+  second = openRuntime(config);
+  secondApp = createApp({
+    ops: second.ops,
+    auth: config.auth,
+    bodyLimitBytes: 1 << 20,
+    probeFailures: 3,
+  });
+  await h.createCluster("r", "c", await h.startNodes(2), 1);
+});
+afterAll(async () => {
+  second.close();
+  await h.close();
+});
+
+describe("two instances, one etcd", () => {
+  it("keeps every acknowledged add-node of 40 concurrent requests and refuses the rest with 409", async () => {
+    const before = await h.cluster("r", "c");
+    const apps = [h.app, secondApp];
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const res = await apps[i % 2]!.request(
+          `/api/v1/namespaces/r/clusters/c/shards/${i % 2}/nodes`,
+          {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ addr: `127.0.0.1:${20000 + i}`, role: "slave" }),
+          },
+        );
+        return { i, status: res.status, body: (await res.json()) as { data?: string } };
+      }),
+    );
+    const created = answers.filter((a) => a.status === 201);
+    const refused = answers.filter((a) => a.status !== 201);
+    expect(refused.every((a) => a.status === 409)).toBe(true);
+    expect(created.length).toBeGreaterThan(0);
+    console.log(
+      `40 concurrent add-node: ${created.length} created, ${refused.length} refused with 409`,
+    );
+
+    const after = await h.cluster("r", "c");
+    const ids = new Set(allNodes(after).map((n) => n.id));
+    for (const a of created) expect(ids.has(a.body.data!)).toBe(true);
+    expect(after.version).toBe(before.version + created.length);
+    expect(allNodes(after)).toHaveLength(allNodes(before).length + created.length);
+  });
+});

@@ -1,0 +1,132 @@
+// A controller over the shared real etcd (own key prefix) and simulator nodes, for tests that
+// drive the real HTTP app with `app.request` and the real probe functions.
+import type { Etcd3 } from "etcd3";
+import { createApp } from "../../functions/app.js";
+import { loadConfig } from "../../lib/config/index.js";
+import type { Cluster } from "../../lib/model/index.js";
+import type { RunSettings } from "../../lib/probe/index.js";
+import { runSettingsFrom } from "../../lib/probe/index.js";
+import { openRuntime, type Runtime } from "../../lib/runtime.js";
+import { sharedEtcdEndpoints, uniquePrefix } from "./env.js";
+import { type SimNode, type SimNodeOptions, startSimNode } from "./kvrocks-sim/server.js";
+
+export interface Harness {
+  prefix: string;
+  runtime: Runtime;
+  etcd: Etcd3;
+  app: ReturnType<typeof createApp>;
+  nodes: SimNode[];
+  settings: RunSettings;
+  /** JSON request against the app; returns status and parsed body. */
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<ApiAnswer>;
+  startNodes(n: number, opts?: SimNodeOptions): Promise<SimNode[]>;
+  /** Creates namespace + cluster over `nodes` through the API and returns the stored cluster. */
+  createCluster(
+    ns: string,
+    name: string,
+    nodes: SimNode[],
+    replicas: number,
+    password?: string,
+  ): Promise<Cluster>;
+  cluster(ns: string, name: string): Promise<Cluster>;
+  close(): Promise<void>;
+}
+
+export interface ApiAnswer {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary answer shapes
+  body: any;
+  text: string;
+}
+
+export async function startHarness(
+  options: { env?: Record<string, string>; label?: string } = {},
+): Promise<Harness> {
+  const prefix = uniquePrefix(options.label ?? "h");
+  const config = loadConfig(undefined, {
+    KVC_ETCD_ENDPOINTS: sharedEtcdEndpoints().join(","),
+    KVC_ETCD_PREFIX: prefix,
+    KVC_NODE_TIMEOUT_MS: "500",
+    KVC_PROBE_TIMEOUT_MS: "500",
+    KVC_PROBE_INTERVAL_MS: "1",
+    ...options.env,
+  });
+  const runtime = openRuntime(config);
+  const app = createApp({
+    ops: runtime.ops,
+    auth: config.auth,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    probeFailures: config.probe.failures,
+  });
+  const nodes: SimNode[] = [];
+  const harness: Harness = {
+    prefix,
+    runtime,
+    etcd: runtime.etcd,
+    app,
+    nodes,
+    settings: runSettingsFrom(config),
+    async request(method, path, body, headers = {}) {
+      const init: RequestInit = { method, headers: { ...headers } };
+      if (body !== undefined) {
+        init.body = typeof body === "string" ? body : JSON.stringify(body);
+        (init.headers as Record<string, string>)["content-type"] = "application/json";
+      }
+      const res = await app.request(path, init);
+      const text = await res.text();
+      let parsed: unknown = null;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        parsed = null;
+      }
+      return { status: res.status, body: parsed, text };
+    },
+    async startNodes(n, opts) {
+      const started: SimNode[] = [];
+      for (let i = 0; i < n; i++) started.push(await startSimNode(opts));
+      nodes.push(...started);
+      return started;
+    },
+    async createCluster(ns, name, clusterNodes, replicas, password = "") {
+      const namespace = await harness.request("POST", "/api/v1/namespaces", { namespace: ns });
+      if (namespace.status !== 201 && namespace.status !== 409) throw new Error(namespace.text);
+      const created = await harness.request("POST", `/api/v1/namespaces/${ns}/clusters`, {
+        name,
+        nodes: clusterNodes.map((n) => n.addr),
+        replicas,
+        password,
+      });
+      if (created.status !== 201)
+        throw new Error(`create cluster: ${created.status} ${created.text}`);
+      return harness.cluster(ns, name);
+    },
+    async cluster(ns, name) {
+      return (await runtime.store.getCluster(ns, name)).cluster;
+    },
+    async close() {
+      await Promise.all(nodes.map((n) => n.close()));
+      runtime.close();
+    },
+  };
+  return harness;
+}
+
+/** Waits until `check` returns true or `timeoutMs` passes. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  stepMs = 20,
+) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  if (!(await check())) throw new Error(`condition not met within ${timeoutMs} ms`);
+}
