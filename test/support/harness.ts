@@ -51,8 +51,8 @@ export async function startHarness(
   const config = loadConfig(undefined, {
     KVC_ETCD_ENDPOINTS: sharedEtcdEndpoints().join(","),
     KVC_ETCD_PREFIX: prefix,
-    KVC_NODE_TIMEOUT_MS: "500",
-    KVC_PROBE_TIMEOUT_MS: "500",
+    KVC_NODE_TIMEOUT_MS: "1000",
+    KVC_PROBE_TIMEOUT_MS: "1000",
     KVC_PROBE_INTERVAL_MS: "1",
     ...options.env,
   });

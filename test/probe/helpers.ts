@@ -1,0 +1,56 @@
+import { allNodes, type Cluster, masterOf } from "../../lib/model/index.js";
+import { probeAllClusters, type RoundSummary } from "../../lib/probe/index.js";
+import type { Harness } from "../support/harness.js";
+import { keySlot } from "../support/kvrocks-sim/keyslot.js";
+import type { SimNode } from "../support/kvrocks-sim/server.js";
+
+/** One probe round over every cluster of the harness, as a cron invocation would run it. */
+export function round(h: Harness): Promise<RoundSummary> {
+  return probeAllClusters({ ...h.runtime.ops, etcd: h.etcd }, h.settings);
+}
+
+export async function rounds(h: Harness, n: number): Promise<RoundSummary[]> {
+  const out: RoundSummary[] = [];
+  for (let i = 0; i < n; i++) out.push(await round(h));
+  return out;
+}
+
+export function simFor(nodes: readonly SimNode[], addr: string): SimNode {
+  const node = nodes.find((n) => n.addr === addr);
+  if (!node) throw new Error(`no sim node at ${addr}`);
+  return node;
+}
+
+export function masterSim(nodes: readonly SimNode[], cluster: Cluster, shard: number): SimNode {
+  return simFor(nodes, masterOf(cluster.shards[shard]!)!.addr);
+}
+
+/** Every shard has one master, and every running node holds the stored version and view. */
+export function assertConverged(nodes: readonly SimNode[], cluster: Cluster): string[] {
+  const problems: string[] = [];
+  for (const [i, shard] of cluster.shards.entries()) {
+    const masters = shard.nodes.filter((n) => n.role === "master").length;
+    if (masters !== 1) problems.push(`shard ${i} has ${masters} masters`);
+  }
+  for (const node of allNodes(cluster)) {
+    const sim = simFor(nodes, node.addr);
+    if (!sim.running) continue;
+    if (sim.state.version !== cluster.version) {
+      problems.push(`${node.addr} at version ${sim.state.version}, stored ${cluster.version}`);
+    }
+    if (sim.state.role !== node.role)
+      problems.push(`${node.addr} is ${sim.state.role}, stored ${node.role}`);
+  }
+  return problems;
+}
+
+/** A key whose slot the shard owns, so writes to its master are accepted. */
+export function keyFor(cluster: Cluster, shard: number, tag = "k"): string {
+  const ranges = cluster.shards[shard]!.slot_ranges;
+  for (let i = 0; i < 100_000; i++) {
+    const key = `${tag}${i}`;
+    const slot = keySlot(key);
+    if (ranges.some((r) => slot >= r.start && slot <= r.stop)) return key;
+  }
+  throw new Error(`no key found for shard ${shard}`);
+}
