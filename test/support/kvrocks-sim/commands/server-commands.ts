@@ -1,0 +1,290 @@
+// Connection and server commands: AUTH, HELLO, PING, INFO, ROLE, CLIENT, DBSIZE, KEYS, ...
+// Replies and error texts follow Kvrocks's cmd_server.cc.
+
+import { parseCInt } from "../c-int.js";
+import { CommandError, errorOf } from "../errors.js";
+import { infoText, REDIS_VERSION } from "../info.js";
+import {
+  arrayReply,
+  bulkArray,
+  bulkString,
+  integerReply,
+  nullArray,
+  nullBulk,
+  simpleString,
+} from "../resp.js";
+import { fromBinaryKey, toBinaryKey } from "../store.js";
+import { type CommandContext, type CommandSpec, lower } from "./types.js";
+
+const OK = () => simpleString("OK");
+
+function authenticate(ctx: CommandContext, password: string): void {
+  const required = ctx.node.config.password;
+  if (required === "") throw errorOf("Client sent AUTH, but no password is set");
+  if (password !== required) throw errorOf("Invalid password");
+  ctx.session.authenticated = true;
+  ctx.session.admin = true;
+}
+
+const auth: CommandSpec = {
+  name: "auth",
+  arity: 2,
+  okLoading: true,
+  prepare: (ctx) => () => {
+    authenticate(ctx, ctx.argv[1]!);
+    return OK();
+  },
+};
+
+const hello: CommandSpec = {
+  name: "hello",
+  arity: -1,
+  okLoading: true,
+  prepare: (ctx) => () => {
+    const a = ctx.argv;
+    let next = 1;
+    if (a.length >= 2) {
+      const proto = parseCInt(a[next++]!, "int32");
+      if (!proto.ok) throw errorOf("Protocol version is not an integer or out of range");
+      if (proto.value < 2n || proto.value > 3n) {
+        throw new CommandError("NOPROTO", "unsupported protocol version");
+      }
+    }
+    for (; next < a.length; next++) {
+      const more = a.length - next - 1;
+      const opt = a[next]!;
+      if (lower(opt) === "auth" && more !== 0) {
+        if (more === 2 || more === 4) {
+          if (a[next + 1] !== "default") throw errorOf("Invalid password");
+          next++;
+        }
+        authenticate(ctx, a[next + 1]!);
+        next++;
+      } else if (lower(opt) === "setname" && more !== 0) {
+        ctx.session.name = a[next + 1]!;
+        next++;
+      } else {
+        throw errorOf(`Syntax error in HELLO option ${opt}`);
+      }
+    }
+    // resp3-enabled is off by default: whatever was asked, the answer is RESP2, proto 2.
+    return arrayReply([
+      bulkString("server"),
+      bulkString("redis"),
+      bulkString("version"),
+      bulkString(REDIS_VERSION),
+      bulkString("proto"),
+      integerReply(2),
+      bulkString("mode"),
+      bulkString(ctx.node.config.clusterEnabled ? "cluster" : "standalone"),
+      bulkString("role"),
+      bulkString(ctx.node.isSlave() ? "slave" : "master"),
+      bulkString("modules"),
+      nullArray(),
+    ]);
+  },
+};
+
+const ping: CommandSpec = {
+  name: "ping",
+  arity: -1,
+  prepare: (ctx) => () => {
+    if (ctx.args.length === 1) return simpleString("PONG");
+    if (ctx.args.length === 2) return bulkString(ctx.args[1]!);
+    throw errorOf("wrong number of arguments");
+  },
+};
+
+const info: CommandSpec = {
+  name: "info",
+  arity: -1,
+  okLoading: true,
+  prepare: (ctx) => () => {
+    if (ctx.argv.length > 2) throw errorOf("syntax error");
+    const section = ctx.argv.length === 2 ? lower(ctx.argv[1]) : "all";
+    return bulkString(infoText(ctx.node, section));
+  },
+};
+
+const role: CommandSpec = {
+  name: "role",
+  arity: 1,
+  okLoading: true,
+  prepare: (ctx) => () => {
+    const node = ctx.node;
+    const seq = String(node.store.sequence);
+    if (node.isSlave()) {
+      const state = node.repl.attachedTo
+        ? "connected"
+        : node.faults.fullSync
+          ? "sync"
+          : "connecting";
+      return bulkArray(["slave", node.repl.masterHost, String(node.repl.masterPort), state, seq]);
+    }
+    const replicas = node.replicas.map((r) =>
+      bulkArray([r.config.host, String(r.config.port), String(r.store.sequence)]),
+    );
+    const head = [bulkString("master"), bulkString(seq)];
+    return arrayReply(replicas.length > 0 ? [...head, arrayReply(replicas)] : head);
+  },
+};
+
+const CLIENT_SYNTAX = "Syntax error, try CLIENT LIST|INFO|KILL ip:port|GETNAME|SETNAME";
+
+/** CLIENT ID / GETNAME / SETNAME; LIST, INFO and KILL are not simulated. */
+const client: CommandSpec = {
+  name: "client",
+  arity: -2,
+  prepare: (ctx) => {
+    const sub = lower(ctx.argv[1]);
+    const n = ctx.argv.length;
+    if (sub === "id" && n === 2) return () => integerReply(ctx.session.id);
+    if (sub === "getname" && n === 2) {
+      return () => (ctx.session.name === "" ? nullBulk() : bulkString(ctx.session.name));
+    }
+    if (sub === "setname" && n === 3) {
+      for (const ch of ctx.args[2]!) {
+        if (ch < 0x21 || ch > 0x7e) {
+          throw errorOf("Client names cannot contain spaces, newlines or special characters");
+        }
+      }
+      return () => {
+        ctx.session.name = ctx.argv[2]!;
+        return OK();
+      };
+    }
+    throw errorOf(CLIENT_SYNTAX);
+  },
+};
+
+const quit: CommandSpec = {
+  name: "quit",
+  arity: 1,
+  prepare: (ctx) => () => {
+    ctx.session.closeAfterReply = true;
+    return OK();
+  },
+};
+
+const select: CommandSpec = { name: "select", arity: 2, prepare: () => OK };
+const echo: CommandSpec = {
+  name: "echo",
+  arity: 2,
+  prepare: (ctx) => () => bulkString(ctx.args[1]!),
+};
+
+const time: CommandSpec = {
+  name: "time",
+  arity: 1,
+  okLoading: true,
+  prepare: () => () => {
+    const us = BigInt(Date.now()) * 1000n;
+    return bulkArray([String(us / 1000000n), String(us % 1000000n)]);
+  },
+};
+
+/** Kvrocks answers the count of the last DBSIZE SCAN (0 before any), not the live count. */
+const dbsize: CommandSpec = {
+  name: "dbsize",
+  arity: -1,
+  prepare: (ctx) => () => {
+    const store = ctx.node.store;
+    if (ctx.argv.length === 1) return integerReply(store.cachedKeyCount.keys);
+    if (ctx.argv.length === 2 && lower(ctx.argv[1]) === "scan") {
+      store.scanKeyCount();
+      return OK();
+    }
+    throw errorOf("DBSIZE subcommand only supports scan");
+  },
+};
+
+const keys: CommandSpec = {
+  name: "keys",
+  arity: 2,
+  prepare: (ctx) => () => {
+    const pattern = ctx.args[1]!;
+    const star = pattern.indexOf(0x2a);
+    if (pattern.length === 0 || star !== pattern.length - 1) {
+      throw errorOf("only keys prefix match was supported");
+    }
+    const prefix = toBinaryKey(pattern.subarray(0, star));
+    const found = ctx.node.store.keys().filter((k) => k.startsWith(prefix));
+    // Kvrocks's MultiBulkString turns an empty string into a nil.
+    return arrayReply(found.map((k) => bulkString(k === "" ? null : fromBinaryKey(k))));
+  },
+};
+
+const slaveof: CommandSpec = {
+  name: "slaveof",
+  arity: 3,
+  prepare: (ctx) => {
+    const host = ctx.argv[1]!;
+    const noOne = lower(host) === "no" && lower(ctx.argv[2]) === "one";
+    const port = noOne ? { ok: true as const, value: 0n } : parseCInt(ctx.argv[2]!, "uint32");
+    if (!port.ok) throw errorOf("port should be number");
+    return () => {
+      const node = ctx.node;
+      if (node.config.clusterEnabled) throw errorOf("can't change to slave in cluster mode");
+      if (!ctx.session.admin) throw errorOf("admin permission required to perform the command");
+      if (noOne) {
+        node.removeMaster();
+        return OK();
+      }
+      const p = Number(port.value);
+      if (p === node.config.port && host === node.config.host) {
+        throw errorOf("can't replicate itself");
+      }
+      node.addMaster(host, p);
+      return OK();
+    };
+  },
+};
+
+const flag =
+  (set: (ctx: CommandContext) => void): CommandSpec["prepare"] =>
+  (ctx) =>
+  () => {
+    set(ctx);
+    return OK();
+  };
+
+const readonly: CommandSpec = {
+  name: "readonly",
+  arity: 1,
+  prepare: flag((c) => {
+    c.session.readonly = true;
+  }),
+};
+const readwrite: CommandSpec = {
+  name: "readwrite",
+  arity: 1,
+  prepare: flag((c) => {
+    c.session.readonly = false;
+  }),
+};
+const asking: CommandSpec = {
+  name: "asking",
+  arity: 1,
+  prepare: flag((c) => {
+    c.session.asking = true;
+  }),
+};
+
+export const serverCommands: CommandSpec[] = [
+  auth,
+  hello,
+  ping,
+  info,
+  role,
+  client,
+  quit,
+  select,
+  echo,
+  time,
+  dbsize,
+  keys,
+  slaveof,
+  readonly,
+  readwrite,
+  asking,
+];
