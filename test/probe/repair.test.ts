@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withNode } from "../../lib/kvrocks/index.js";
+import { renderSetNodes } from "../../lib/topology/index.js";
+import { type Harness, startHarness } from "../support/harness.js";
+import type { SimNode } from "../support/kvrocks-sim/server.js";
+import { assertConverged, round, simFor } from "./helpers.js";
+
+let h: Harness;
+let nodes: SimNode[];
+
+beforeAll(async () => {
+  h = await startHarness({ label: "repair" });
+  nodes = await h.startNodes(6);
+  await h.createCluster("r", "c", nodes, 2);
+  // Move the version past 1 so there is an older topology to push by hand.
+  await h.request("POST", "/api/v1/namespaces/r/clusters/c/migrate", {
+    target: 1,
+    slot: 0,
+    slot_only: true,
+  });
+  await h.request("POST", "/api/v1/namespaces/r/clusters/c/migrate", {
+    target: 0,
+    slot: 0,
+    slot_only: true,
+  });
+});
+afterAll(async () => h.close());
+
+describe("drift repair", () => {
+  it("pushes the stored topology to a node that was given an old one by hand", async () => {
+    const cluster = await h.cluster("r", "c");
+    const victim = simFor(nodes, cluster.shards[0]!.nodes[0]!.addr);
+    await withNode(victim.addr, {}, (c) =>
+      c.setNodes(renderSetNodes({ ...cluster, version: 1 }), 1, true),
+    );
+    expect(victim.state.version).toBe(1);
+    const summary = await round(h);
+    expect(summary.reports[0]!.repairs.map((r) => [r.addr, r.reason, r.ok])).toEqual([
+      [victim.addr, "behind", true],
+    ]);
+    expect(assertConverged(nodes, cluster)).toEqual([]);
+  });
+
+  it("repairs with force a node that holds a different view at the same version", async () => {
+    const cluster = await h.cluster("r", "c");
+    const victim = simFor(nodes, cluster.shards[1]!.nodes[1]!.addr);
+    const wrong = {
+      ...cluster,
+      shards: [cluster.shards[1]!, cluster.shards[0]!, cluster.shards[2]!],
+    };
+    // Same version, but shard 0 and 1 swapped slot ownership in this node's mind.
+    wrong.shards = wrong.shards.map((s, i) => ({
+      ...s,
+      slot_ranges: cluster.shards[i]!.slot_ranges,
+    }));
+    await withNode(victim.addr, {}, (c) =>
+      c.setNodes(renderSetNodes(wrong), cluster.version, true),
+    );
+    const summary = await round(h);
+    expect(summary.reports[0]!.repairs.map((r) => [r.addr, r.reason])).toEqual([
+      [victim.addr, "drift"],
+    ]);
+    const view = await withNode(victim.addr, {}, (c) => c.clusterNodes());
+    const master0 = cluster.shards[0]!.nodes[0]!;
+    expect(view.find((l) => l.id === master0.id)?.slots).toEqual(cluster.shards[0]!.slot_ranges);
+  });
+
+  it("initializes a node that lost its topology", async () => {
+    const cluster = await h.cluster("r", "c");
+    const victim = simFor(nodes, cluster.shards[2]!.nodes[1]!.addr);
+    // Hard reset: the node comes back empty, as a replaced machine would.
+    await victim.close();
+    const fresh = await h.startNodes(1, { port: victim.port });
+    const summary = await round(h);
+    expect(summary.reports[0]!.repairs.map((r) => r.reason)).toContain("not_initialized");
+    expect(fresh[0]!.state.version).toBe(cluster.version);
+  });
+
+  it("reports and never adopts a node that claims a newer version", async () => {
+    const cluster = await h.cluster("r", "c");
+    const victim = simFor(nodes, cluster.shards[0]!.nodes[1]!.addr);
+    await withNode(victim.addr, {}, (c) =>
+      c.setNodes(renderSetNodes(cluster), cluster.version + 5, true),
+    );
+    const summary = await round(h);
+    expect(summary.reports[0]!.ahead).toEqual({
+      [cluster.shards[0]!.nodes[1]!.id]: cluster.version + 5,
+    });
+    expect((await h.cluster("r", "c")).version).toBe(cluster.version);
+    const health = await h.request("GET", "/api/v1/namespaces/r/clusters/c/health");
+    expect(health.body.data.ahead).toEqual({
+      [cluster.shards[0]!.nodes[1]!.id]: cluster.version + 5,
+    });
+  });
+});
