@@ -28,8 +28,8 @@ export async function observeNode(node: ClusterNode, timeoutMs: number): Promise
   };
   try {
     return await withNode(node.addr, { password: node.password, timeoutMs }, async (client) => {
-      const info = await client.clusterInfo();
-      const view = await client.clusterNodes();
+      // Both go out in one write; an uninitialized node fails both, which is handled below.
+      const [info, view] = await Promise.all([client.clusterInfo(), client.clusterNodes()]);
       return { ...base, alive: true, version: info.currentEpoch, info, view };
     });
   } catch (err) {

@@ -1,0 +1,11 @@
+// `npm run bench`: every benchmark, one table each. Numbers, not pass/fail.
+import { benchProbe } from "./probe.js";
+
+const benches: [string, () => Promise<void>][] = [["probe", benchProbe]];
+const only = process.argv.slice(2);
+
+for (const [name, run] of benches) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  await run();
+}
+process.exit(0);
