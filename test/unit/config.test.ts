@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { defaultConfig, loadConfig } from "../../lib/config/index.js";
+
+describe("configuration", () => {
+  it("has the documented defaults", () => {
+    const config = loadConfig(undefined, {});
+    expect(config).toEqual(defaultConfig);
+    expect(config.etcd.endpoints).toEqual(["127.0.0.1:2379"]);
+    expect(config.http.port).toBe(9379);
+  });
+
+  it("reads the seed's format", () => {
+    const config = loadConfig(
+      "controller: 0.0.0.0:9000\netcdhosts: [10.0.0.1:2379, 10.0.0.2:2379]\n",
+      {},
+    );
+    expect(config.http).toMatchObject({ host: "0.0.0.0", port: 9000 });
+    expect(config.etcd.endpoints).toEqual(["10.0.0.1:2379", "10.0.0.2:2379"]);
+  });
+
+  it("reads upstream's format, failover settings included", () => {
+    const config = loadConfig(
+      [
+        "addr: 127.0.0.1:9380",
+        "etcd:",
+        "  addrs: [127.0.0.1:2379]",
+        "  username: root",
+        "  password: pw",
+        "controller:",
+        "  failover:",
+        "    ping_interval_seconds: 3",
+        "    max_ping_count: 5",
+      ].join("\n"),
+      {},
+    );
+    expect(config.http.port).toBe(9380);
+    expect(config.etcd).toMatchObject({ username: "root", password: "pw" });
+    expect(config.probe).toMatchObject({ intervalMs: 3000, failures: 5 });
+  });
+
+  it("lets environment variables override the file", () => {
+    const config = loadConfig("addr: 127.0.0.1:9380\n", {
+      KVC_PORT: "9999",
+      KVC_ETCD_ENDPOINTS: "a:1, b:2",
+      KVC_API_TOKENS: "t1,t2",
+      KVC_PROBE_FAILURES: "7",
+    });
+    expect(config.http.port).toBe(9999);
+    expect(config.etcd.endpoints).toEqual(["a:1", "b:2"]);
+    expect(config.auth.tokens).toEqual(["t1", "t2"]);
+    expect(config.probe.failures).toBe(7);
+  });
+
+  it.each([
+    [{ KVC_PORT: "abc" }, /KVC_PORT/],
+    [{ KVC_PORT: "70000" }, /http.port/],
+    [{ KVC_ETCD_ENDPOINTS: "nohost" }, /etcd.endpoints/],
+    [{ KVC_SAFE_MODE_RATIO: "2" }, /probe.safeModeRatio/],
+    [{ KVC_LOG_LEVEL: "loud" }, /logLevel/],
+  ])("refuses %j naming the key", (env, key) => {
+    expect(() => loadConfig(undefined, env)).toThrow(key);
+  });
+
+  it("refuses a file that is not YAML or has a wrong type, naming the key", () => {
+    expect(() => loadConfig("addr: [unclosed", {})).toThrow(/YAML/);
+    expect(() => loadConfig("etcdhosts: 5\n", {})).toThrow(/etcdhosts/);
+  });
+});
