@@ -1,7 +1,11 @@
 // `npm run bench`: every benchmark, one table each. Numbers, not pass/fail.
+import { benchApi } from "./api.js";
 import { benchProbe } from "./probe.js";
 
-const benches: [string, () => Promise<void>][] = [["probe", benchProbe]];
+const benches: [string, () => Promise<void>][] = [
+  ["api", benchApi],
+  ["probe", benchProbe],
+];
 const only = process.argv.slice(2);
 
 for (const [name, run] of benches) {

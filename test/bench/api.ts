@@ -1,0 +1,183 @@
+// API benchmarks (issue 8): GET cluster latency and throughput over real etcd against a raw
+// etcd get, create-cluster latency, cold start, and the idle server's memory.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { loadConfig } from "../../lib/config/index.js";
+import { openRuntime } from "../../lib/runtime.js";
+import { EtcdCluster, freePort } from "../support/etcd.js";
+import { startSimNode } from "../support/kvrocks-sim/server.js";
+import { header, row, stats } from "./setup.js";
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+  startedInMs: number;
+}
+
+/** The built server when `npm run build` has run (what production runs), else through tsx. */
+function serverCommand(): { args: string[]; kind: string } {
+  if (existsSync("dist/functions/node.js"))
+    return { args: ["dist/functions/node.js"], kind: "dist (node)" };
+  return { args: ["--import", "tsx", "functions/node.ts"], kind: "tsx (no build)" };
+}
+
+async function startServer(etcd: EtcdCluster): Promise<Server> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const started = performance.now();
+  const child = spawn(process.execPath, serverCommand().args, {
+    env: { ...process.env, KVC_ETCD_ENDPOINTS: etcd.endpoints.join(","), KVC_PORT: String(port) },
+    stdio: "ignore",
+  });
+  for (;;) {
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (child.exitCode !== null) throw new Error("server exited");
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return { child, url, startedInMs: performance.now() - started };
+}
+
+async function stopServer(server: Server) {
+  const exited = new Promise((r) => server.child.once("exit", r));
+  server.child.kill("SIGTERM");
+  await exited;
+}
+
+function rssOf(pid: number): number {
+  // /proc is Linux-only, as is this machine; the bench prints NaN elsewhere.
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+    return kb / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export async function benchApi() {
+  const etcd = await EtcdCluster.start(1);
+  const runtime = openRuntime(
+    loadConfig(undefined, { KVC_ETCD_ENDPOINTS: etcd.endpoints.join(",") }),
+  );
+  const nodes = await Promise.all(Array.from({ length: 6 }, () => startSimNode()));
+  const cold: number[] = [];
+  try {
+    for (let i = 0; i < 5; i++) {
+      const s = await startServer(etcd);
+      cold.push(s.startedInMs);
+      await stopServer(s);
+    }
+    const server = await startServer(etcd);
+    const idleRss = rssOf(server.child.pid!);
+    const post = (path: string, body: unknown) =>
+      fetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    await post("/api/v1/namespaces", { namespace: "bench" });
+
+    const createTimes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const addrs = nodes.slice(i * 2, i * 2 + 2).map((n) => n.addr);
+      const t = performance.now();
+      const res = await post("/api/v1/namespaces/bench/clusters", {
+        name: `c${i}`,
+        nodes: addrs,
+        replicas: 1,
+      });
+      createTimes.push(performance.now() - t);
+      if (res.status !== 201) throw new Error(`create: ${res.status} ${await res.text()}`);
+    }
+
+    const path = `${server.url}/api/v1/namespaces/bench/clusters/c0`;
+    for (let i = 0; i < 200; i++) await (await fetch(path)).arrayBuffer();
+    const latencies: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const t = performance.now();
+      const res = await fetch(path);
+      await res.arrayBuffer();
+      latencies.push(performance.now() - t);
+    }
+    const key = runtime.store.keys.cluster("bench", "c0");
+    const raw: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const t = performance.now();
+      await runtime.etcd.get(key).string();
+      raw.push(performance.now() - t);
+    }
+    // Throughput: 32 requests in flight for 3 seconds.
+    let done = 0;
+    const until = performance.now() + 3000;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (performance.now() < until) {
+          await (await fetch(path)).arrayBuffer();
+          done++;
+        }
+      }),
+    );
+    const busyRss = rssOf(server.child.pid!);
+    await stopServer(server);
+
+    const get = stats(latencies);
+    const etcdGet = stats(raw);
+    const c = stats(cold);
+    header(`API (server: ${serverCommand().kind})`);
+    row(
+      "GET cluster latency, median / p99",
+      `${get.median.toFixed(2)} / ${get.p99.toFixed(2)} ms`,
+      "≤ 2 / ≤ 10 ms",
+      get.median <= 2 && get.p99 <= 10,
+    );
+    row(
+      "raw etcd get, median / p99 (same run)",
+      `${etcdGet.median.toFixed(2)} / ${etcdGet.p99.toFixed(2)} ms`,
+      "",
+      null,
+    );
+    row(
+      "GET cluster / raw etcd get (medians)",
+      `${(get.median / etcdGet.median).toFixed(1)}×`,
+      "",
+      null,
+    );
+    row("GET cluster throughput (32 in flight)", `${Math.round(done / 3)} req/s`, "", null);
+    row(
+      "create cluster (2 nodes, check + push), median / max",
+      `${stats(createTimes).median.toFixed(1)} / ${stats(createTimes).max.toFixed(1)} ms`,
+      "",
+      null,
+    );
+    row(
+      "cold start: spawn → first 200, median / p99",
+      `${c.median.toFixed(0)} / ${c.p99.toFixed(0)} ms`,
+      "≤ 250 ms",
+      c.median <= 250,
+    );
+    row(
+      "server RSS idle / after load",
+      `${idleRss.toFixed(0)} / ${busyRss.toFixed(0)} MiB`,
+      "",
+      null,
+    );
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+    runtime.close();
+    await etcd.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  benchApi().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
