@@ -6,14 +6,17 @@ import { KvcError } from "../lib/errors.js";
 import { bearerAuth } from "./auth.js";
 import type { AppDeps, AppEnv } from "./deps.js";
 import { errorAnswer, onError } from "./errors.js";
+import { createMetrics } from "./metrics.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { healthRoutes } from "./routes/health.js";
 import { namespaceRoutes } from "./routes/namespaces.js";
 import { shardRoutes } from "./routes/shards.js";
+import { taskRoutes } from "./routes/tasks.js";
 
 export type { AppDeps } from "./deps.js";
 
 export function createApp(deps: AppDeps) {
+  const metrics = createMetrics(deps.ops.store, deps.ops.now);
   const api = new Hono<AppEnv>()
     .use(bearerAuth(deps.auth))
     .use(
@@ -27,10 +30,12 @@ export function createApp(deps: AppDeps) {
     .route("/namespaces", namespaceRoutes(deps))
     .route("/namespaces", clusterRoutes(deps))
     .route("/namespaces", shardRoutes(deps))
+    .route("/namespaces", taskRoutes(deps))
     .route("/namespaces", healthRoutes(deps));
 
   const app = new Hono<AppEnv>()
     .use(requestId())
+    .use(metrics.middleware)
     .get("/healthz", (c) => c.json({ data: { status: "ok" } }))
     .get("/readyz", async (c) => {
       try {
@@ -40,6 +45,10 @@ export function createApp(deps: AppDeps) {
         const { body } = errorAnswer(err);
         return c.json(body, 503);
       }
+    })
+    .get("/metrics", bearerAuth(deps.auth), async (c) => {
+      const { contentType, body } = await metrics.render();
+      return c.body(body, 200, { "content-type": contentType });
     })
     .route("/api/v1", api);
 

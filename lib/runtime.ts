@@ -25,7 +25,12 @@ export function openRuntime(config: Config): Runtime {
     config,
     etcd,
     store,
-    ops: { store, nodeTimeoutMs: config.nodeTimeoutMs, now: Date.now },
+    ops: {
+      store,
+      nodeTimeoutMs: config.nodeTimeoutMs,
+      now: Date.now,
+      migrationTimeoutMs: config.migration.timeoutMs,
+    },
     close: () => closeEtcd(etcd),
   };
 }

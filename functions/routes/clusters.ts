@@ -3,11 +3,14 @@ import { z } from "zod";
 import { Addr, ResourceName } from "../../lib/model/index.js";
 import {
   createCluster,
+  getTask,
   importCluster,
-  moveSlotsOnly,
-  startDataMigration,
+  listTasks,
+  migrateSlots,
+  scaleCluster,
   syncCluster,
 } from "../../lib/ops/index.js";
+import { advanceMigrations } from "../../lib/probe/index.js";
 import { SlotRangeInput } from "../../lib/slots/index.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { publicCluster } from "../redact.js";
@@ -33,10 +36,33 @@ const ImportClusterBody = z.object({
   password: z.string().default(""),
 });
 
-const MigrateBody = z.object({
-  target: ShardIndex,
-  slot: SlotRangeInput,
+// Upstream's `slot` (one range), or ours: `slots`, several ranges of one source shard.
+const MigrateBody = z
+  .object({
+    target: ShardIndex,
+    slot: SlotRangeInput.optional(),
+    slots: z.array(SlotRangeInput).min(1, "needs at least one range").max(4096).optional(),
+    slot_only: z.boolean().default(false),
+  })
+  .refine((b) => (b.slot === undefined) !== (b.slots === undefined), {
+    message: "give either slot or slots",
+    path: ["slot"],
+  });
+
+const ScaleBody = z.object({
+  add_shards: z
+    .array(
+      z.object({
+        nodes: z.array(Addr).min(1, "needs at least one node"),
+        password: z.string().default(""),
+      }),
+    )
+    .default([]),
+  remove_shards: z.array(ShardIndex).default([]),
+  dry_run: z.boolean().default(false),
+  /** Move slots in the topology only (no data), at once. */
   slot_only: z.boolean().default(false),
+  check_nodes: z.boolean().default(true),
 });
 
 const SyncBody = z.object({ force: z.boolean().default(false) }).default({ force: false });
@@ -93,13 +119,45 @@ export function clusterRoutes(deps: AppDeps) {
       validate("json", MigrateBody),
       async (c) => {
         const { ns, cluster } = c.req.valid("param");
-        const { target, slot, slot_only } = c.req.valid("json");
-        if (slot_only) {
-          const moved = await moveSlotsOnly(deps.ops, ns, cluster, slot, target);
-          return c.json({ data: { cluster: publicCluster(moved.cluster) } });
+        const body = c.req.valid("json");
+        const ranges = body.slots ?? [body.slot!];
+        const outcome = await migrateSlots(deps.ops, ns, cluster, {
+          target: body.target,
+          ranges,
+          slotOnly: body.slot_only,
+        });
+        // Slot-only moves all ranges in one change (version +1 once), as upstream answers.
+        if (outcome.cluster) return c.json({ data: { cluster: publicCluster(outcome.cluster) } });
+        // Start the first range now; the probe rounds carry it on.
+        await advanceMigrations(deps.ops, ns, cluster, { startOnly: true });
+        const task = await getTask(store, ns, cluster, outcome.task.id);
+        return c.json({ data: { task } }, 202);
+      },
+    )
+    .post(
+      "/:ns/clusters/:cluster/scale",
+      validate("param", ClusterParams),
+      validate("json", ScaleBody),
+      async (c) => {
+        const { ns, cluster } = c.req.valid("param");
+        const body = c.req.valid("json");
+        const outcome = await scaleCluster(deps.ops, ns, cluster, {
+          addShards: body.add_shards,
+          removeShards: body.remove_shards,
+          dryRun: body.dry_run,
+          slotOnly: body.slot_only,
+          checkNodes: body.check_nodes,
+        });
+        const plan = outcome.plan;
+        if (outcome.tasks.length === 0) {
+          const answer =
+            body.slot_only && !body.dry_run ? { cluster: publicCluster(outcome.cluster) } : {};
+          return c.json({ data: { plan, tasks: [], ...answer } });
         }
-        const started = await startDataMigration(deps.ops, ns, cluster, slot, target);
-        return c.json({ data: { cluster: publicCluster(started) } });
+        await advanceMigrations(deps.ops, ns, cluster, { startOnly: true });
+        const ids = new Set(outcome.tasks.map((t) => t.id));
+        const tasks = (await listTasks(store, ns, cluster)).filter((t) => ids.has(t.id));
+        return c.json({ data: { plan, tasks } }, 202);
       },
     )
     .post("/:ns/clusters/:cluster/sync", validate("param", ClusterParams), async (c) => {

@@ -108,6 +108,8 @@ export function parseClusterNodes(text: string): NodeLine[] {
           migratingTo = migration[2] ?? null;
           continue;
         }
+        // `[100-200-<-<src>]` on a node importing a range: not a slot it owns.
+        if (/^\[.+-<-.+\]$/.test(word)) continue;
         slots.push(parseSlotRange(word));
       }
       return NodeLine.parse({

@@ -2,3 +2,4 @@ export * from "./cluster.js";
 export * from "./invariants.js";
 export * from "./names.js";
 export * from "./state.js";
+export * from "./tasks.js";

@@ -25,6 +25,14 @@ export const ProbeState = z.object({
   failover_blocked: z.record(z.string(), z.string()).default({}),
   /** A node that claims a newer version than etcd: reported, never adopted. */
   ahead: z.record(z.string(), z.number().int()).default({}),
+  /**
+   * The last round that wrote this document. Refreshed at least every heartbeat, so a scrape
+   * can tell a stalled probe from a quiet one without every healthy round writing to etcd.
+   */
+  last_round: z
+    .object({ at: z.number(), duration_ms: z.number(), outcome: z.string() })
+    .nullable()
+    .default(null),
 });
 export type ProbeState = z.infer<typeof ProbeState>;
 

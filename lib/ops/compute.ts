@@ -15,6 +15,7 @@ import {
   evenSplit,
   formatSlotRange,
   mergeRanges,
+  rangesOverlap,
   type SlotRange,
   subtractRanges,
 } from "../slots/index.js";
@@ -192,7 +193,49 @@ export function withRangeMoved(cluster: Cluster, range: SlotRange, target: numbe
   return bumpVersion({ ...cluster, shards });
 }
 
-/** Records a data migration in flight; controller metadata only, so no version change. */
+/**
+ * Moves several ranges of one source shard to `target` in one change: version +1 once.
+ * A range that overlaps a data migration in flight is refused: the node is copying it.
+ */
+export function withRangesMoved(
+  cluster: Cluster,
+  ranges: readonly SlotRange[],
+  target: number,
+): Cluster {
+  if (ranges.length === 0) throw invalid("no slot range to move", "slot");
+  let next = cluster;
+  for (const range of ranges) {
+    const busy = cluster.shards.findIndex(
+      (s) => s.migrating_slot !== null && rangesOverlap(s.migrating_slot, range),
+    );
+    if (busy !== -1) {
+      throw conflict(
+        `slot range ${formatSlotRange(range)} overlaps the migration in flight on shard ${busy}`,
+      );
+    }
+    next = withRangeMoved(next, range, target);
+  }
+  return { ...next, version: cluster.version + 1 };
+}
+
+/** Whether shard `source` records exactly `range` migrating to `target`. */
+export function recordsMigration(
+  cluster: Cluster,
+  source: number,
+  range: SlotRange,
+  target: number,
+): boolean {
+  const shard = cluster.shards[source];
+  const m = shard?.migrating_slot;
+  return (
+    !!m && m.start === range.start && m.stop === range.stop && shard.target_shard_index === target
+  );
+}
+
+/**
+ * Records a data migration in flight; controller metadata only, so no version change.
+ * Recording the same migration again changes nothing, so a resumed step can repeat it.
+ */
 export function withMigrationStarted(cluster: Cluster, range: SlotRange, target: number): Cluster {
   shardAt(cluster, target);
   const source = shardOwning(cluster, range);
@@ -202,6 +245,7 @@ export function withMigrationStarted(cluster: Cluster, range: SlotRange, target:
       "target",
     );
   }
+  if (recordsMigration(cluster, source, range, target)) return cluster;
   const shard = shardAt(cluster, source);
   if (shard.migrating_slot) {
     throw conflict(`shard ${source} is already migrating ${formatSlotRange(shard.migrating_slot)}`);
@@ -216,4 +260,31 @@ export function withMigrationStarted(cluster: Cluster, range: SlotRange, target:
 export function withMigrationCleared(cluster: Cluster, source: number): Cluster {
   const shard = shardAt(cluster, source);
   return replaceShard(cluster, source, { ...shard, migrating_slot: null, target_shard_index: -1 });
+}
+
+/** Several new empty shards in one change: version +1 once. */
+export function withShardsAdded(
+  cluster: Cluster,
+  shards: readonly { nodes: string[]; password: string }[],
+  now: number,
+): Cluster {
+  if (shards.length === 0) return cluster;
+  let next = cluster;
+  for (const s of shards) next = withShardAdded(next, s.nodes, s.password, now);
+  return { ...next, version: cluster.version + 1 };
+}
+
+/**
+ * Removes the shards holding these node ids (ids, because indexes shift as shards go), in
+ * one change: version +1 once. Shards already gone are skipped; each must own no slots.
+ */
+export function withShardsRemoved(cluster: Cluster, shardNodeIds: readonly string[][]): Cluster {
+  const indexes = shardNodeIds
+    .map((ids) => cluster.shards.findIndex((s) => s.nodes.some((n) => ids.includes(n.id))))
+    .filter((i, at, all) => i !== -1 && all.indexOf(i) === at)
+    .sort((a, b) => b - a);
+  if (indexes.length === 0) return cluster;
+  let next = cluster;
+  for (const index of indexes) next = withShardRemoved(next, index);
+  return { ...next, version: cluster.version + 1 };
 }

@@ -6,4 +6,6 @@ export interface OpsDeps {
   /** Deadline for each call to a Kvrocks node. */
   nodeTimeoutMs: number;
   now: () => number;
+  /** How long one migrating range may take before its task fails (config `migration.timeoutMs`). */
+  migrationTimeoutMs?: number;
 }

@@ -1,3 +1,4 @@
+export * from "./balance.js";
 export * from "./checks.js";
 export * from "./clusters.js";
 export * from "./compute.js";
@@ -5,4 +6,6 @@ export * from "./deps.js";
 export * from "./failover.js";
 export * from "./health.js";
 export * from "./history.js";
+export * from "./scale.js";
+export * from "./tasks.js";
 export * from "./topology-changes.js";

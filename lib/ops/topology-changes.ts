@@ -7,16 +7,19 @@ import type { SlotRange } from "../slots/index.js";
 import type { Fence } from "../store/index.js";
 import { type PushResult, pushTopology } from "../topology/index.js";
 import {
+  recordsMigration,
+  shardAt,
   shardOwning,
   withMigrationCleared,
   withMigrationStarted,
   withNodeAdded,
   withNodeRemoved,
-  withRangeMoved,
+  withRangesMoved,
   withShardAdded,
   withShardRemoved,
 } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
+import { assertNoActiveTasks } from "./tasks.js";
 
 export interface Changed<T = undefined> {
   cluster: Cluster;
@@ -59,7 +62,9 @@ export function addShard(
   }));
 }
 
-export function removeShard(deps: OpsDeps, ns: string, name: string, index: number) {
+export async function removeShard(deps: OpsDeps, ns: string, name: string, index: number) {
+  // Removing renumbers the shards after it, and tasks record shards by index.
+  await assertNoActiveTasks(deps.store, ns, name, `remove shard ${index}`);
   return changeTopology(deps, ns, name, (c) => ({
     cluster: withShardRemoved(c, index),
     result: undefined,
@@ -86,22 +91,84 @@ export function removeNode(deps: OpsDeps, ns: string, name: string, index: numbe
   }));
 }
 
+/** Slot-only move of one range or several (one source shard): one CAS, version +1 once. */
 export function moveSlotsOnly(
   deps: OpsDeps,
   ns: string,
   name: string,
-  range: SlotRange,
+  ranges: SlotRange | readonly SlotRange[],
   target: number,
 ) {
+  const list = Array.isArray(ranges) ? ranges : [ranges as SlotRange];
   return changeTopology(deps, ns, name, (c) => ({
-    cluster: withRangeMoved(c, range, target),
+    cluster: withRangesMoved(c, list, target),
     result: undefined,
   }));
 }
 
 /**
- * Starts a data migration: record it (so no second one starts on the shard), then ask the
- * source master. If the node refuses, the record is cleared again.
+ * Records that the owner of `range` migrates it to `target` (no version change). Done before
+ * MIGRATE is sent, so a crash in between leaves a record the next probe round resumes.
+ */
+export async function recordMigration(
+  deps: OpsDeps,
+  ns: string,
+  name: string,
+  range: SlotRange,
+  target: number,
+  options: { fence?: Fence } = {},
+): Promise<Cluster> {
+  const { cluster } = await deps.store.getCluster(ns, name);
+  if (recordsMigration(cluster, shardOwning(cluster, range), range, target)) return cluster;
+  const recorded = await deps.store.updateCluster(
+    ns,
+    name,
+    (c) => withMigrationStarted(c, range, target),
+    options,
+  );
+  return recorded.cluster;
+}
+
+/** Clears shard `source`'s migration record if it still is `range` to `target`. */
+export async function clearMigration(
+  deps: OpsDeps,
+  ns: string,
+  name: string,
+  source: number,
+  range: SlotRange,
+  target: number,
+  options: { fence?: Fence } = {},
+): Promise<void> {
+  const { cluster } = await deps.store.getCluster(ns, name);
+  if (!recordsMigration(cluster, source, range, target)) return;
+  await deps.store.updateCluster(
+    ns,
+    name,
+    (c) => (recordsMigration(c, source, range, target) ? withMigrationCleared(c, source) : c),
+    options,
+  );
+}
+
+/** `CLUSTERX MIGRATE <range> <target master id>` on the source master; throws the node's error. */
+export async function sendMigrate(
+  deps: OpsDeps,
+  cluster: Cluster,
+  source: number,
+  range: SlotRange,
+  target: number,
+): Promise<void> {
+  const sourceMaster = masterOf(shardAt(cluster, source))!;
+  const targetMaster = masterOf(shardAt(cluster, target))!;
+  await withNode(
+    sourceMaster.addr,
+    { password: sourceMaster.password, timeoutMs: deps.nodeTimeoutMs },
+    (client) => client.migrate(range, targetMaster.id),
+  );
+}
+
+/**
+ * Starts a data migration outside the task engine: record it (so no second one starts on
+ * the shard), then ask the source master. If the node refuses, the record is cleared again.
  */
 export async function startDataMigration(
   deps: OpsDeps,
@@ -111,28 +178,14 @@ export async function startDataMigration(
   target: number,
   options: { fence?: Fence } = {},
 ): Promise<Cluster> {
-  const recorded = await deps.store.updateCluster(
-    ns,
-    name,
-    (c) => withMigrationStarted(c, range, target),
-    options,
-  );
-  const cluster = recorded.cluster;
+  const cluster = await recordMigration(deps, ns, name, range, target, options);
   const source = shardOwning(cluster, range);
-  const sourceMaster = masterOf(cluster.shards[source]!)!;
-  const targetMaster = masterOf(cluster.shards[target]!)!;
   try {
-    await withNode(
-      sourceMaster.addr,
-      { password: sourceMaster.password, timeoutMs: deps.nodeTimeoutMs },
-      (client) => client.migrate(range, targetMaster.id),
-    );
+    await sendMigrate(deps, cluster, source, range, target);
   } catch (err) {
-    await deps.store.updateCluster(ns, name, (c) => withMigrationCleared(c, source), options);
-    throw invalid(
-      `source master ${sourceMaster.addr} refused the migration: ${errorMessage(err)}`,
-      "slot",
-    );
+    await clearMigration(deps, ns, name, source, range, target, options);
+    const addr = masterOf(cluster.shards[source]!)!.addr;
+    throw invalid(`source master ${addr} refused the migration: ${errorMessage(err)}`, "slot");
   }
   return cluster;
 }

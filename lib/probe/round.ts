@@ -7,6 +7,7 @@ import { failoverShard, NoCandidateError, type OpsDeps } from "../ops/index.js";
 import type { Fence } from "../store/index.js";
 import { type PushResult, pushTopologyToNode, viewMatches } from "../topology/index.js";
 import { type CounterSettings, nextCounters } from "./counters.js";
+import { advanceMigrations, type MigrationEvent } from "./migrations.js";
 import { type Observation, observeNode } from "./observe.js";
 
 export interface ProbeSettings extends CounterSettings {
@@ -38,6 +39,7 @@ export interface ClusterRoundReport {
   repairs: Repair[];
   ahead: Record<string, number>;
   stateWritten: boolean;
+  migrations: MigrationEvent[];
 }
 
 function safeModeReason(observations: readonly Observation[], ratio: number): string | null {
@@ -179,6 +181,8 @@ export async function probeCluster(
     await store.putDoc(stateKey, parsed, { expectRevision: stored?.revision ?? "absent", fence });
     stateWritten = true;
   }
+  // After repairs, so a node that was behind has the topology before it is sent MIGRATE.
+  const migrations = await advanceMigrations(deps, ns, name, { fence, hint: current });
   return {
     ns,
     cluster: name,
@@ -190,5 +194,6 @@ export async function probeCluster(
     repairs,
     ahead,
     stateWritten,
+    migrations,
   };
 }

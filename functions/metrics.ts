@@ -1,0 +1,103 @@
+// GET /metrics: request metrics of this instance, and cluster metrics read from etcd at scrape
+// time (so any instance shows the same numbers for the clusters).
+import type { MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { type ClusterMetrics, collectMetrics } from "../lib/ops/metrics.js";
+import type { Store } from "../lib/store/index.js";
+
+const CL = ["namespace", "cluster"] as const;
+
+export interface Metrics {
+  middleware: MiddlewareHandler;
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+export function createMetrics(store: Store, now: () => number): Metrics {
+  const registry = new Registry();
+  const duration = new Histogram({
+    name: "kvc_http_request_duration_seconds",
+    help: "HTTP request duration by route pattern, method and status",
+    labelNames: ["route", "method", "status"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const requests = new Counter({
+    name: "kvc_http_requests_total",
+    help: "HTTP requests by route pattern, method and status",
+    labelNames: ["route", "method", "status"],
+    registers: [registry],
+  });
+  const gauge = (name: string, help: string, labels: readonly string[] = CL) =>
+    new Gauge({ name, help, labelNames: [...labels], registers: [registry] });
+  const g = {
+    version: gauge("kvc_cluster_version", "Topology version stored in etcd"),
+    shards: gauge("kvc_cluster_shards", "Shards in the cluster"),
+    nodesByRole: gauge("kvc_cluster_nodes", "Nodes by role", [...CL, "role"]),
+    nodesByState: gauge("kvc_cluster_nodes_by_state", "Nodes by probe state", [...CL, "state"]),
+    failures: gauge("kvc_node_consecutive_failures", "Consecutive failed probes", [
+      ...CL,
+      "shard",
+      "node",
+      "addr",
+    ]),
+    behind: gauge("kvc_cluster_nodes_behind", "Nodes reporting an older topology version"),
+    slots: gauge("kvc_shard_slots", "Slots owned by the shard", [...CL, "shard"]),
+    migrating: gauge("kvc_shard_migrating_slots", "Slots the shard is migrating", [...CL, "shard"]),
+    tasks: gauge("kvc_cluster_tasks", "Migration tasks by state", [...CL, "state"]),
+    failovers: gauge("kvc_cluster_failovers_total", "Failovers in the cluster's history"),
+    roundAge: gauge(
+      "kvc_probe_last_round_age_seconds",
+      "Seconds since the probe last recorded a round",
+    ),
+    safeMode: gauge("kvc_cluster_safe_mode", "1 while failover is suspended by safe mode"),
+    unreadable: new Gauge({
+      name: "kvc_clusters_unreadable",
+      help: "Clusters whose data in etcd could not be read",
+      registers: [registry],
+    }),
+  };
+
+  function record(m: ClusterMetrics) {
+    const l = { namespace: m.namespace, cluster: m.cluster };
+    g.version.set(l, m.version);
+    g.shards.set(l, m.shards);
+    for (const [role, n] of Object.entries(m.nodesByRole)) g.nodesByRole.set({ ...l, role }, n);
+    for (const [state, n] of Object.entries(m.nodesByState)) g.nodesByState.set({ ...l, state }, n);
+    for (const f of m.nodeFailures) {
+      g.failures.set({ ...l, shard: String(f.shard), node: f.node, addr: f.addr }, f.failures);
+    }
+    g.behind.set(l, m.nodesBehind);
+    for (const [shard, n] of m.slotsByShard.entries())
+      g.slots.set({ ...l, shard: String(shard) }, n);
+    for (const [shard, n] of m.migratingSlotsByShard.entries()) {
+      g.migrating.set({ ...l, shard: String(shard) }, n);
+    }
+    for (const [state, n] of Object.entries(m.tasksByState)) g.tasks.set({ ...l, state }, n);
+    g.failovers.set(l, m.failovers);
+    if (m.lastRoundAgeSeconds !== null) g.roundAge.set(l, m.lastRoundAgeSeconds);
+    g.safeMode.set(l, m.safeMode ? 1 : 0);
+  }
+
+  return {
+    middleware: async (c, next) => {
+      const started = performance.now();
+      await next();
+      const labels = {
+        route: routePath(c) || "unmatched",
+        method: c.req.method,
+        status: String(c.res.status),
+      };
+      duration.observe(labels, (performance.now() - started) / 1000);
+      requests.inc(labels);
+    },
+    async render() {
+      const snapshot = await collectMetrics(store, now());
+      // Cluster gauges describe etcd now: drop series of clusters and nodes that are gone.
+      for (const gaugeOf of Object.values(g)) gaugeOf.reset();
+      for (const m of snapshot.clusters) record(m);
+      g.unreadable.set(snapshot.unreadable.length);
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}

@@ -1,0 +1,30 @@
+// Migration tasks: list, read, cancel. Progress is made by the probe rounds, so clients
+// wait for a task by polling it here.
+import { Hono } from "hono";
+import { z } from "zod";
+import { cancelTask, getTask, listTasks } from "../../lib/ops/index.js";
+import type { AppDeps, AppEnv } from "../deps.js";
+import { ClusterParams, validate } from "../validation.js";
+
+const TaskParams = ClusterParams.extend({
+  id: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "must be a task id"),
+});
+
+export function taskRoutes(deps: AppDeps) {
+  const { store } = deps.ops;
+  const base = "/:ns/clusters/:cluster/tasks";
+  return new Hono<AppEnv>()
+    .get(base, validate("param", ClusterParams), async (c) => {
+      const { ns, cluster } = c.req.valid("param");
+      return c.json({ data: { tasks: await listTasks(store, ns, cluster) } });
+    })
+    .get(`${base}/:id`, validate("param", TaskParams), async (c) => {
+      const { ns, cluster, id } = c.req.valid("param");
+      return c.json({ data: { task: await getTask(store, ns, cluster, id) } });
+    })
+    .delete(`${base}/:id`, validate("param", TaskParams), async (c) => {
+      const { ns, cluster, id } = c.req.valid("param");
+      const task = await cancelTask(store, ns, cluster, id, deps.ops.now());
+      return c.json({ data: { task } });
+    });
+}

@@ -1,0 +1,53 @@
+// Migration tasks as stored under /kvrocks/state/<ns>/<cluster>/tasks/<id>. A task moves
+// ranges from one source shard to one target shard, one range at a time; a scale-in ends
+// with a `remove_shards` task that runs once the moves of its plan have succeeded.
+import { z } from "zod";
+
+export const TaskState = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
+export type TaskState = z.infer<typeof TaskState>;
+
+export const TaskKind = z.enum(["migrate", "remove_shards"]);
+export type TaskKind = z.infer<typeof TaskKind>;
+
+export const Task = z.object({
+  id: z.string().min(1),
+  kind: TaskKind.default("migrate"),
+  state: TaskState,
+  /** Shard indexes when the task was created; removeShard refuses while tasks are active. */
+  source: z.number().int(),
+  target: z.number().int(),
+  /** Every range of the task in order, as `"5"` / `"5-10"`. */
+  ranges: z.array(z.string()),
+  /** Ranges that reached the target (the topology moved them). */
+  done: z.array(z.string()).default([]),
+  slot_only: z.boolean().default(false),
+  in_flight: z.string().nullable().default(null),
+  in_flight_started_at: z.number().nullable().default(null),
+  /**
+   * The source master acknowledged MIGRATE for `in_flight`. Until then a `success` or `fail`
+   * the node reports for the same range may be left over from an earlier attempt.
+   */
+  in_flight_sent: z.boolean().default(false),
+  slots_done: z.number().int().nonnegative().default(0),
+  slots_total: z.number().int().nonnegative(),
+  error: z.string().nullable().default(null),
+  created_at: z.number(),
+  started_at: z.number().nullable().default(null),
+  finished_at: z.number().nullable().default(null),
+  cancel_requested: z.boolean().default(false),
+  /** The scale request that queued the task, if any. */
+  plan: z.string().nullable().default(null),
+  /** remove_shards: the node ids of each shard to remove (indexes shift; ids do not). */
+  remove_node_ids: z.array(z.array(z.string())).default([]),
+});
+export type Task = z.infer<typeof Task>;
+
+export const ACTIVE_STATES: readonly TaskState[] = ["queued", "running"];
+
+export function isActive(task: Pick<Task, "state">): boolean {
+  return ACTIVE_STATES.includes(task.state);
+}
+
+export function isFinished(task: Pick<Task, "state">): boolean {
+  return !isActive(task);
+}

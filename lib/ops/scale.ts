@@ -1,0 +1,180 @@
+// Migrate and scale requests: check, then either move slots in the topology at once
+// (slot-only) or queue tasks that the probe rounds carry out. Nothing here waits for data.
+import { conflict, invalid } from "../errors.js";
+import { type Cluster, isActive, Task } from "../model/index.js";
+import { formatSlotRange, type SlotRange } from "../slots/index.js";
+import { type PlannedMove, planBalance } from "./balance.js";
+import { assertNodesFree } from "./checks.js";
+import { withRangeMoved, withShardsAdded, withShardsRemoved } from "./compute.js";
+import type { OpsDeps } from "./deps.js";
+import { checkMigration, listTaskDocs, newMigrationTask, newTaskId, saveTask } from "./tasks.js";
+import { changeTopology, moveSlotsOnly } from "./topology-changes.js";
+
+export interface MigrateRequest {
+  target: number;
+  ranges: SlotRange[];
+  slotOnly: boolean;
+}
+
+export type MigrateOutcome =
+  | { cluster: Cluster; task?: undefined }
+  | { task: Task; cluster?: undefined };
+
+/** Slot-only: all ranges move in one CAS (version +1 once). Data: one queued task. */
+export async function migrateSlots(
+  deps: OpsDeps,
+  ns: string,
+  cl: string,
+  request: MigrateRequest,
+): Promise<MigrateOutcome> {
+  const { cluster } = await deps.store.getCluster(ns, cl);
+  const tasks = (await listTaskDocs(deps.store, ns, cl)).map((d) => d.task);
+  const source = checkMigration(cluster, request.ranges, request.target, tasks);
+  if (request.slotOnly) {
+    const moved = await moveSlotsOnly(deps, ns, cl, request.ranges, request.target);
+    return { cluster: moved.cluster };
+  }
+  const now = deps.now();
+  const task = newMigrationTask({
+    id: newTaskId(now),
+    source,
+    target: request.target,
+    ranges: request.ranges,
+    now,
+  });
+  await saveTask(deps.store, ns, cl, task, "absent");
+  return { task };
+}
+
+export interface ScaleRequest {
+  addShards: { nodes: string[]; password: string }[];
+  removeShards: number[];
+  dryRun: boolean;
+  slotOnly: boolean;
+  checkNodes: boolean;
+}
+
+export interface PlanJson {
+  moves: { source: number; target: number; ranges: string[]; slots: number }[];
+  add_shards: number;
+  remove_shards: number[];
+}
+
+export interface ScaleOutcome {
+  plan: PlanJson;
+  tasks: Task[];
+  cluster: Cluster;
+}
+
+const planJson = (moves: PlannedMove[], added: number, removed: number[]): PlanJson => ({
+  moves: moves.map((m) => ({
+    source: m.source,
+    target: m.target,
+    ranges: m.ranges.map(formatSlotRange),
+    slots: m.slots,
+  })),
+  add_shards: added,
+  remove_shards: removed,
+});
+
+function checkScale(cluster: Cluster, request: ScaleRequest): void {
+  if (request.addShards.length > 0 && request.removeShards.length > 0) {
+    throw invalid("add_shards and remove_shards cannot be combined in one request", "body");
+  }
+  request.removeShards.forEach((index, i) => {
+    if (index >= cluster.shards.length) {
+      throw invalid(`shard ${index} does not exist`, `remove_shards.${i}`);
+    }
+    if (request.removeShards.indexOf(index) !== i) {
+      throw invalid(`shard ${index} is listed twice`, `remove_shards.${i}`);
+    }
+  });
+}
+
+/** Moves and removals applied to the topology at once: the slot-only scale. */
+function withPlanApplied(cluster: Cluster, moves: PlannedMove[], removeIds: string[][]): Cluster {
+  let next = cluster;
+  for (const m of moves) for (const r of m.ranges) next = withRangeMoved(next, r, m.target);
+  next = withShardsRemoved(next, removeIds);
+  return { ...next, version: cluster.version + 1 };
+}
+
+/**
+ * Scale out (add shards, then move each old shard's surplus to them), scale in (drain the
+ * given shards, then remove them once their tasks succeeded) or rebalance (neither).
+ */
+export async function scaleCluster(
+  deps: OpsDeps,
+  ns: string,
+  cl: string,
+  request: ScaleRequest,
+): Promise<ScaleOutcome> {
+  const stored = await deps.store.getCluster(ns, cl);
+  checkScale(stored.cluster, request);
+  const active = (await listTaskDocs(deps.store, ns, cl)).filter((d) => isActive(d.task));
+  if (active.length > 0 && !request.dryRun) {
+    throw conflict(
+      `cannot scale while tasks are active: ${active.map((d) => d.task.id).join(", ")}`,
+    );
+  }
+  const now = deps.now();
+  const removed = new Set(request.removeShards);
+  const withNew = withShardsAdded(stored.cluster, request.addShards, now);
+  const planned = planBalance(withNew, removed);
+  const plan = planJson(planned, request.addShards.length, request.removeShards);
+  if (request.dryRun) return { plan, tasks: [], cluster: stored.cluster };
+
+  let cluster = stored.cluster;
+  if (request.addShards.length > 0) {
+    if (request.checkNodes) {
+      await Promise.all(
+        request.addShards.map((s) => assertNodesFree(s.nodes, s.password, deps.nodeTimeoutMs)),
+      );
+    }
+    const added = await changeTopology(deps, ns, cl, (c) => ({
+      cluster: withShardsAdded(c, request.addShards, now),
+      result: undefined,
+    }));
+    cluster = added.cluster;
+  }
+  // Plan again on what was stored: it is what the tasks will find.
+  const moves = planBalance(cluster, removed);
+  const removeIds = request.removeShards.map((i) => cluster.shards[i]!.nodes.map((n) => n.id));
+
+  if (request.slotOnly) {
+    if (moves.length === 0 && removeIds.length === 0) return { plan, tasks: [], cluster };
+    const applied = await changeTopology(deps, ns, cl, (c) => ({
+      cluster: withPlanApplied(c, moves, removeIds),
+      result: undefined,
+    }));
+    return {
+      plan: planJson(moves, request.addShards.length, request.removeShards),
+      tasks: [],
+      cluster: applied.cluster,
+    };
+  }
+
+  const planId = `plan-${newTaskId(now)}`;
+  const tasks = moves.map((m, seq) =>
+    newMigrationTask({ id: newTaskId(now, seq), ...m, now, plan: planId }),
+  );
+  if (removeIds.length > 0) {
+    tasks.push(
+      Task.parse({
+        id: newTaskId(now, moves.length),
+        kind: "remove_shards",
+        state: "queued",
+        source: -1,
+        target: -1,
+        ranges: [],
+        slots_total: 0,
+        created_at: now,
+        plan: planId,
+        remove_node_ids: removeIds,
+      }),
+    );
+  }
+  // In order: the removal is written last, so a crash part-way never removes a shard.
+  for (const task of tasks) await saveTask(deps.store, ns, cl, task, "absent");
+  return { plan: planJson(moves, request.addShards.length, request.removeShards), tasks, cluster };
+}

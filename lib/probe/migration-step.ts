@@ -1,0 +1,155 @@
+// The migration engine's decisions, pure: from (task, stored cluster, the source master's
+// CLUSTER INFO) to the one next step, and which queued tasks may start. The executor in
+// migrations.ts does the I/O; every step it takes is safe to take again after a crash.
+import type { ClusterInfo } from "../kvrocks/index.js";
+import { type Cluster, masterOf, type Task } from "../model/index.js";
+import { containsRange, formatSlotRange, parseSlotRange, type SlotRange } from "../slots/index.js";
+
+/** What the source master said when asked for CLUSTER INFO. */
+export type SourceReport =
+  | { info: ClusterInfo; error?: undefined }
+  | { info?: undefined; error: string };
+
+export type MigrationAction =
+  /** Nothing to do this round. */
+  | { kind: "wait"; why: string }
+  /** The node finished our range: move it to the target in etcd, push, go on. */
+  | { kind: "complete" }
+  /** etcd already has the range on the target (a crash after that write): record it done. */
+  | { kind: "record_done" }
+  /** The node is not migrating our range: (re)send MIGRATE; push first if the node is behind. */
+  | { kind: "send"; pushFirst: boolean }
+  /** Give up on the range and the task; clear the shard's migration record if it is ours. */
+  | { kind: "fail"; why: string }
+  /** No range in flight: start the next one, or finish the task. */
+  | { kind: "next" };
+
+export interface StepInput {
+  task: Task;
+  cluster: Cluster;
+  report: SourceReport;
+  now: number;
+  timeoutMs: number;
+}
+
+/** The first range of the task that has not reached the target yet. */
+export function nextRange(task: Task): string | null {
+  const done = new Set(task.done);
+  return task.ranges.find((r) => !done.has(r) && r !== task.in_flight) ?? null;
+}
+
+function sameRange(a: SlotRange, b: SlotRange): boolean {
+  return a.start === b.start && a.stop === b.stop;
+}
+
+/** Whether the node's migration lines are about `range` (lines stay after success). */
+function reportsRange(info: ClusterInfo, range: SlotRange): boolean {
+  const ranges = info.migrating?.ranges ?? [];
+  return ranges.length === 1 && sameRange(ranges[0]!, range);
+}
+
+export function decideStep(input: StepInput): MigrationAction {
+  const { task, cluster, report, now, timeoutMs } = input;
+  if (task.in_flight === null) return { kind: "next" };
+  const range = parseSlotRange(task.in_flight);
+  const text = task.in_flight;
+  const source = cluster.shards[task.source];
+  const target = cluster.shards[task.target];
+  if (target && containsRange(target.slot_ranges, range)) return { kind: "record_done" };
+  if (!source || !containsRange(source.slot_ranges, range)) {
+    return { kind: "fail", why: `range ${text} is no longer owned by shard ${task.source}` };
+  }
+  const targetMaster = target ? masterOf(target) : undefined;
+  if (!targetMaster) return { kind: "fail", why: `target shard ${task.target} has no master` };
+  const record = source.migrating_slot;
+  if (record && !(sameRange(record, range) && source.target_shard_index === task.target)) {
+    return {
+      kind: "fail",
+      why: `shard ${task.source} records another migration (${formatSlotRange(record)} to shard ${source.target_shard_index})`,
+    };
+  }
+
+  const elapsed = now - (task.in_flight_started_at ?? now);
+  const timedOut = elapsed > timeoutMs;
+  const timeoutWhy = (state: string) =>
+    `range ${text} did not finish within ${timeoutMs} ms (source reports ${state}); if the node still copies, its keys stay on the source`;
+
+  if (report.error !== undefined) {
+    if (timedOut) return { kind: "fail", why: timeoutWhy(`nothing: ${report.error}`) };
+    return { kind: "wait", why: `source master does not answer: ${report.error}` };
+  }
+  const info = report.info;
+  const migrating = info.migrating;
+  const ours = reportsRange(info, range) && migrating?.destination === targetMaster.id;
+  const state = migrating?.state ?? "none";
+
+  if (ours && state === "success" && task.in_flight_sent) return { kind: "complete" };
+  if (timedOut) return { kind: "fail", why: timeoutWhy(migrating ? `${state}` : "no migration") };
+  if (ours && state === "start") return { kind: "wait", why: `migrating ${text}` };
+  if (ours && state === "fail" && task.in_flight_sent) {
+    return {
+      kind: "fail",
+      why: `source master reported migrating_state: fail for ${text} (destination ${targetMaster.addr})`,
+    };
+  }
+  if (migrating?.state === "start" && !reportsRange(info, range)) {
+    const other = migrating.ranges.map(formatSlotRange).join(",");
+    return {
+      kind: "fail",
+      why: `source master is migrating ${other} to ${migrating.destination}, not ${text}`,
+    };
+  }
+  if (migrating?.state === "start") {
+    // Our range, to a node that is no longer the target's master (a failover there):
+    // wait for it to end, then send again to the new master.
+    return { kind: "wait", why: `migrating ${text} to a former target master` };
+  }
+  // Not migrating our range (never sent, lost on a restart, or lines left from an earlier
+  // attempt before MIGRATE was acknowledged): send it.
+  return { kind: "send", pushFirst: info.currentEpoch < cluster.version };
+}
+
+/** Shards a task occupies: a source migrates and a target imports one range at a time. */
+function shardsOf(task: Task): number[] {
+  return [task.source, task.target];
+}
+
+/**
+ * Which queued tasks may start now, oldest first. One range in flight per shard; a queued
+ * task also holds its shards against younger tasks, so nothing overtakes it. A
+ * `remove_shards` task renumbers shards: it starts alone and nothing starts after it.
+ */
+export function startableTasks(tasks: readonly Task[]): Task[] {
+  const ordered = [...tasks].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const running = ordered.filter((t) => t.state === "running");
+  if (running.some((t) => t.kind === "remove_shards")) return [];
+  const busy = new Set(running.flatMap(shardsOf));
+  const out: Task[] = [];
+  let activeBefore = running.length > 0;
+  for (const task of ordered) {
+    if (task.state !== "queued") continue;
+    if (task.kind === "remove_shards") {
+      if (!activeBefore) out.push(task);
+      break;
+    }
+    if (!shardsOf(task).some((s) => busy.has(s))) out.push(task);
+    for (const s of shardsOf(task)) busy.add(s);
+    activeBefore = true;
+  }
+  return out;
+}
+
+export type RemovalAction =
+  | { kind: "wait"; why: string }
+  | { kind: "remove" }
+  | { kind: "fail"; why: string };
+
+/** A remove_shards task runs once every move of its plan succeeded. */
+export function decideRemoval(task: Task, tasks: readonly Task[]): RemovalAction {
+  const plan = tasks.filter((t) => t.plan === task.plan && t.id !== task.id);
+  const bad = plan.find((t) => t.state === "failed" || t.state === "cancelled");
+  if (bad) return { kind: "fail", why: `task ${bad.id} of the plan ${bad.state}: shards kept` };
+  const pending = plan.find((t) => t.state === "queued" || t.state === "running");
+  if (pending) return { kind: "wait", why: `task ${pending.id} of the plan is ${pending.state}` };
+  return { kind: "remove" };
+}

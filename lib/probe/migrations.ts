@@ -1,0 +1,378 @@
+// The migration engine's executor, one step per probe round (and once from the HTTP handler
+// that queued a task, so work begins at once). Every step re-reads etcd and the source
+// node, so a process that dies anywhere leaves a state the next round finishes from:
+//   start:    task in_flight=R (CAS) -> record migrating_slot R (CAS) -> MIGRATE -> task sent
+//   success:  move R to the target, version +1 (CAS) -> push -> task done += R, next range
+//   fail:     clear migrating_slot (CAS) -> task failed
+import { errorMessage } from "../errors.js";
+import { isNodeError, withNode } from "../kvrocks/index.js";
+import { type Cluster, isActive, masterOf, type Task } from "../model/index.js";
+import {
+  clearMigration,
+  getTaskDoc,
+  listTaskDocs,
+  lostTaskRace,
+  type OpsDeps,
+  pruneTaskHistory,
+  recordMigration,
+  recordsMigration,
+  type StoredTask,
+  saveTask,
+  sendMigrate,
+  withRangeMoved,
+  withShardsRemoved,
+} from "../ops/index.js";
+import { containsRange, countSlots, parseSlotRange } from "../slots/index.js";
+import type { Fence } from "../store/index.js";
+import { pushTopology, pushTopologyToNode } from "../topology/index.js";
+import {
+  decideRemoval,
+  decideStep,
+  nextRange,
+  type SourceReport,
+  startableTasks,
+} from "./migration-step.js";
+
+export const DEFAULT_MIGRATION_TIMEOUT_MS = 10 * 60 * 1000;
+
+export interface MigrationEvent {
+  task: string;
+  event: string;
+  range?: string;
+  detail?: string;
+}
+
+export interface AdvanceOptions {
+  fence?: Fence;
+  /** Only start queued tasks (the HTTP handler): polling running ones is the probe's job. */
+  startOnly?: boolean;
+  /** The cluster the caller just read: with no active task and no migration in it, stop early. */
+  hint?: Cluster;
+}
+
+interface Ctx {
+  deps: OpsDeps;
+  ns: string;
+  cl: string;
+  fence: Fence | undefined;
+  events: MigrationEvent[];
+}
+
+/** Stops a step quietly when someone else advanced the task first. */
+class Lost extends Error {}
+
+async function save(ctx: Ctx, doc: StoredTask, task: Task): Promise<StoredTask> {
+  try {
+    const revision = await saveTask(ctx.deps.store, ctx.ns, ctx.cl, task, doc.revision, ctx.fence);
+    return { task, revision };
+  } catch (err) {
+    if (lostTaskRace(err)) throw new Lost();
+    throw err;
+  }
+}
+
+async function finish(ctx: Ctx, doc: StoredTask, state: Task["state"], error: string | null) {
+  const now = ctx.deps.now();
+  const task = { ...doc.task, state, error, in_flight: null, finished_at: now };
+  await save(ctx, doc, task);
+  ctx.events.push({ task: task.id, event: state, ...(error ? { detail: error } : {}) });
+  await pruneTaskHistory(ctx.deps.store, ctx.ns, ctx.cl, { fence: ctx.fence }).catch(() => 0);
+}
+
+async function readSource(ctx: Ctx, cluster: Cluster, source: number): Promise<SourceReport> {
+  const master = cluster.shards[source] && masterOf(cluster.shards[source]);
+  if (!master) return { error: `shard ${source} has no master` };
+  try {
+    const info = await withNode(
+      master.addr,
+      { password: master.password, timeoutMs: ctx.deps.nodeTimeoutMs },
+      (c) => c.clusterInfo(),
+    );
+    return { info };
+  } catch (err) {
+    return { error: errorMessage(err) };
+  }
+}
+
+const getCluster = async (ctx: Ctx) => (await ctx.deps.store.getCluster(ctx.ns, ctx.cl)).cluster;
+
+async function failRange(ctx: Ctx, doc: StoredTask, why: string): Promise<void> {
+  const { task } = doc;
+  if (task.in_flight) {
+    const range = parseSlotRange(task.in_flight);
+    await clearMigration(ctx.deps, ctx.ns, ctx.cl, task.source, range, task.target, {
+      fence: ctx.fence,
+    });
+  }
+  await finish(ctx, doc, "failed", task.in_flight ? `range ${task.in_flight}: ${why}` : why);
+}
+
+/** Sends MIGRATE for the range in flight; a refusal is ours only if the node is not on it. */
+async function send(ctx: Ctx, doc: StoredTask, cluster: Cluster, pushFirst: boolean) {
+  const { task } = doc;
+  const range = parseSlotRange(task.in_flight!);
+  const recorded = await recordMigration(ctx.deps, ctx.ns, ctx.cl, range, task.target, {
+    fence: ctx.fence,
+  });
+  const source = recorded.shards[task.source]!;
+  if (pushFirst) {
+    // The node must have dropped the previous range's MOVED state, or it refuses the next.
+    await pushTopologyToNode(recorded, masterOf(source)!, { timeoutMs: ctx.deps.nodeTimeoutMs });
+  }
+  try {
+    await sendMigrate(ctx.deps, recorded, task.source, range, task.target);
+  } catch (err) {
+    // No answer is no refusal: the next round looks again, until the migration timeout.
+    if (isNodeError(err) && err.failure !== "reply") {
+      ctx.events.push({ task: task.id, event: "send_error", detail: errorMessage(err) });
+      return;
+    }
+    const again = await readSource(ctx, cluster, task.source);
+    const m = again.info?.migrating;
+    const onIt =
+      m?.ranges.length === 1 &&
+      m.ranges[0]!.start === range.start &&
+      m.ranges[0]!.stop === range.stop &&
+      m.destination === masterOf(recorded.shards[task.target]!)?.id &&
+      (m.state === "start" || m.state === "success");
+    // Another actor sent it first, or it already succeeded here (MOVED state kept).
+    if (!onIt) return failRange(ctx, doc, `source master refused MIGRATE: ${errorMessage(err)}`);
+  }
+  ctx.events.push({ task: task.id, event: "sent", range: task.in_flight! });
+  try {
+    await save(ctx, doc, { ...task, in_flight_sent: true });
+  } catch (err) {
+    // A cancel request may have written the task meanwhile: mark it on the fresh copy.
+    if (!(err instanceof Lost)) throw err;
+    const fresh = await getTaskDoc(ctx.deps.store, ctx.ns, ctx.cl, task.id);
+    if (fresh.task.in_flight !== task.in_flight || fresh.task.in_flight_sent) return;
+    await save(ctx, fresh, { ...fresh.task, in_flight_sent: true });
+  }
+}
+
+/** The range reached the target: record it done and put the next one in flight. */
+async function rangeDone(ctx: Ctx, doc: StoredTask): Promise<StoredTask> {
+  const { task } = doc;
+  const done = [...task.done, task.in_flight!];
+  ctx.events.push({ task: task.id, event: "moved", range: task.in_flight! });
+  return save(ctx, doc, {
+    ...task,
+    done,
+    slots_done: countSlots(done.map((r) => parseSlotRange(r))),
+    in_flight: null,
+    in_flight_started_at: null,
+    in_flight_sent: false,
+  });
+}
+
+async function startNext(ctx: Ctx, doc: StoredTask): Promise<StoredTask | null> {
+  const { task } = doc;
+  if (task.cancel_requested) {
+    await finish(ctx, doc, "cancelled", null);
+    return null;
+  }
+  const range = nextRange(task);
+  if (range === null) {
+    await finish(ctx, doc, "succeeded", null);
+    return null;
+  }
+  const now = ctx.deps.now();
+  ctx.events.push({ task: task.id, event: "started", range });
+  return save(ctx, doc, {
+    ...task,
+    state: "running",
+    started_at: task.started_at ?? now,
+    in_flight: range,
+    in_flight_started_at: now,
+    in_flight_sent: false,
+  });
+}
+
+/** Advances one running (or just started) migrate task as far as it can go now. */
+async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise<void> {
+  let doc = first;
+  // complete -> next -> send is the longest chain; the bound only guards against a bug.
+  for (let i = 0; i < 4; i++) {
+    const cluster = await getCluster(ctx);
+    const report: SourceReport = doc.task.in_flight
+      ? await readSource(ctx, cluster, doc.task.source)
+      : { error: "not asked" };
+    const now = ctx.deps.now();
+    const action = decideStep({ task: doc.task, cluster, report, now, timeoutMs });
+    switch (action.kind) {
+      case "wait": {
+        const range = parseSlotRange(doc.task.in_flight!);
+        if (!recordsMigration(cluster, doc.task.source, range, doc.task.target)) {
+          await recordMigration(ctx.deps, ctx.ns, ctx.cl, range, doc.task.target, {
+            fence: ctx.fence,
+          });
+        }
+        return;
+      }
+      case "send":
+        return send(ctx, doc, cluster, action.pushFirst);
+      case "fail":
+        return failRange(ctx, doc, action.why);
+      case "complete":
+      case "record_done": {
+        const range = parseSlotRange(doc.task.in_flight!);
+        const target = doc.task.target;
+        const moved = (c: Cluster) => containsRange(c.shards[target]?.slot_ranges ?? [], range);
+        const updated = moved(cluster)
+          ? cluster
+          : (
+              await ctx.deps.store.updateCluster(
+                ctx.ns,
+                ctx.cl,
+                (c) => (moved(c) ? c : withRangeMoved(c, range, target)),
+                { fence: ctx.fence },
+              )
+            ).cluster;
+        // The source deletes the moved keys when it applies the new topology.
+        await pushTopology(updated, { timeoutMs: ctx.deps.nodeTimeoutMs });
+        doc = await rangeDone(ctx, doc);
+        break;
+      }
+      case "next": {
+        const next = await startNext(ctx, doc);
+        if (!next) return;
+        doc = next;
+        break;
+      }
+    }
+  }
+}
+
+/** A remove_shards task: once its plan's moves succeeded, remove the shards in one change. */
+async function stepRemoval(ctx: Ctx, first: StoredTask, all: readonly Task[]): Promise<void> {
+  let doc = first;
+  const action = decideRemoval(doc.task, all);
+  if (action.kind === "wait") return;
+  if (action.kind === "fail") return finish(ctx, doc, "failed", action.why);
+  if (doc.task.state === "queued") {
+    const now = ctx.deps.now();
+    doc = await save(ctx, doc, { ...doc.task, state: "running", started_at: now });
+  }
+  const ids = doc.task.remove_node_ids;
+  const current = await getCluster(ctx);
+  if (withShardsRemoved(current, ids) !== current) {
+    const updated = await ctx.deps.store.updateCluster(
+      ctx.ns,
+      ctx.cl,
+      (c) => withShardsRemoved(c, ids),
+      { fence: ctx.fence },
+    );
+    await pushTopology(updated.cluster, { timeoutMs: ctx.deps.nodeTimeoutMs });
+  }
+  ctx.events.push({ task: doc.task.id, event: "removed_shards", detail: JSON.stringify(ids) });
+  await finish(ctx, doc, "succeeded", null);
+}
+
+/**
+ * A migration recorded in the topology that no task carries (a crash of an older
+ * controller, or upstream's): adopt it as a task, so it completes, fails or is re-sent.
+ */
+async function adoptOrphans(ctx: Ctx, cluster: Cluster, docs: StoredTask[]): Promise<boolean> {
+  const carried = (tasks: StoredTask[], source: number) =>
+    tasks.some((d) => isActive(d.task) && d.task.kind === "migrate" && d.task.source === source);
+  let orphans = cluster.shards
+    .map((s, i) => ({ s, i }))
+    .filter(({ s, i }) => s.migrating_slot !== null && !carried(docs, i));
+  if (orphans.length === 0) return false;
+  // Tasks are written before their record: a record seen implies its task is listed now.
+  const fresh = await listTaskDocs(ctx.deps.store, ctx.ns, ctx.cl);
+  orphans = orphans.filter(({ i }) => !carried(fresh, i));
+  const now = ctx.deps.now();
+  for (const [seq, { s, i }] of orphans.entries()) {
+    const range = s.migrating_slot!;
+    const text = `${range.start === range.stop ? range.start : `${range.start}-${range.stop}`}`;
+    const task: Task = {
+      id: `${String(now).padStart(15, "0")}-${String(seq).padStart(3, "0")}adopt${i}`,
+      kind: "migrate",
+      state: "running",
+      source: i,
+      target: s.target_shard_index,
+      ranges: [text],
+      done: [],
+      slot_only: false,
+      in_flight: text,
+      in_flight_started_at: now,
+      in_flight_sent: true,
+      slots_done: 0,
+      slots_total: countSlots([range]),
+      error: null,
+      created_at: now,
+      started_at: now,
+      finished_at: null,
+      cancel_requested: false,
+      plan: null,
+      remove_node_ids: [],
+    };
+    await saveTask(ctx.deps.store, ctx.ns, ctx.cl, task, "absent", ctx.fence);
+    ctx.events.push({ task: task.id, event: "adopted", range: text });
+  }
+  return orphans.length > 0;
+}
+
+async function guarded(ctx: Ctx, id: string, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (err) {
+    if (err instanceof Lost) return;
+    ctx.events.push({ task: id, event: "error", detail: errorMessage(err) });
+  }
+}
+
+/** One step of every task of the cluster: poll running ranges, then start what may start. */
+export async function advanceMigrations(
+  deps: OpsDeps,
+  ns: string,
+  cl: string,
+  options: AdvanceOptions = {},
+): Promise<MigrationEvent[]> {
+  const ctx: Ctx = { deps, ns, cl, fence: options.fence, events: [] };
+  const timeoutMs = deps.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS;
+  let docs = await listTaskDocs(deps.store, ns, cl);
+  const quiet = (c: Cluster) => c.shards.every((s) => s.migrating_slot === null);
+  if (!docs.some((d) => isActive(d.task)) && options.hint && quiet(options.hint)) return [];
+
+  if (!options.startOnly) {
+    if (await adoptOrphans(ctx, await getCluster(ctx), docs)) {
+      docs = await listTaskDocs(deps.store, ns, cl);
+    }
+    const running = docs.filter((d) => d.task.state === "running");
+    await Promise.all(
+      running.map((d) =>
+        guarded(ctx, d.task.id, () =>
+          d.task.kind === "remove_shards"
+            ? stepRemoval(
+                ctx,
+                d,
+                docs.map((x) => x.task),
+              )
+            : stepTask(ctx, d, timeoutMs),
+        ),
+      ),
+    );
+    docs = await listTaskDocs(deps.store, ns, cl);
+  }
+
+  const startable = new Set(startableTasks(docs.map((d) => d.task)).map((t) => t.id));
+  await Promise.all(
+    docs
+      .filter((d) => startable.has(d.task.id))
+      .map((d) =>
+        guarded(ctx, d.task.id, async () => {
+          if (d.task.kind === "remove_shards")
+            return stepRemoval(
+              ctx,
+              d,
+              docs.map((x) => x.task),
+            );
+          const started = await startNext(ctx, d);
+          if (started) await stepTask(ctx, started, timeoutMs);
+        }),
+      ),
+  );
+  return ctx.events;
+}

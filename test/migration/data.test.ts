@@ -1,0 +1,199 @@
+// Data migrations through the real HTTP app and probe rounds, on simulator nodes that hold
+// keys: several ranges as one task, node failure, timeout, cancel.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clusterViolations, type Task } from "../../lib/model/index.js";
+import { formatSlotRanges } from "../../lib/slots/index.js";
+import { type Harness, startHarness } from "../support/harness.js";
+import {
+  load,
+  masterNode,
+  nodeAt,
+  roundsUntilFinished,
+  slotsOf,
+  tagsForSlots,
+  tasksOf,
+} from "./helpers.js";
+
+let h: Harness;
+const NS = "mig";
+const api = (cl: string) => `/api/v1/namespaces/${NS}/clusters/${cl}`;
+
+beforeAll(async () => {
+  h = await startHarness({ label: "mig", env: { KVC_MIGRATION_TIMEOUT: "1500" } });
+});
+afterAll(async () => h.close());
+
+/** Two shards of master + replica, with two keys in every slot of `ranges` and 200 others. */
+async function loaded(cl: string, ranges: string[], opts = {}) {
+  const nodes = await h.startNodes(4, opts);
+  let cluster = await h.createCluster(NS, cl, nodes, 2);
+  const tags = tagsForSlots(slotsOf(ranges));
+  const inRanges = [...tags.values()].flatMap((t) => [`{${t}}:a`, `{${t}}:b`]);
+  const others = Array.from({ length: 200 }, (_, i) => `other:${i}`);
+  const data = load(h, cluster, [...inRanges, ...others]);
+  cluster = await h.cluster(NS, cl);
+  return { nodes, cluster, data, inRanges, others };
+}
+
+describe("a data migration of several ranges", () => {
+  const ranges = ["10", "11-14", "100-200"];
+
+  it("moves every key, one version per range, and ends with the shard state cleared", async () => {
+    const { cluster, data, inRanges } = await loaded("c1", ranges);
+    const src = masterNode(h, cluster, 0);
+    const srcReplica = nodeAt(h, cluster.shards[0]!.nodes[1]!.addr);
+    const dst = masterNode(h, cluster, 1);
+    const v0 = cluster.version;
+    expect(inRanges.every((k) => src.read(k) === data.get(k))).toBe(true);
+
+    const res = await h.request("POST", `${api("c1")}/migrate`, { target: 1, slots: ranges });
+    expect(res.status, res.text).toBe(202);
+    const queued: Task = res.body.data.task;
+    expect(queued).toMatchObject({ source: 0, target: 1, ranges, slots_total: 106 });
+    // The handler started the first range itself.
+    expect(queued.state).toBe("running");
+    expect(queued.in_flight).toBe("10");
+    expect((await h.cluster(NS, "c1")).shards[0]!.migrating_slot).toEqual({ start: 10, stop: 10 });
+
+    const [task] = await roundsUntilFinished(h, NS, "c1");
+    expect(task).toMatchObject({
+      state: "succeeded",
+      slots_done: 106,
+      slots_total: 106,
+      in_flight: null,
+      error: null,
+      done: ranges,
+    });
+    expect(task!.finished_at).toBeGreaterThanOrEqual(task!.started_at!);
+
+    const after = await h.cluster(NS, "c1");
+    expect(after.version).toBe(v0 + 3);
+    expect(clusterViolations(after)).toEqual([]);
+    expect(after.shards.map((s) => [s.migrating_slot, s.target_shard_index])).toEqual([
+      [null, -1],
+      [null, -1],
+    ]);
+    expect(formatSlotRanges(after.shards[1]!.slot_ranges)).toEqual([
+      "10-14",
+      "100-200",
+      "8192-16383",
+    ]);
+    for (const k of inRanges) {
+      expect(dst.read(k), k).toBe(data.get(k));
+      expect(src.read(k), k).toBeUndefined();
+      expect(srcReplica.read(k), k).toBeUndefined();
+    }
+    expect(src.state.version).toBe(v0 + 3);
+
+    const one = await h.request("GET", `${api("c1")}/tasks/${task!.id}`);
+    expect(one.body.data.task.state).toBe("succeeded");
+  });
+
+  it("refuses ranges of two source shards, naming the range", async () => {
+    const res = await h.request("POST", `${api("c1")}/migrate`, {
+      target: 1,
+      slots: ["300", "9000-9001"],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain("9000-9001");
+    const spanning = await h.request("POST", `${api("c1")}/migrate`, {
+      target: 0,
+      slots: ["8000-8300"],
+    });
+    expect(spanning.status).toBe(400);
+    expect(spanning.body.error.message).toContain("8000-8300");
+  });
+
+  it("moves several ranges slot-only in one change", async () => {
+    const before = await h.cluster(NS, "c1");
+    const res = await h.request("POST", `${api("c1")}/migrate`, {
+      target: 1,
+      slots: ["1000-1099", "2000"],
+      slot_only: true,
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.data.cluster.version).toBe(before.version + 1);
+    expect(res.body.data.cluster.shards[1].slot_ranges).toContain("1000-1099");
+  });
+});
+
+describe("a migration that does not succeed", () => {
+  it("fails with the node's state; the range stays and the record is cleared", async () => {
+    const { cluster, inRanges, data } = await loaded("c2", ["500-510"]);
+    const src = masterNode(h, cluster, 0);
+    src.setFault({ migration: "fail" });
+    const res = await h.request("POST", `${api("c2")}/migrate`, { target: 1, slot: "500-510" });
+    expect(res.status, res.text).toBe(202);
+    const [task] = await roundsUntilFinished(h, NS, "c2");
+    expect(task!.state).toBe("failed");
+    expect(task!.error).toMatch(/500-510.*migrating_state: fail/);
+    const after = await h.cluster(NS, "c2");
+    expect(after.version).toBe(cluster.version);
+    expect(formatSlotRanges(after.shards[0]!.slot_ranges)).toEqual(["0-8191"]);
+    expect(after.shards[0]!.migrating_slot).toBeNull();
+    expect(after.shards[0]!.target_shard_index).toBe(-1);
+    for (const k of inRanges) expect(src.read(k)).toBe(data.get(k));
+  });
+
+  it("fails at the migration timeout when the node never finishes", async () => {
+    const { cluster } = await loaded("c3", ["600"]);
+    masterNode(h, cluster, 0).setFault({ migration: "stuck" });
+    const started = Date.now();
+    const res = await h.request("POST", `${api("c3")}/migrate`, { target: 1, slot: 600 });
+    expect(res.status).toBe(202);
+    const [task] = await roundsUntilFinished(h, NS, "c3");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    expect(task!.state).toBe("failed");
+    expect(task!.error).toMatch(/did not finish within 1500 ms/);
+    const after = await h.cluster(NS, "c3");
+    expect(after.shards[0]!.migrating_slot).toBeNull();
+    expect(after.version).toBe(cluster.version);
+  });
+});
+
+describe("cancel", () => {
+  it("lets the range in flight finish and drops the queued ranges", async () => {
+    const { cluster } = await loaded("c4", ["700", "701", "702"], { migrationDelayMs: 300 });
+    const res = await h.request("POST", `${api("c4")}/migrate`, {
+      target: 1,
+      slots: ["700", "701", "702"],
+    });
+    const id = res.body.data.task.id;
+    const cancel = await h.request("DELETE", `${api("c4")}/tasks/${id}`);
+    expect(cancel.status, cancel.text).toBe(200);
+    expect(cancel.body.data.task).toMatchObject({ state: "running", cancel_requested: true });
+
+    const [task] = await roundsUntilFinished(h, NS, "c4");
+    expect(task).toMatchObject({ state: "cancelled", done: ["700"], slots_done: 1 });
+    const after = await h.cluster(NS, "c4");
+    expect(after.version).toBe(cluster.version + 1);
+    expect(formatSlotRanges(after.shards[0]!.slot_ranges)).toEqual(["0-699", "701-8191"]);
+    expect(after.shards[0]!.migrating_slot).toBeNull();
+  });
+
+  it("cancels a queued task at once; a finished one cannot be cancelled", async () => {
+    await loaded("c5", [], { migrationDelayMs: 300 });
+    const first = await h.request("POST", `${api("c5")}/migrate`, { target: 1, slot: "800" });
+    const second = await h.request("POST", `${api("c5")}/migrate`, { target: 1, slot: "801" });
+    expect(second.body.data.task.state).toBe("queued");
+    const cancel = await h.request("DELETE", `${api("c5")}/tasks/${second.body.data.task.id}`);
+    expect(cancel.body.data.task.state).toBe("cancelled");
+    const tasks = await roundsUntilFinished(h, NS, "c5");
+    expect(tasks.map((t) => t.state)).toEqual(["succeeded", "cancelled"]);
+    const again = await h.request("DELETE", `${api("c5")}/tasks/${first.body.data.task.id}`);
+    expect(again.status).toBe(409);
+    expect((await h.request("GET", `${api("c5")}/tasks/nope`)).status).toBe(404);
+    expect(await tasksOf(h, NS, "c5")).toHaveLength(2);
+  });
+
+  it("refuses to remove a shard while tasks are active", async () => {
+    await loaded("c6", [], { migrationDelayMs: 300 });
+    await h.request("POST", `${api("c6")}/shards`, { nodes: ["127.0.0.1:1"] });
+    await h.request("POST", `${api("c6")}/migrate`, { target: 1, slots: ["900", "901"] });
+    const refused = await h.request("DELETE", `${api("c6")}/shards/2`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toMatch(/tasks are active/);
+    await roundsUntilFinished(h, NS, "c6");
+    expect((await h.request("DELETE", `${api("c6")}/shards/2`)).status).toBe(204);
+  });
+});
