@@ -1,0 +1,93 @@
+// Every API route kvctl uses, in one place: paths, bodies and answer shapes.
+import type { Client } from "./client.js";
+import type {
+  ClusterHealth,
+  ClusterJson,
+  ClusterNode,
+  FailoverRecord,
+  MigrateAnswer,
+  PushResult,
+  ScaleAnswer,
+  ShardJson,
+  Task,
+} from "./types.js";
+
+const seg = encodeURIComponent;
+
+export interface MigrateBody {
+  target: number;
+  slot?: string;
+  slots?: string[];
+  slot_only: boolean;
+}
+
+export interface ScaleBody {
+  add_shards?: { nodes: string[]; password?: string }[];
+  remove_shards?: number[];
+  dry_run: boolean;
+  slot_only?: boolean;
+}
+
+export function apiOf(client: Client) {
+  const nsPath = (ns: string) => `/namespaces/${seg(ns)}`;
+  const clPath = (ns: string, cl: string) => `${nsPath(ns)}/clusters/${seg(cl)}`;
+  const shardPath = (ns: string, cl: string, shard: number) => `${clPath(ns, cl)}/shards/${shard}`;
+  return {
+    listNamespaces: () => client.get<{ namespaces: string[] }>("/namespaces"),
+    createNamespace: (ns: string) =>
+      client.post<{ namespace: string }>("/namespaces", { namespace: ns }),
+    deleteNamespace: (ns: string) => client.delete<undefined>(nsPath(ns)),
+
+    listClusters: (ns: string) => client.get<{ clusters: string[] }>(`${nsPath(ns)}/clusters`),
+    getCluster: (ns: string, cl: string) => client.get<{ cluster: ClusterJson }>(clPath(ns, cl)),
+    createCluster: (
+      ns: string,
+      body: { name: string; nodes: string[]; replicas: number; password?: string },
+    ) => client.post<{ cluster: ClusterJson }>(`${nsPath(ns)}/clusters`, body),
+    importCluster: (ns: string, cl: string, body: { nodes: string[]; password?: string }) =>
+      client.post<{ cluster: ClusterJson }>(`${clPath(ns, cl)}/import`, body),
+    deleteCluster: (ns: string, cl: string) => client.delete<undefined>(clPath(ns, cl)),
+
+    listShards: (ns: string, cl: string) =>
+      client.get<{ shards: ShardJson[] }>(`${clPath(ns, cl)}/shards`),
+    createShard: (ns: string, cl: string, body: { nodes: string[]; password?: string }) =>
+      client.post<{ shard: ShardJson }>(`${clPath(ns, cl)}/shards`, body),
+    deleteShard: (ns: string, cl: string, shard: number) =>
+      client.delete<undefined>(shardPath(ns, cl, shard)),
+
+    listNodes: (ns: string, cl: string, shard: number) =>
+      client.get<{ nodes: ClusterNode[] }>(`${shardPath(ns, cl, shard)}/nodes`),
+    createNode: (
+      ns: string,
+      cl: string,
+      shard: number,
+      body: { addr: string; role: string; password?: string },
+    ) => client.post<string>(`${shardPath(ns, cl, shard)}/nodes`, body),
+    deleteNode: (ns: string, cl: string, shard: number, id: string) =>
+      client.delete<undefined>(`${shardPath(ns, cl, shard)}/nodes/${seg(id)}`),
+
+    failover: (ns: string, cl: string, shard: number, preferred?: string) =>
+      client.post<{ new_master_id: string }>(
+        `${shardPath(ns, cl, shard)}/failover`,
+        preferred ? { preferred_node_id: preferred } : {},
+      ),
+    migrate: (ns: string, cl: string, body: MigrateBody) =>
+      client.post<MigrateAnswer>(`${clPath(ns, cl)}/migrate`, body),
+    sync: (ns: string, cl: string, force: boolean) =>
+      client.post<{ results: PushResult[] }>(`${clPath(ns, cl)}/sync`, { force }),
+    scale: (ns: string, cl: string, body: ScaleBody) =>
+      client.post<ScaleAnswer>(`${clPath(ns, cl)}/scale`, body),
+
+    health: (ns: string, cl: string) => client.get<ClusterHealth>(`${clPath(ns, cl)}/health`),
+    failovers: (ns: string, cl: string) =>
+      client.get<{ failovers: FailoverRecord[] }>(`${clPath(ns, cl)}/failovers`),
+
+    listTasks: (ns: string, cl: string) => client.get<{ tasks: Task[] }>(`${clPath(ns, cl)}/tasks`),
+    getTask: (ns: string, cl: string, id: string) =>
+      client.get<{ task: Task }>(`${clPath(ns, cl)}/tasks/${seg(id)}`),
+    cancelTask: (ns: string, cl: string, id: string) =>
+      client.delete<{ task: Task }>(`${clPath(ns, cl)}/tasks/${seg(id)}`),
+  };
+}
+
+export type Api = ReturnType<typeof apiOf>;

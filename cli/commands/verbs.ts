@@ -1,0 +1,52 @@
+// The upstream kvctl verbs (`list`, `create`, ...) that resource files hang subcommands on.
+import type { Command } from "commander";
+import { listed, OURS, UPSTREAM } from "./groups.js";
+
+export interface Verbs {
+  list: Command;
+  get: Command;
+  create: Command;
+  delete: Command;
+  import: Command;
+  migrate: Command;
+  sync: Command;
+  scale: Command;
+  cancel: Command;
+}
+
+const verbs: [keyof Verbs, string, string, string][] = [
+  ["list", "RESOURCE", "List namespaces, clusters, shards, nodes, tasks or failovers", UPSTREAM],
+  ["get", "RESOURCE", "Show a cluster, its health, or a task", UPSTREAM],
+  [
+    "create",
+    "namespace|cluster|shard|node",
+    "Create a namespace, cluster, shard or node",
+    UPSTREAM,
+  ],
+  [
+    "delete",
+    "namespace|cluster|shard|node",
+    "Delete a namespace, cluster, shard or node",
+    UPSTREAM,
+  ],
+  ["import", "cluster NAME --nodes ...", "Take over a running Kvrocks cluster", UPSTREAM],
+  [
+    "migrate",
+    "slot S|A-B --target IDX",
+    "Move slots, with their data unless --slot-only",
+    UPSTREAM,
+  ],
+  ["sync", "cluster [--force]", "Push the stored topology to every node now", OURS],
+  ["scale", "out|in", "Add or remove shards; slots and data move to match", OURS],
+  ["cancel", "task ID", "Cancel a queued or running migration task", OURS],
+];
+
+export function addVerbs(program: Command): Verbs {
+  const out = {} as Verbs;
+  for (const [name, term, description, group] of verbs) {
+    const cmd = listed(program.command(name).description(description), group, `${name} ${term}`);
+    cmd.commandsGroup("Resources:").helpCommand(false);
+    out[name] = cmd;
+  }
+  return out;
+}

@@ -1,0 +1,94 @@
+// The shapes kvctl reads from the API. Cluster types are the model's (type-only import: no
+// code from lib/ runs here); the rest mirrors the server's answers.
+import type { ClusterJson, ClusterNode, ShardJson } from "../lib/model/index.js";
+
+export type { ClusterJson, ClusterNode, ShardJson };
+
+export interface NodeHealth {
+  id: string;
+  addr: string;
+  shard: number;
+  role: "master" | "slave";
+  up: boolean;
+  probed: boolean;
+  failures: number;
+  last_ok: number | null;
+  last_error: string | null;
+  reported_version: number | null;
+  role_seen: "master" | "slave" | null;
+  behind: boolean;
+}
+
+export interface ClusterHealth {
+  version: number;
+  safe_mode: boolean;
+  safe_mode_reason: string | null;
+  nodes_behind: number;
+  nodes_down: number;
+  failover_blocked: Record<string, string>;
+  ahead: Record<string, number>;
+  nodes: NodeHealth[];
+}
+
+export interface FailoverRecord {
+  kind: "failover";
+  at: number;
+  shard: number;
+  old_master_id: string;
+  old_master_addr: string;
+  new_master_id: string;
+  new_master_addr: string;
+  reason: string;
+  failures: number | null;
+  duration_ms: number;
+  version: number;
+}
+
+export type TaskState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+export interface Task {
+  id: string;
+  /** `remove_shards` ends a scale-in, once its moves succeeded (absent: a migration). */
+  kind?: "migrate" | "remove_shards";
+  state: TaskState;
+  source: number;
+  target: number;
+  ranges: string[];
+  in_flight: string | null;
+  slots_done: number;
+  slots_total: number;
+  error: string | null;
+  /** Cancelled while a range was in flight: it stops once that range ends. */
+  cancel_requested?: boolean;
+  created_at: number | string | null;
+  started_at: number | string | null;
+  finished_at: number | string | null;
+}
+
+export const FINISHED: readonly TaskState[] = ["succeeded", "failed", "cancelled"];
+
+export interface PushResult {
+  id: string;
+  addr: string;
+  ok: boolean;
+  error?: string;
+}
+
+export interface ScalePlan {
+  moves: { source: number; target: number; ranges: string[]; slots: number }[];
+  add_shards: number;
+  remove_shards: number[];
+}
+
+/** POST .../scale: the plan; the queued tasks unless a dry run; the cluster if slot-only. */
+export interface ScaleAnswer {
+  plan: ScalePlan;
+  tasks?: Task[];
+  cluster?: ClusterJson;
+}
+
+/** POST .../migrate: a task for data migrations, the cluster for slot-only ones. */
+export interface MigrateAnswer {
+  task?: Task;
+  cluster?: ClusterJson;
+}
