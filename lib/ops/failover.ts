@@ -137,9 +137,14 @@ export async function failoverShard(
     request.ns,
     request.cluster,
     (current) => {
-      // Someone else may have failed this shard over while we asked the replicas.
-      if (masterOf(shardAt(current, request.shard))?.id !== master.id) {
-        throw conflict(`shard ${request.shard} was failed over concurrently`);
+      // While we asked the replicas, someone may have failed this shard over, removed the
+      // chosen node or renumbered the shards: the request was valid, the race lost.
+      const shardNow = current.shards[request.shard];
+      if (!shardNow || masterOf(shardNow)?.id !== master.id) {
+        throw conflict(`shard ${request.shard} changed concurrently (failed over or removed)`);
+      }
+      if (!shardNow.nodes.some((n) => n.id === newMasterId)) {
+        throw conflict(`node ${newMasterId} was removed from shard ${request.shard} concurrently`);
       }
       return withMasterChanged(current, request.shard, newMasterId);
     },
