@@ -2,7 +2,12 @@
 // Any number may run at once; per-cluster locks keep them from probing one cluster together.
 import { readConfig } from "../lib/config/file.js";
 import { errorMessage } from "../lib/errors.js";
-import { formatSummary, probeAllClusters, runSettingsFrom } from "../lib/probe/index.js";
+import {
+  formatSummary,
+  probeAllClusters,
+  runSettingsFrom,
+  summaryFields,
+} from "../lib/probe/index.js";
 import { openRuntime } from "../lib/runtime.js";
 import { parseProbeArgs } from "./args.js";
 
@@ -39,24 +44,21 @@ async function main(): Promise<number> {
       const started = Date.now();
       try {
         const summary = await probeAllClusters(deps, settings, stop.signal);
-        console.log(formatSummary(summary));
-        for (const e of summary.errors) console.error(`probe: ${e.ns}/${e.cluster}: ${e.error}`);
-        for (const report of summary.reports) {
-          for (const f of report.failovers) {
-            console.log(
-              `probe: ${report.ns}/${report.cluster} shard ${f.shard}: failed over ${f.oldMasterId} -> ${f.newMasterId} in ${f.durationMs} ms`,
-            );
-          }
-          for (const [shard, why] of Object.entries(report.blocked)) {
-            console.warn(
-              `probe: ${report.ns}/${report.cluster} shard ${shard}: no failover: ${why}`,
-            );
-          }
+        // Failovers, repairs and migration steps were logged as they happened.
+        runtime.log.info(summaryFields(summary), formatSummary(summary));
+        for (const e of summary.errors) {
+          runtime.log.error(
+            { namespace: e.ns, cluster: e.cluster, error: e.error },
+            "probe: cluster round failed",
+          );
         }
         failed = false;
       } catch (err) {
         // etcd unreachable for a whole round: nothing was changed; try again next round.
-        console.error(`probe: round failed: ${errorMessage(err)}`);
+        runtime.log.error(
+          { error: errorMessage(err) },
+          `probe: round failed: ${errorMessage(err)}`,
+        );
         failed = true;
       }
       const wait = Math.min(everyMs - (Date.now() - started), until - Date.now());

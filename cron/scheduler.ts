@@ -3,7 +3,12 @@
 import { schedule } from "node-cron";
 import { readConfig } from "../lib/config/file.js";
 import { errorMessage } from "../lib/errors.js";
-import { formatSummary, probeAllClusters, runSettingsFrom } from "../lib/probe/index.js";
+import {
+  formatSummary,
+  probeAllClusters,
+  runSettingsFrom,
+  summaryFields,
+} from "../lib/probe/index.js";
 import { openRuntime } from "../lib/runtime.js";
 
 function cronExpression(intervalMs: number): string {
@@ -31,16 +36,14 @@ function main() {
     async () => {
       try {
         const summary = await probeAllClusters(deps, settings, stop.signal);
-        if (summary.failovers > 0 || summary.repairs > 0 || summary.errors.length > 0) {
-          console.log(formatSummary(summary));
-        }
+        runtime.log.info(summaryFields(summary), formatSummary(summary));
       } catch (err) {
-        console.error(`cron: round failed: ${errorMessage(err)}`);
+        runtime.log.error({ error: errorMessage(err) }, `cron: round failed: ${errorMessage(err)}`);
       }
     },
     { noOverlap: true, name: "probe" },
   );
-  console.log(`cron: probing every cluster on "${expression}"`);
+  runtime.log.info({ schedule: expression }, `cron: probing every cluster on "${expression}"`);
   const shutdown = async () => {
     stop.abort();
     await task.stop();

@@ -7,6 +7,7 @@ import { bearerAuth } from "./auth.js";
 import type { AppDeps, AppEnv } from "./deps.js";
 import { errorAnswer, onError } from "./errors.js";
 import { createMetrics } from "./metrics.js";
+import { requestLog } from "./request-log.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { healthRoutes } from "./routes/health.js";
 import { namespaceRoutes } from "./routes/namespaces.js";
@@ -36,6 +37,7 @@ export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>()
     .use(requestId())
     .use(metrics.middleware)
+    .use(requestLog(deps.ops.log))
     .get("/healthz", (c) => c.json({ data: { status: "ok" } }))
     .get("/readyz", async (c) => {
       try {

@@ -22,35 +22,47 @@ function main() {
     probeFailures: config.probe.failures,
   });
   if (!authEnabled(config.auth)) {
-    console.warn(
-      "kvrocks-controller: WARNING: no API tokens configured (KVC_API_TOKENS); the API is open to anyone who can reach it",
+    runtime.log.warn(
+      "no API tokens configured (KVC_API_TOKENS); the API is open to anyone who can reach it",
     );
   }
   const server = serve(
     { fetch: app.fetch, hostname: config.http.host, port: config.http.port },
     (info) => {
-      console.log(
-        `kvrocks-controller listening on http://${config.http.host}:${info.port} (etcd ${config.etcd.endpoints.join(",")}, prefix ${config.etcd.prefix})`,
+      runtime.log.info(
+        {
+          url: `http://${config.http.host}:${info.port}`,
+          etcd: config.etcd.endpoints,
+          prefix: config.etcd.prefix,
+        },
+        `kvrocks-controller listening on http://${config.http.host}:${info.port}`,
       );
     },
   );
   server.on("error", (err) => {
-    console.error(
-      `kvrocks-controller: cannot listen on ${config.http.host}:${config.http.port}: ${errorMessage(err)}`,
+    runtime.log.error(
+      { error: errorMessage(err) },
+      `cannot listen on ${config.http.host}:${config.http.port}: ${errorMessage(err)}`,
     );
     runtime.close();
     process.exit(1);
   });
-  const shutdown = () => {
+  const shutdown = (signal: string) => {
+    runtime.log.info({ signal }, "shutting down: no new connections, finishing requests in flight");
+    // Stop accepting; requests in flight finish (bounded below); idle keep-alive sockets go now.
     server.close(() => {
       runtime.close();
       process.exit(0);
     });
-    // In-flight requests get a bounded time to finish.
-    setTimeout(() => process.exit(0), 5000).unref();
+    if ("closeIdleConnections" in server) server.closeIdleConnections();
+    setTimeout(() => {
+      runtime.log.warn("requests still in flight after 10 s; exiting");
+      runtime.close();
+      process.exit(0);
+    }, 10_000).unref();
   };
-  process.once("SIGTERM", shutdown);
-  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
 }
 
 main();

@@ -2,6 +2,7 @@
 // point (HTTP server, Lambda, probe) opens one of these and closes it on exit.
 import type { Etcd3 } from "etcd3";
 import type { Config } from "./config/index.js";
+import { createLogger, type Logger } from "./log.js";
 import type { OpsDeps } from "./ops/index.js";
 import { closeEtcd, createEtcd, Store } from "./store/index.js";
 
@@ -10,10 +11,11 @@ export interface Runtime {
   etcd: Etcd3;
   store: Store;
   ops: OpsDeps;
+  log: Logger;
   close(): void;
 }
 
-export function openRuntime(config: Config): Runtime {
+export function openRuntime(config: Config, log: Logger = createLogger(config.logLevel)): Runtime {
   const etcd = createEtcd({
     endpoints: config.etcd.endpoints,
     username: config.etcd.username,
@@ -30,7 +32,9 @@ export function openRuntime(config: Config): Runtime {
       nodeTimeoutMs: config.nodeTimeoutMs,
       now: Date.now,
       migrationTimeoutMs: config.migration.timeoutMs,
+      log,
     },
+    log,
     close: () => closeEtcd(etcd),
   };
 }

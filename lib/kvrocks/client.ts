@@ -23,6 +23,8 @@ export const DEFAULT_NODE_TIMEOUT_MS = 1000;
 export class KvrocksClient {
   private readonly redis: Redis;
   private readonly timeoutMs: number;
+  /** The first error the connection reported (see the constructor). */
+  private connectionError: Error | null = null;
 
   constructor(
     readonly addr: string,
@@ -45,8 +47,12 @@ export class KvrocksClient {
       retryStrategy: () => null,
       reconnectOnError: () => false,
     });
-    // Errors are surfaced per call; an unhandled 'error' event would crash the process.
-    this.redis.on("error", () => {});
+    // Errors are surfaced per call; an unhandled 'error' event would crash the process. The
+    // first one is kept: when the connection dies (a reset, or a reply that is not RESP),
+    // the calls fail with a generic "closed" / "not writeable", and this says why.
+    this.redis.on("error", (err: Error) => {
+      this.connectionError ??= err;
+    });
   }
 
   /** One command with an outer deadline: `commandTimeout` alone misses a silent handshake. */
@@ -88,8 +94,20 @@ export class KvrocksClient {
 
   private classify(err: unknown): NodeError {
     if (err instanceof NodeError) return err;
-    const message = err instanceof Error ? err.message : String(err);
+    let message = err instanceof Error ? err.message : String(err);
     if (err instanceof ReplyError) return new NodeError(this.addr, "reply", message, message);
+    if (this.connectionError && /Stream isn't writeable|Connection is closed/i.test(message)) {
+      message = this.connectionError.message;
+    }
+    // ioredis's decoder, given bytes that are not RESP, asks to "report this": not its bug.
+    if (/^Unknown RESP type|Protocol error/i.test(message)) {
+      const detail = message.replace(/\. Please report this\.?$/, "");
+      return new NodeError(
+        this.addr,
+        "bad_reply",
+        `answered something that is not RESP (${detail})`,
+      );
+    }
     if (/timed? ?out/i.test(message)) return new NodeError(this.addr, "timeout", message);
     // ioredis reports auth failures during connect as plain errors carrying the reply text.
     if (/^(NOAUTH|ERR|WRONGPASS)/.test(message)) {

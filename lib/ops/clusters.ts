@@ -3,10 +3,11 @@ import { conflict, errorMessage, invalid } from "../errors.js";
 import { type NodeLine, withNode } from "../kvrocks/index.js";
 import type { Cluster, Shard } from "../model/index.js";
 import { mergeRanges } from "../slots/index.js";
-import { type PushResult, pushTopology, viewLines } from "../topology/index.js";
+import { type PushResult, viewLines } from "../topology/index.js";
 import { assertNodesFree } from "./checks.js";
 import { planCluster } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
+import { pushCluster } from "./push.js";
 
 export interface CreateClusterInput {
   name: string;
@@ -25,7 +26,7 @@ export async function createCluster(
   const cluster = planCluster(input, deps.now());
   if (!input.skipNodeCheck) await assertNodesFree(input.nodes, input.password, deps.nodeTimeoutMs);
   await deps.store.createCluster(ns, cluster);
-  const push = await pushTopology(cluster, { timeoutMs: deps.nodeTimeoutMs });
+  const push = await pushCluster(deps, ns, cluster);
   return { cluster, push };
 }
 

@@ -1,3 +1,4 @@
+import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 
 /** What every operation needs; entry points build it once from the config. */
@@ -6,6 +7,8 @@ export interface OpsDeps {
   /** Deadline for each call to a Kvrocks node. */
   nodeTimeoutMs: number;
   now: () => number;
+  /** Failovers, push failures, repairs and migration steps are logged with their reasons. */
+  log: Logger;
   /** How long one migrating range may take before its task fails (config `migration.timeoutMs`). */
   migrationTimeoutMs?: number;
 }

@@ -7,6 +7,7 @@ import { type PushResult, pushTopology } from "../topology/index.js";
 import { shardAt, withMasterChanged } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
 import { recordHistory } from "./history.js";
+import { logPushFailures } from "./push.js";
 
 export interface CandidateReport {
   id: string;
@@ -152,6 +153,23 @@ export async function failoverShard(
   );
   const push = await pushTopology(updated.cluster, { timeoutMs: deps.nodeTimeoutMs });
   const durationMs = deps.now() - started;
+  const log = deps.log.child({
+    namespace: request.ns,
+    cluster: request.cluster,
+    shard: request.shard,
+  });
+  log.info(
+    {
+      old_master: master.id,
+      old_master_addr: master.addr,
+      new_master: newMasterId,
+      version: updated.cluster.version,
+      reason: request.reason,
+      duration_ms: durationMs,
+    },
+    "failover: promoted a replica",
+  );
+  logPushFailures(log, push);
   const promoted = shardAt(updated.cluster, request.shard).nodes.find((n) => n.id === newMasterId)!;
   await recordHistory(
     deps.store,

@@ -6,6 +6,7 @@ export * from "./deps.js";
 export * from "./failover.js";
 export * from "./health.js";
 export * from "./history.js";
+export * from "./push.js";
 export * from "./scale.js";
 export * from "./tasks.js";
 export * from "./topology-changes.js";

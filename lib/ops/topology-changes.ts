@@ -5,7 +5,7 @@ import type { Cluster, ClusterNode, NodeRole } from "../model/index.js";
 import { masterOf } from "../model/index.js";
 import type { SlotRange } from "../slots/index.js";
 import type { Fence } from "../store/index.js";
-import { type PushResult, pushTopology } from "../topology/index.js";
+import type { PushResult } from "../topology/index.js";
 import {
   recordsMigration,
   shardAt,
@@ -19,6 +19,7 @@ import {
   withShardRemoved,
 } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
+import { pushCluster } from "./push.js";
 import { assertNoActiveTasks } from "./tasks.js";
 
 export interface Changed<T = undefined> {
@@ -46,7 +47,7 @@ export async function changeTopology<T>(
     },
     { fence: options.fence },
   );
-  const push = await pushTopology(updated.cluster, { timeoutMs: deps.nodeTimeoutMs });
+  const push = await pushCluster(deps, ns, updated.cluster);
   return { cluster: updated.cluster, push, result: result as T };
 }
 
@@ -197,5 +198,5 @@ export async function syncCluster(
   force: boolean,
 ): Promise<PushResult[]> {
   const { cluster } = await deps.store.getCluster(ns, name);
-  return pushTopology(cluster, { timeoutMs: deps.nodeTimeoutMs, force });
+  return pushCluster(deps, ns, cluster, { force });
 }

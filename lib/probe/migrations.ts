@@ -14,6 +14,7 @@ import {
   lostTaskRace,
   type OpsDeps,
   pruneTaskHistory,
+  pushCluster,
   recordMigration,
   recordsMigration,
   type StoredTask,
@@ -24,7 +25,7 @@ import {
 } from "../ops/index.js";
 import { containsRange, countSlots, parseSlotRange } from "../slots/index.js";
 import type { Fence } from "../store/index.js";
-import { pushTopology, pushTopologyToNode } from "../topology/index.js";
+import { pushTopologyToNode } from "../topology/index.js";
 import {
   decideRemoval,
   decideStep,
@@ -229,7 +230,7 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
               )
             ).cluster;
         // The source deletes the moved keys when it applies the new topology.
-        await pushTopology(updated, { timeoutMs: ctx.deps.nodeTimeoutMs });
+        await pushCluster(ctx.deps, ctx.ns, updated);
         doc = await rangeDone(ctx, doc);
         break;
       }
@@ -262,7 +263,7 @@ async function stepRemoval(ctx: Ctx, first: StoredTask, all: readonly Task[]): P
       (c) => withShardsRemoved(c, ids),
       { fence: ctx.fence },
     );
-    await pushTopology(updated.cluster, { timeoutMs: ctx.deps.nodeTimeoutMs });
+    await pushCluster(ctx.deps, ctx.ns, updated.cluster);
   }
   ctx.events.push({ task: doc.task.id, event: "removed_shards", detail: JSON.stringify(ids) });
   await finish(ctx, doc, "succeeded", null);

@@ -137,6 +137,8 @@ export async function probeCluster(
   fence?: Fence,
 ): Promise<ClusterRoundReport> {
   const { store } = deps;
+  const started = deps.now();
+  const log = deps.log.child({ namespace: ns, cluster: name });
   const stateKey = store.keys.probeState(ns, name);
   const [{ cluster }, stored] = await Promise.all([
     store.getCluster(ns, name),
@@ -175,14 +177,64 @@ export async function probeCluster(
   const { repairs, ahead } = await repairNodes(current, observations, pushed, settings.timeoutMs);
   state.ahead = ahead;
 
-  const parsed = ProbeState.parse(state);
+  for (const r of repairs) {
+    if (r.ok)
+      log.info(
+        { node: r.id, addr: r.addr, reason: r.reason, version: current.version },
+        "repair: pushed the topology",
+      );
+    else
+      log.warn(
+        { node: r.id, addr: r.addr, reason: r.reason, error: r.error },
+        "repair: push failed",
+      );
+  }
+  for (const [shard, why] of Object.entries(blocked))
+    log.warn({ shard: Number(shard), reason: why }, "failover: not done");
+  for (const [node, version] of Object.entries(ahead)) {
+    log.warn(
+      { node, reported_version: version, stored_version: current.version },
+      "node claims a newer version than etcd",
+    );
+  }
+  if (state.safe_mode && !previous.safe_mode)
+    log.warn({ reason: state.safe_mode_reason }, "safe mode: failover suspended");
+
+  // Written only when something changed, or when the heartbeat is due: a healthy round costs
+  // etcd nothing, yet a scrape can still tell a stalled probe from a quiet one.
+  const changed =
+    JSON.stringify({ ...ProbeState.parse(state), last_round: null }) !==
+    JSON.stringify({ ...previous, last_round: null });
+  const heartbeatDue = !previous.last_round || now - previous.last_round.at >= settings.heartbeatMs;
   let stateWritten = false;
-  if (JSON.stringify(parsed) !== JSON.stringify(previous)) {
-    await store.putDoc(stateKey, parsed, { expectRevision: stored?.revision ?? "absent", fence });
+  if (changed || heartbeatDue) {
+    const outcome =
+      failovers.length > 0
+        ? "failover"
+        : state.safe_mode
+          ? "safe_mode"
+          : repairs.length > 0
+            ? "repaired"
+            : "ok";
+    state.last_round = { at: now, duration_ms: deps.now() - started, outcome };
+    await store.putDoc(stateKey, ProbeState.parse(state), {
+      expectRevision: stored?.revision ?? "absent",
+      fence,
+    });
     stateWritten = true;
   }
   // After repairs, so a node that was behind has the topology before it is sent MIGRATE.
   const migrations = await advanceMigrations(deps, ns, name, { fence, hint: current });
+  for (const m of migrations)
+    log.info({ task: m.task, range: m.range, detail: m.detail }, `migration: ${m.event}`);
+  log.debug(
+    {
+      nodes: observations.length,
+      failed: observations.filter((o) => !o.alive).length,
+      state_written: stateWritten,
+    },
+    "probe: cluster round done",
+  );
   return {
     ns,
     cluster: name,

@@ -91,6 +91,19 @@ export async function probeAllClusters(
   return summary;
 }
 
+/** The summary's counts, for a structured log line. */
+export function summaryFields(summary: RoundSummary) {
+  return {
+    clusters: summary.clusters,
+    probed: summary.probed,
+    skipped: summary.skipped,
+    failovers: summary.failovers,
+    repairs: summary.repairs,
+    errors: summary.errors.length,
+    duration_ms: summary.durationMs,
+  };
+}
+
 export function formatSummary(summary: RoundSummary): string {
   const errors = summary.errors.length > 0 ? `, errors ${summary.errors.length}` : "";
   return `probe: clusters ${summary.clusters}, probed ${summary.probed}, skipped ${summary.skipped}, failovers ${summary.failovers}, repairs ${summary.repairs}${errors} in ${summary.durationMs} ms`;

@@ -17,6 +17,7 @@ beforeAll(async () => {
     KVC_ETCD_ENDPOINTS: sharedEtcdEndpoints().join(","),
     KVC_ETCD_PREFIX: h.prefix,
     KVC_NODE_TIMEOUT_MS: "300",
+    KVC_LOG_LEVEL: "silent",
   });
   second = openRuntime(config);
   secondApp = createApp({

@@ -61,7 +61,10 @@ function rssOf(pid: number): number {
 export async function benchApi() {
   const etcd = await EtcdCluster.start(1);
   const runtime = openRuntime(
-    loadConfig(undefined, { KVC_ETCD_ENDPOINTS: etcd.endpoints.join(",") }),
+    loadConfig(undefined, {
+      KVC_ETCD_ENDPOINTS: etcd.endpoints.join(","),
+      KVC_LOG_LEVEL: "silent",
+    }),
   );
   const nodes = await Promise.all(Array.from({ length: 6 }, () => startSimNode()));
   const cold: number[] = [];

@@ -15,7 +15,11 @@ export interface BenchEnv {
 
 export async function benchEnv(env: Record<string, string> = {}): Promise<BenchEnv> {
   const etcd = await EtcdCluster.start(1);
-  const config = loadConfig(undefined, { KVC_ETCD_ENDPOINTS: etcd.endpoints.join(","), ...env });
+  const config = loadConfig(undefined, {
+    KVC_ETCD_ENDPOINTS: etcd.endpoints.join(","),
+    KVC_LOG_LEVEL: "silent",
+    ...env,
+  });
   const runtime = openRuntime(config);
   const nodes: SimNode[] = [];
   return {

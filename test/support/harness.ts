@@ -54,6 +54,8 @@ export async function startHarness(
     KVC_NODE_TIMEOUT_MS: "1000",
     KVC_PROBE_TIMEOUT_MS: "1000",
     KVC_PROBE_INTERVAL_MS: "1",
+    // Quiet unless asked: KVC_LOG_LEVEL=debug npx vitest ... shows what the core logs.
+    KVC_LOG_LEVEL: process.env.KVC_LOG_LEVEL ?? "silent",
     ...options.env,
   });
   const runtime = openRuntime(config);
