@@ -5,8 +5,10 @@ import { requestId } from "hono/request-id";
 import { KvcError } from "../lib/errors.js";
 import { bearerAuth } from "./auth.js";
 import type { AppDeps, AppEnv } from "./deps.js";
+import { renderDocsPage } from "./docs-page.js";
 import { errorAnswer, onError } from "./errors.js";
 import { createMetrics } from "./metrics.js";
+import { buildOpenApi } from "./openapi.js";
 import { requestLog } from "./request-log.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { healthRoutes } from "./routes/health.js";
@@ -15,6 +17,8 @@ import { shardRoutes } from "./routes/shards.js";
 import { taskRoutes } from "./routes/tasks.js";
 
 export type { AppDeps } from "./deps.js";
+
+const VERSION = "0.1.0";
 
 export function createApp(deps: AppDeps) {
   const metrics = createMetrics(deps.ops.store, deps.ops.now);
@@ -52,7 +56,16 @@ export function createApp(deps: AppDeps) {
       const { contentType, body } = await metrics.render();
       return c.body(body, 200, { "content-type": contentType });
     })
+    .get("/openapi.json", (c) => c.json(openApi()))
+    .get("/docs", (c) => c.html(renderDocsPage(openApi())))
     .route("/api/v1", api);
+
+  // Built once, on first request, from the finished route table.
+  let document: ReturnType<typeof buildOpenApi> | undefined;
+  const openApi = () => {
+    document ??= buildOpenApi(app.routes, { title: "kvrocks-controller", version: VERSION });
+    return document;
+  };
 
   app.notFound((c) =>
     c.json({ error: { message: `no route for ${c.req.method} ${c.req.path}` } }, 404),

@@ -7,14 +7,22 @@ import { ResourceName } from "../lib/model/index.js";
 
 type Target = "json" | "param" | "query";
 
+export const validatorDoc = Symbol("validator-doc");
+export interface ValidatorDoc {
+  target: Target;
+  schema: ZodType;
+}
+
 export function validate<T extends ZodType, K extends Target>(target: K, schema: T) {
-  return zValidator(target, schema, (result) => {
+  const middleware = zValidator(target, schema, (result) => {
     if (!result.success) {
       const issue = result.error.issues[0];
       const path = issue?.path.join(".") || (target === "json" ? "body" : target);
       throw invalid(`${path}: ${issue?.message ?? "invalid"}`, path);
     }
   });
+  // The OpenAPI document is generated from exactly the schemas that validate.
+  return Object.assign(middleware, { [validatorDoc]: { target, schema } as ValidatorDoc });
 }
 
 export const ShardIndex = z.coerce

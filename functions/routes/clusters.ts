@@ -12,7 +12,9 @@ import {
 } from "../../lib/ops/index.js";
 import { advanceMigrations } from "../../lib/probe/index.js";
 import { SlotRangeInput } from "../../lib/slots/index.js";
+import { answers } from "../answers.js";
 import type { AppDeps, AppEnv } from "../deps.js";
+import { describe } from "../openapi.js";
 import { publicCluster } from "../redact.js";
 import {
   ClusterParams,
@@ -70,13 +72,29 @@ const SyncBody = z.object({ force: z.boolean().default(false) }).default({ force
 export function clusterRoutes(deps: AppDeps) {
   const { store } = deps.ops;
   return new Hono<AppEnv>()
-    .get("/:ns/clusters", validate("param", NamespaceParams), async (c) => {
-      const { ns } = c.req.valid("param");
-      await store.getNamespace(ns);
-      return c.json({ data: { clusters: await store.listClusters(ns) } });
-    })
+    .get(
+      "/:ns/clusters",
+      describe({
+        summary: "List the clusters of a namespace",
+        tag: "clusters",
+        answers: { 200: answers.clusters },
+        errors: [404],
+      }),
+      validate("param", NamespaceParams),
+      async (c) => {
+        const { ns } = c.req.valid("param");
+        await store.getNamespace(ns);
+        return c.json({ data: { clusters: await store.listClusters(ns) } });
+      },
+    )
     .post(
       "/:ns/clusters",
+      describe({
+        summary: "Create a cluster over nodes, slots split evenly",
+        tag: "clusters",
+        answers: { 201: answers.cluster },
+        errors: [404, 409],
+      }),
       validate("param", NamespaceParams),
       validate("json", CreateClusterBody),
       async (c) => {
@@ -89,18 +107,44 @@ export function clusterRoutes(deps: AppDeps) {
         return c.json({ data: { cluster: publicCluster(cluster) } }, 201);
       },
     )
-    .get("/:ns/clusters/:cluster", validate("param", ClusterParams), async (c) => {
-      const { ns, cluster } = c.req.valid("param");
-      const found = await store.getCluster(ns, cluster);
-      return c.json({ data: { cluster: publicCluster(found.cluster) } });
-    })
-    .delete("/:ns/clusters/:cluster", validate("param", ClusterParams), async (c) => {
-      const { ns, cluster } = c.req.valid("param");
-      await store.deleteCluster(ns, cluster);
-      return c.body(null, 204);
-    })
+    .get(
+      "/:ns/clusters/:cluster",
+      describe({
+        summary: "Get a cluster (passwords redacted)",
+        tag: "clusters",
+        answers: { 200: answers.cluster },
+        errors: [404],
+      }),
+      validate("param", ClusterParams),
+      async (c) => {
+        const { ns, cluster } = c.req.valid("param");
+        const found = await store.getCluster(ns, cluster);
+        return c.json({ data: { cluster: publicCluster(found.cluster) } });
+      },
+    )
+    .delete(
+      "/:ns/clusters/:cluster",
+      describe({
+        summary: "Forget a cluster (its nodes are not touched)",
+        tag: "clusters",
+        answers: { 204: null },
+        errors: [404],
+      }),
+      validate("param", ClusterParams),
+      async (c) => {
+        const { ns, cluster } = c.req.valid("param");
+        await store.deleteCluster(ns, cluster);
+        return c.body(null, 204);
+      },
+    )
     .post(
       "/:ns/clusters/:cluster/import",
+      describe({
+        summary: "Import a running cluster from the nodes' own view",
+        tag: "clusters",
+        answers: { 201: answers.cluster },
+        errors: [404, 409],
+      }),
       validate("param", ClusterParams),
       validate("json", ImportClusterBody),
       async (c) => {
@@ -115,6 +159,12 @@ export function clusterRoutes(deps: AppDeps) {
     )
     .post(
       "/:ns/clusters/:cluster/migrate",
+      describe({
+        summary: "Move slots: slot-only now (200), or with data as a task (202)",
+        tag: "migration",
+        answers: { 200: answers.cluster, 202: answers.task },
+        errors: [404, 409],
+      }),
       validate("param", ClusterParams),
       validate("json", MigrateBody),
       async (c) => {
@@ -136,6 +186,12 @@ export function clusterRoutes(deps: AppDeps) {
     )
     .post(
       "/:ns/clusters/:cluster/scale",
+      describe({
+        summary: "Scale out or in: plan, and queue the moves",
+        tag: "migration",
+        answers: { 200: answers.scale, 202: answers.scale },
+        errors: [404, 409],
+      }),
       validate("param", ClusterParams),
       validate("json", ScaleBody),
       async (c) => {
@@ -160,10 +216,21 @@ export function clusterRoutes(deps: AppDeps) {
         return c.json({ data: { plan, tasks } }, 202);
       },
     )
-    .post("/:ns/clusters/:cluster/sync", validate("param", ClusterParams), async (c) => {
-      const { ns, cluster } = c.req.valid("param");
-      const { force } = await optionalJsonBody(c.req, SyncBody);
-      const results = await syncCluster(deps.ops, ns, cluster, force);
-      return c.json({ data: { results } });
-    });
+    .post(
+      "/:ns/clusters/:cluster/sync",
+      describe({
+        summary: "Push the stored topology to every node",
+        tag: "clusters",
+        answers: { 200: answers.sync },
+        body: SyncBody,
+        errors: [404],
+      }),
+      validate("param", ClusterParams),
+      async (c) => {
+        const { ns, cluster } = c.req.valid("param");
+        const { force } = await optionalJsonBody(c.req, SyncBody);
+        const results = await syncCluster(deps.ops, ns, cluster, force);
+        return c.json({ data: { results } });
+      },
+    );
 }

@@ -9,7 +9,9 @@ import {
   removeShard,
   shardAt,
 } from "../../lib/ops/index.js";
+import { answers } from "../answers.js";
 import type { AppDeps, AppEnv } from "../deps.js";
+import { describe } from "../openapi.js";
 import { publicCluster, publicNode } from "../redact.js";
 import { ClusterParams, optionalJsonBody, ShardParams, validate } from "../validation.js";
 
@@ -32,35 +34,92 @@ export function shardRoutes(deps: AppDeps) {
   const { store } = deps.ops;
   const base = "/:ns/clusters/:cluster/shards";
   return new Hono<AppEnv>()
-    .get(base, validate("param", ClusterParams), async (c) => {
-      const { ns, cluster } = c.req.valid("param");
-      const found = await store.getCluster(ns, cluster);
-      return c.json({ data: { shards: publicCluster(found.cluster).shards } });
-    })
-    .post(base, validate("param", ClusterParams), validate("json", AddShardBody), async (c) => {
-      const { ns, cluster } = c.req.valid("param");
-      const changed = await addShard(deps.ops, ns, cluster, c.req.valid("json"));
-      const shards = publicCluster(changed.cluster).shards;
-      return c.json({ data: { shard: shards[shards.length - 1] } }, 201);
-    })
-    .get(`${base}/:shard`, validate("param", ShardParams), async (c) => {
-      const { ns, cluster, shard } = c.req.valid("param");
-      const found = await store.getCluster(ns, cluster);
-      shardAt(found.cluster, shard);
-      return c.json({ data: { shard: publicCluster(found.cluster).shards[shard] } });
-    })
-    .delete(`${base}/:shard`, validate("param", ShardParams), async (c) => {
-      const { ns, cluster, shard } = c.req.valid("param");
-      await removeShard(deps.ops, ns, cluster, shard);
-      return c.body(null, 204);
-    })
-    .get(`${base}/:shard/nodes`, validate("param", ShardParams), async (c) => {
-      const { ns, cluster, shard } = c.req.valid("param");
-      const found = await store.getCluster(ns, cluster);
-      return c.json({ data: { nodes: shardAt(found.cluster, shard).nodes.map(publicNode) } });
-    })
+    .get(
+      base,
+      describe({
+        summary: "List shards",
+        tag: "shards",
+        answers: { 200: answers.shards },
+        errors: [404],
+      }),
+      validate("param", ClusterParams),
+      async (c) => {
+        const { ns, cluster } = c.req.valid("param");
+        const found = await store.getCluster(ns, cluster);
+        return c.json({ data: { shards: publicCluster(found.cluster).shards } });
+      },
+    )
+    .post(
+      base,
+      describe({
+        summary: "Add a shard (first node is master, no slots)",
+        tag: "shards",
+        answers: { 201: answers.shard },
+        errors: [404, 409],
+      }),
+      validate("param", ClusterParams),
+      validate("json", AddShardBody),
+      async (c) => {
+        const { ns, cluster } = c.req.valid("param");
+        const changed = await addShard(deps.ops, ns, cluster, c.req.valid("json"));
+        const shards = publicCluster(changed.cluster).shards;
+        return c.json({ data: { shard: shards[shards.length - 1] } }, 201);
+      },
+    )
+    .get(
+      `${base}/:shard`,
+      describe({
+        summary: "Get a shard",
+        tag: "shards",
+        answers: { 200: answers.shard },
+        errors: [404],
+      }),
+      validate("param", ShardParams),
+      async (c) => {
+        const { ns, cluster, shard } = c.req.valid("param");
+        const found = await store.getCluster(ns, cluster);
+        shardAt(found.cluster, shard);
+        return c.json({ data: { shard: publicCluster(found.cluster).shards[shard] } });
+      },
+    )
+    .delete(
+      `${base}/:shard`,
+      describe({
+        summary: "Remove a shard that owns no slots",
+        tag: "shards",
+        answers: { 204: null },
+        errors: [404, 409],
+      }),
+      validate("param", ShardParams),
+      async (c) => {
+        const { ns, cluster, shard } = c.req.valid("param");
+        await removeShard(deps.ops, ns, cluster, shard);
+        return c.body(null, 204);
+      },
+    )
+    .get(
+      `${base}/:shard/nodes`,
+      describe({
+        summary: "List a shard's nodes",
+        tag: "nodes",
+        answers: { 200: answers.nodes },
+        errors: [404],
+      }),
+      validate("param", ShardParams),
+      async (c) => {
+        const { ns, cluster, shard } = c.req.valid("param");
+        const found = await store.getCluster(ns, cluster);
+        return c.json({ data: { nodes: shardAt(found.cluster, shard).nodes.map(publicNode) } });
+      },
+    )
     .post(
       `${base}/:shard/nodes`,
+      describe({
+        summary: "Add a node to a shard; answers its id",
+        tag: "nodes",
+        answers: { 201: answers.nodeId },
+        errors: [404, 409],
+      }),
       validate("param", ShardParams),
       validate("json", AddNodeBody),
       async (c) => {
@@ -70,21 +129,42 @@ export function shardRoutes(deps: AppDeps) {
         return c.json({ data: changed.result.id }, 201);
       },
     )
-    .delete(`${base}/:shard/nodes/:id`, validate("param", NodeParams), async (c) => {
-      const { ns, cluster, shard, id } = c.req.valid("param");
-      await removeNode(deps.ops, ns, cluster, shard, id);
-      return c.body(null, 204);
-    })
-    .post(`${base}/:shard/failover`, validate("param", ShardParams), async (c) => {
-      const { ns, cluster, shard } = c.req.valid("param");
-      const body = await optionalJsonBody(c.req, FailoverBody);
-      const result = await failoverShard(deps.ops, {
-        ns,
-        cluster,
-        shard,
-        preferredNodeId: body.preferred_node_id,
-        reason: "manual",
-      });
-      return c.json({ data: { new_master_id: result.newMasterId } });
-    });
+    .delete(
+      `${base}/:shard/nodes/:id`,
+      describe({
+        summary: "Remove a replica",
+        tag: "nodes",
+        answers: { 204: null },
+        errors: [404, 409],
+      }),
+      validate("param", NodeParams),
+      async (c) => {
+        const { ns, cluster, shard, id } = c.req.valid("param");
+        await removeNode(deps.ops, ns, cluster, shard, id);
+        return c.body(null, 204);
+      },
+    )
+    .post(
+      `${base}/:shard/failover`,
+      describe({
+        summary: "Promote the best replica, or the preferred one",
+        tag: "nodes",
+        answers: { 200: answers.failover },
+        body: FailoverBody,
+        errors: [404, 409],
+      }),
+      validate("param", ShardParams),
+      async (c) => {
+        const { ns, cluster, shard } = c.req.valid("param");
+        const body = await optionalJsonBody(c.req, FailoverBody);
+        const result = await failoverShard(deps.ops, {
+          ns,
+          cluster,
+          shard,
+          preferredNodeId: body.preferred_node_id,
+          reason: "manual",
+        });
+        return c.json({ data: { new_master_id: result.newMasterId } });
+      },
+    );
 }

@@ -1,11 +1,10 @@
 // Cluster metrics derived from etcd at scrape time: handlers keep nothing between requests, so
 // every instance answers a scrape with the same numbers.
 import { errorMessage } from "../errors.js";
-import { type Cluster, emptyProbeState, ProbeState, type Task, TaskState } from "../model/index.js";
+import { type Cluster, emptyProbeState, ProbeState, Task, TaskState } from "../model/index.js";
 import { countSlots } from "../slots/index.js";
-import type { Store } from "../store/index.js";
-import { listHistory } from "./history.js";
-import { listTasks } from "./tasks.js";
+import { decodeJson, type Store } from "../store/index.js";
+import { HistoryRecord } from "./history.js";
 
 export interface ClusterMetrics {
   namespace: string;
@@ -82,34 +81,47 @@ export function clusterMetricsFrom(
   };
 }
 
+/**
+ * Two range reads whatever the number of clusters (all topologies, all state documents), then
+ * grouped in memory: a scrape stays cheap as clusters are added.
+ */
 export async function collectMetrics(store: Store, now: number): Promise<MetricsSnapshot> {
-  const refs = await store.listAllClusters();
+  const stateRoot = store.keys.stateRoot();
+  const [clusters, docs] = await Promise.all([
+    store.readAllClusters(),
+    store.readPrefix(stateRoot),
+  ]);
   const snapshot: MetricsSnapshot = { clusters: [], unreadable: [] };
-  await Promise.all(
-    refs.map(async ({ namespace, cluster: name }) => {
-      try {
-        const [{ cluster }, state, tasks, history] = await Promise.all([
-          store.getCluster(namespace, name),
-          store.getDoc(store.keys.probeState(namespace, name), ProbeState),
-          listTasks(store, namespace, name),
-          listHistory(store, namespace, name),
-        ]);
-        const failovers = history.filter((h) => h.kind === "failover").length;
-        snapshot.clusters.push(
-          clusterMetricsFrom(
-            namespace,
-            cluster,
-            state?.value ?? emptyProbeState(),
-            tasks,
-            failovers,
-            now,
-          ),
-        );
-      } catch (err) {
-        snapshot.unreadable.push({ namespace, cluster: name, error: errorMessage(err) });
-      }
-    }),
-  );
+  const byCluster = new Map<string, { key: string; value: string }[]>();
+  for (const doc of docs) {
+    const rest = doc.key.slice(stateRoot.length).split("/");
+    const id = `${rest[0]}/${rest[1]}`;
+    byCluster.set(id, [...(byCluster.get(id) ?? []), doc]);
+  }
+  for (const ref of clusters) {
+    const { namespace, cluster: name } = ref;
+    try {
+      if (!ref.topology) throw new Error(ref.error ?? "unreadable");
+      const prefix = store.keys.clusterStatePrefix(namespace, name);
+      const own = byCluster.get(`${namespace}/${name}`) ?? [];
+      const probeDoc = own.find((d) => d.key === store.keys.probeState(namespace, name));
+      const state = probeDoc
+        ? decodeJson(probeDoc.key, probeDoc.value, ProbeState)
+        : emptyProbeState();
+      const tasks = own
+        .filter((d) => d.key.startsWith(`${prefix}tasks/`))
+        .map((d) => decodeJson(d.key, d.value, Task));
+      const failovers = own
+        .filter((d) => d.key.startsWith(`${prefix}history/`))
+        .map((d) => decodeJson(d.key, d.value, HistoryRecord))
+        .filter((h) => h.kind === "failover").length;
+      snapshot.clusters.push(
+        clusterMetricsFrom(namespace, ref.topology, state, tasks, failovers, now),
+      );
+    } catch (err) {
+      snapshot.unreadable.push({ namespace, cluster: name, error: errorMessage(err) });
+    }
+  }
   snapshot.clusters.sort((a, b) =>
     `${a.namespace}/${a.cluster}`.localeCompare(`${b.namespace}/${b.cluster}`),
   );

@@ -6,6 +6,7 @@ export {
   type EtcdOptions,
   toStoreError,
 } from "./client.js";
+export { decodeJson } from "./codec.js";
 export type { Doc, DocWriteOptions } from "./docs.js";
 export { type ClusterRef, DEFAULT_PREFIX, ownerString, type StoreKeys, storeKeys } from "./keys.js";
 export {

@@ -28,6 +28,8 @@ export function storeKeys(prefix = DEFAULT_PREFIX) {
 
     /** Everything we keep about one cluster besides its topology; deleted with it. */
     clusterStatePrefix: (ns: string, cluster: string) => `${state}${ns}/${cluster}/`,
+    /** Everything under state/: every cluster's probe state, tasks and history, and the claims. */
+    stateRoot: () => state,
     probeState: (ns: string, cluster: string) => `${state}${ns}/${cluster}/probe`,
     tasksPrefix: (ns: string, cluster: string) => `${state}${ns}/${cluster}/tasks/`,
     task: (ns: string, cluster: string, id: string) => `${state}${ns}/${cluster}/tasks/${id}`,

@@ -32,6 +32,8 @@ export interface ClusterUpdate extends StoredCluster {
   previous: Cluster;
 }
 
+export type ReadCluster = ClusterRef & { topology: Cluster | null; error: string | null };
+
 export type ClusterUpdateFn = (cluster: Cluster) => Cluster | Promise<Cluster>;
 
 const addrsOf = (cluster: Cluster) => allNodes(cluster).map((n) => n.addr);
@@ -147,6 +149,35 @@ export class Store {
   async listAllClusters(): Promise<ClusterRef[]> {
     const kvs = await listPrefix(this.etcd, this.keys.metadataPrefix(), { keysOnly: true });
     return kvs.flatMap((kv) => this.keys.parseClusterKey(kv.key.toString()) ?? []);
+  }
+
+  /**
+   * Every cluster in one range read, for views over all of them (metrics): a cluster whose
+   * JSON is bad is reported with its error, never blocking the others.
+   */
+  async readAllClusters(): Promise<ReadCluster[]> {
+    const kvs = await listPrefix(this.etcd, this.keys.metadataPrefix());
+    return kvs.flatMap((kv): ReadCluster[] => {
+      const ref = this.keys.parseClusterKey(kv.key.toString());
+      if (!ref) return [];
+      try {
+        return [
+          {
+            ...ref,
+            topology: decodeCluster(ref.namespace, ref.cluster, kv.value.toString()),
+            error: null,
+          },
+        ];
+      } catch (err) {
+        return [{ ...ref, topology: null, error: errorMessage(err) }];
+      }
+    });
+  }
+
+  /** Raw documents under a prefix in one range read; callers decode with `decodeDoc`. */
+  async readPrefix(prefix: string): Promise<{ key: string; value: string }[]> {
+    const kvs = await listPrefix(this.etcd, prefix);
+    return kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value.toString() }));
   }
 
   async getCluster(ns: string, name: string): Promise<StoredCluster> {

@@ -1,10 +1,14 @@
 // `npm run bench`: every benchmark, one table each. Numbers, not pass/fail.
 import { benchApi } from "./api.js";
+import { benchMetrics } from "./metrics.js";
+import { benchMigration } from "./migration.js";
 import { benchProbe } from "./probe.js";
 
 const benches: [string, () => Promise<void>][] = [
   ["api", benchApi],
   ["probe", benchProbe],
+  ["migration", benchMigration],
+  ["metrics", benchMetrics],
 ];
 const only = process.argv.slice(2);
 

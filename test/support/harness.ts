@@ -3,6 +3,7 @@
 import type { Etcd3 } from "etcd3";
 import { createApp } from "../../functions/app.js";
 import { loadConfig } from "../../lib/config/index.js";
+import type { Logger } from "../../lib/log.js";
 import type { Cluster } from "../../lib/model/index.js";
 import type { RunSettings } from "../../lib/probe/index.js";
 import { runSettingsFrom } from "../../lib/probe/index.js";
@@ -45,7 +46,7 @@ export interface ApiAnswer {
 }
 
 export async function startHarness(
-  options: { env?: Record<string, string>; label?: string } = {},
+  options: { env?: Record<string, string>; label?: string; log?: Logger } = {},
 ): Promise<Harness> {
   const prefix = uniquePrefix(options.label ?? "h");
   const config = loadConfig(undefined, {
@@ -58,7 +59,7 @@ export async function startHarness(
     KVC_LOG_LEVEL: process.env.KVC_LOG_LEVEL ?? "silent",
     ...options.env,
   });
-  const runtime = openRuntime(config);
+  const runtime = openRuntime(config, options.log);
   const app = createApp({
     ops: runtime.ops,
     auth: config.auth,

@@ -1,0 +1,84 @@
+// The shapes the API answers, as zod schemas: the OpenAPI document is generated from them and
+// the OpenAPI test checks real answers against them, so the document cannot drift.
+import { z } from "zod";
+import { Cluster, FailoverRecord, NodeRole, Shard, Task } from "../lib/model/index.js";
+
+const data = <T extends z.ZodType>(schema: T) => z.object({ data: schema });
+
+export const ErrorAnswer = z.object({
+  error: z.object({ message: z.string(), field: z.string().optional() }),
+});
+
+// Stored clusters carry parsed slot ranges; on the wire they are strings, as in etcd.
+export const ClusterJson = z.toJSONSchema(Cluster, { io: "input", unrepresentable: "any" });
+export const ShardJson = z.toJSONSchema(Shard, { io: "input", unrepresentable: "any" });
+
+const clusterRef = z.custom<unknown>().meta({ $ref: "#/components/schemas/Cluster" });
+const shardRef = z.custom<unknown>().meta({ $ref: "#/components/schemas/Shard" });
+
+export const PushResult = z.object({
+  id: z.string(),
+  addr: z.string(),
+  ok: z.boolean(),
+  error: z.string().optional(),
+});
+
+export const NodeHealthView = z.object({
+  id: z.string(),
+  addr: z.string(),
+  shard: z.number().int(),
+  role: NodeRole,
+  up: z.boolean(),
+  probed: z.boolean(),
+  failures: z.number().int(),
+  last_ok: z.number().nullable(),
+  last_error: z.string().nullable(),
+  reported_version: z.number().int().nullable(),
+  role_seen: NodeRole.nullable(),
+  behind: z.boolean(),
+});
+
+export const ClusterHealth = z.object({
+  version: z.number().int(),
+  safe_mode: z.boolean(),
+  safe_mode_reason: z.string().nullable(),
+  nodes_behind: z.number().int(),
+  nodes_down: z.number().int(),
+  failover_blocked: z.record(z.string(), z.string()),
+  ahead: z.record(z.string(), z.number().int()),
+  nodes: z.array(NodeHealthView),
+});
+
+export const Move = z.object({
+  source: z.number().int(),
+  target: z.number().int(),
+  ranges: z.array(z.string()),
+  slots: z.number().int(),
+});
+
+export const answers = {
+  namespaces: data(z.object({ namespaces: z.array(z.string()) })),
+  namespace: data(z.object({ namespace: z.string() })),
+  clusters: data(z.object({ clusters: z.array(z.string()) })),
+  cluster: data(z.object({ cluster: clusterRef })),
+  shards: data(z.object({ shards: z.array(shardRef) })),
+  shard: data(z.object({ shard: shardRef })),
+  nodes: data(
+    z.object({ nodes: z.array(z.object({ id: z.string(), addr: z.string(), role: NodeRole })) }),
+  ),
+  nodeId: data(z.string().length(40)),
+  failover: data(z.object({ new_master_id: z.string() })),
+  sync: data(z.object({ results: z.array(PushResult) })),
+  health: data(ClusterHealth),
+  failovers: data(z.object({ failovers: z.array(FailoverRecord) })),
+  tasks: data(z.object({ tasks: z.array(Task) })),
+  task: data(z.object({ task: Task })),
+  scale: data(
+    z.object({
+      plan: z.object({ moves: z.array(Move) }).passthrough(),
+      tasks: z.array(Task),
+      cluster: clusterRef.optional(),
+    }),
+  ),
+  status: data(z.object({ status: z.string() })),
+};
