@@ -15,6 +15,7 @@ import { healthRoutes } from "./routes/health.js";
 import { namespaceRoutes } from "./routes/namespaces.js";
 import { shardRoutes } from "./routes/shards.js";
 import { taskRoutes } from "./routes/tasks.js";
+import { uiRoutes } from "./ui/index.js";
 
 export type { AppDeps } from "./deps.js";
 
@@ -58,7 +59,8 @@ export function createApp(deps: AppDeps) {
     })
     .get("/openapi.json", (c) => c.json(openApi()))
     .get("/docs", (c) => c.html(renderDocsPage(openApi())))
-    .route("/api/v1", api);
+    .route("/api/v1", api)
+    .route("/ui", uiRoutes());
 
   // Built once, on first request, from the finished route table.
   let document: ReturnType<typeof buildOpenApi> | undefined;
