@@ -1,0 +1,215 @@
+// `npm run local` end to end, on non-default ports and a temp state dir: it comes up, the
+// cluster exists and every node got its topology, the printed next commands work (kill a
+// master -> the probe fails it over; migrate; scale out), a second start sees the running
+// stack, and Ctrl-C (SIGINT) leaves none of the processes it started behind.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ClusterView } from "../../deploy/local/api.js";
+import type { StackState } from "../../deploy/local/control.js";
+import { isAlive, portInUse } from "../../deploy/local/procs.js";
+import { READY_BANNER } from "../../deploy/local/stack.js";
+import { freePort } from "../support/etcd.js";
+import { exec, ROOT } from "./helpers.js";
+
+let dir: string;
+let stack: ChildProcess;
+let output = "";
+let env: NodeJS.ProcessEnv;
+let api: string;
+let nodePort: number;
+let exited: Promise<{ code: number | null; signal: string | null }>;
+const NODES = 8;
+
+/** `count` consecutive free ports. */
+async function freeRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    let free = true;
+    for (let p = base; p < base + count && free; p++) free = !(await portInUse(p));
+    if (free) return base;
+  }
+  throw new Error("no free port range");
+}
+
+/** Processes whose environment carries this stack's marker (KVC_LOCAL_STACK=<dir>). */
+function markedProcesses(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const environ = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (environ.includes(`KVC_LOCAL_STACK=${marker}`)) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; output:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const sub = (...args: string[]) =>
+  exec(process.execPath, ["--import", "tsx", "deploy/local/stack.ts", ...args], {
+    env,
+    timeoutMs: 60_000,
+  });
+
+const kvctl = (...args: string[]) =>
+  exec(process.execPath, ["cli/kvctl.js", ...args, "-n", "demo", "-c", "c1", "-H", api], {
+    env,
+    timeoutMs: 60_000,
+  });
+
+async function cluster(): Promise<ClusterView> {
+  const res = await fetch(`${api}/api/v1/namespaces/demo/clusters/c1`);
+  return ((await res.json()) as { data: { cluster: ClusterView } }).data.cluster;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "kvc-local-"));
+  const apiPort = await freePort();
+  nodePort = await freeRange(NODES);
+  api = `http://127.0.0.1:${apiPort}`;
+  env = {
+    ...process.env,
+    KVC_LOCAL_DIR: dir,
+    KVC_PORT: String(apiPort),
+    KVC_LOCAL_ETCD_PORT: String(await freePort()),
+    KVC_LOCAL_ETCD_PEER_PORT: String(await freePort()),
+    KVC_LOCAL_NODE_PORT: String(nodePort),
+    KVC_API_TOKENS: "",
+    KVC_ETCD_ENDPOINTS: "",
+    KVC_ETCD_PREFIX: "",
+    KVROCKS_BIN: "",
+  };
+  stack = spawn(process.execPath, ["--import", "tsx", "deploy/local/stack.ts"], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  stack.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  stack.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  exited = new Promise((resolve) => stack.on("exit", (code, signal) => resolve({ code, signal })));
+  await waitFor(
+    "the ready banner",
+    () => output.includes(READY_BANNER) || stack.exitCode !== null,
+    90_000,
+  );
+  if (stack.exitCode !== null) throw new Error(`npm run local exited:\n${output}`);
+}, 120_000);
+
+afterAll(async () => {
+  // Only if a test failed before the SIGINT: do not leave anything running.
+  if (stack?.exitCode === null && stack.pid) {
+    try {
+      process.kill(stack.pid, "SIGINT");
+    } catch {}
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+  }
+  for (const pid of dir ? markedProcesses(dir) : []) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 30_000);
+
+describe("npm run local", () => {
+  it("prints where everything is, the cluster table and three next commands", () => {
+    expect(output).toMatch(/SIMULATED Kvrocks nodes|real Kvrocks/);
+    expect(output).toContain(`${READY_BANNER}: ${api}`);
+    expect(output).toMatch(/cluster +demo\/c1: 3 shards, 6 nodes, version 1, created/);
+    expect(output).toMatch(/showcluster|printed by deploy\/local/);
+    expect(output).toContain("npm run local -- kill-master 0");
+    expect(output).toContain(`migrate slot 0-99 --target 1 --wait -n demo -c c1 -H ${api}`);
+    expect(output).toContain(
+      `scale out --nodes 127.0.0.1:${nodePort + 6},127.0.0.1:${nodePort + 7} --wait`,
+    );
+  });
+
+  it("created demo/c1: 3 shards of master + replica, every node on version >= 1", async () => {
+    const c = await cluster();
+    expect(c.shards).toHaveLength(3);
+    expect(c.shards.map((s) => s.nodes.map((n) => n.role))).toEqual([
+      ["master", "slave"],
+      ["master", "slave"],
+      ["master", "slave"],
+    ]);
+    for (const addr of c.shards.flatMap((s) => s.nodes.map((n) => n.addr))) {
+      const port = Number(addr.split(":")[1]);
+      const redis = new Redis({
+        host: "127.0.0.1",
+        port,
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+      });
+      try {
+        await redis.connect();
+        expect(Number(await redis.call("CLUSTERX", "VERSION")), addr).toBeGreaterThanOrEqual(1);
+      } finally {
+        redis.disconnect();
+      }
+    }
+  });
+
+  it("a second start finds the running stack and leaves it alone", async () => {
+    const again = await sub();
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/already running here \(pid \d+/);
+  });
+
+  it("kill-master: the probe fails the master over and the cluster view shows it", async () => {
+    const before = await cluster();
+    const oldMaster = before.shards[0]!.nodes.find((n) => n.role === "master")!;
+    const out = await sub("kill-master", "0");
+    expect(out.code, out.stdout + out.stderr).toBe(0);
+    expect(out.stdout).toMatch(new RegExp(`Killed ${oldMaster.addr}`));
+    expect(out.stdout).toMatch(/Shard 0 failed over to 127\.0\.0\.1:\d+/);
+    const after = await cluster();
+    expect(after.shards[0]!.nodes.find((n) => n.role === "master")!.id).not.toBe(oldMaster.id);
+    expect(after.version).toBe(before.version + 1);
+    const revived = await sub("revive");
+    expect(revived.stdout).toContain(`Started ${oldMaster.addr} again`);
+  });
+
+  it("the printed migrate and scale-out commands complete", async () => {
+    const migrate = await kvctl("migrate", "slot", "0-99", "--target", "1", "--wait");
+    expect(migrate.code, migrate.stdout + migrate.stderr).toBe(0);
+    expect((await cluster()).shards[1]!.slot_ranges).toContain("0-99");
+    const spare = [nodePort + 6, nodePort + 7].map((p) => `127.0.0.1:${p}`).join(",");
+    const scale = await kvctl("scale", "out", "--nodes", spare, "--wait");
+    expect(scale.code, scale.stdout + scale.stderr).toBe(0);
+    const c = await cluster();
+    expect(c.shards).toHaveLength(4);
+    expect(c.shards[3]!.slot_ranges.length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it("Ctrl-C stops every process it started", async () => {
+    const state = JSON.parse(readFileSync(join(dir, "stack.json"), "utf8")) as StackState;
+    const pids = state.processes.map((p) => p.pid);
+    expect(state.processes.map((p) => p.name)).toEqual(
+      expect.arrayContaining(["controller", "etcd", "probe"]),
+    );
+    expect(pids.every(isAlive)).toBe(true);
+    expect(markedProcesses(dir).sort()).toEqual([...pids].sort());
+    process.kill(stack.pid!, "SIGINT");
+    const { code } = await exited;
+    expect(code).toBe(0);
+    expect(output).toMatch(/Local stack stopped/);
+    for (const pid of pids) expect(isAlive(pid), `pid ${pid}`).toBe(false);
+    expect(markedProcesses(dir)).toEqual([]);
+    expect(existsSync(join(dir, "stack.json"))).toBe(false);
+    for (const port of [Number(env.KVC_PORT), Number(env.KVC_LOCAL_ETCD_PORT), nodePort]) {
+      expect(await portInUse(port), `port ${port}`).toBe(false);
+    }
+  }, 30_000);
+});
