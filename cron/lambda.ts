@@ -1,8 +1,11 @@
-// AWS Lambda entry for scheduled events (EventBridge): one probe round, then return.
+// AWS Lambda entry for scheduled events (EventBridge fires at most once a minute). With
+// KVC_PROBE_LAMBDA_FOR_MS (say 50000) one invocation runs a round every probe interval for that
+// long, so a dead master is failed over in seconds rather than minutes; 0 runs one round.
 import { readConfig } from "../lib/config/file.js";
 import {
   formatSummary,
   probeAllClusters,
+  type RoundSummary,
   runSettingsFrom,
   summaryFields,
 } from "../lib/probe/index.js";
@@ -11,16 +14,37 @@ import { openRuntime } from "../lib/runtime.js";
 const config = readConfig([], process.env);
 const runtime = openRuntime(config);
 const settings = runSettingsFrom(config);
+const forMs = config.probe.lambdaForMs;
 
 export async function handler() {
-  const summary = await probeAllClusters({ ...runtime.ops, etcd: runtime.etcd }, settings);
-  runtime.log.info(summaryFields(summary), formatSummary(summary));
+  const until = Date.now() + forMs;
+  const totals = {
+    rounds: 0,
+    failovers: 0,
+    repairs: 0,
+    errors: [] as RoundSummary["errors"],
+    last: null as RoundSummary | null,
+  };
+  do {
+    const started = Date.now();
+    const summary = await probeAllClusters({ ...runtime.ops, etcd: runtime.etcd }, settings);
+    runtime.log.info(summaryFields(summary), formatSummary(summary));
+    totals.rounds++;
+    totals.failovers += summary.failovers;
+    totals.repairs += summary.repairs;
+    totals.errors.push(...summary.errors);
+    totals.last = summary;
+    const wait = config.probe.intervalMs - (Date.now() - started);
+    if (Date.now() + Math.max(0, wait) >= until) break;
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  } while (Date.now() < until);
   return {
-    clusters: summary.clusters,
-    probed: summary.probed,
-    skipped: summary.skipped,
-    failovers: summary.failovers,
-    repairs: summary.repairs,
-    errors: summary.errors,
+    rounds: totals.rounds,
+    clusters: totals.last?.clusters ?? 0,
+    probed: totals.last?.probed ?? 0,
+    skipped: totals.last?.skipped ?? 0,
+    failovers: totals.failovers,
+    repairs: totals.repairs,
+    errors: totals.errors,
   };
 }

@@ -11,6 +11,19 @@ import {
 import { openRuntime } from "../lib/runtime.js";
 import { parseProbeArgs } from "./args.js";
 
+/** Waits, or returns early on SIGTERM; leaves no listener behind (55 rounds would leak 55). */
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 async function main(): Promise<number> {
   let args: ReturnType<typeof parseProbeArgs>;
   let config: ReturnType<typeof readConfig>;
@@ -63,13 +76,7 @@ async function main(): Promise<number> {
       }
       const wait = Math.min(everyMs - (Date.now() - started), until - Date.now());
       if (wait > 0 && !stop.signal.aborted) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait);
-          stop.signal.addEventListener("abort", () => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
+        await sleepUnlessAborted(wait, stop.signal);
       }
     } while (Date.now() < until && !stop.signal.aborted);
   } finally {

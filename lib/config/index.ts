@@ -39,6 +39,8 @@ export const Config = z.object({
     safeModeRatio: z.number().min(0).max(1),
     lockTtlSeconds: z.number().int().min(2),
     concurrency: z.number().int().positive(),
+    /** The probe Lambda's rounds per invocation last this long; 0 = one round. */
+    lambdaForMs: z.number().int().nonnegative(),
   }),
   migration: z.object({ timeoutMs: z.number().int().positive() }),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "silent"]),
@@ -57,6 +59,7 @@ export const defaultConfig: Config = {
     safeModeRatio: 0.5,
     lockTtlSeconds: 5,
     concurrency: 16,
+    lambdaForMs: 0,
   },
   migration: { timeoutMs: 10 * 60 * 1000 },
   logLevel: "info",
@@ -168,6 +171,7 @@ export function loadConfig(
     ["KVC_PROBE_LOCK_TTL_SECONDS", (v) => (config.probe.lockTtlSeconds = v)],
     ["KVC_PROBE_CONCURRENCY", (v) => (config.probe.concurrency = v)],
     ["KVC_MIGRATION_TIMEOUT", (v) => (config.migration.timeoutMs = v)],
+    ["KVC_PROBE_LAMBDA_FOR_MS", (v) => (config.probe.lambdaForMs = v)],
   ];
   for (const [key, set] of numbers) {
     const value = numberFrom(env, key);

@@ -200,7 +200,13 @@ describe("npm run local", () => {
       expect.arrayContaining(["controller", "etcd", "probe"]),
     );
     expect(pids.every(isAlive)).toBe(true);
-    expect(markedProcesses(dir).sort()).toEqual([...pids].sort());
+    // A command a previous test ran (kvctl, a subcommand) may still be exiting: wait for it.
+    const expected = JSON.stringify([...pids].sort());
+    await waitFor(
+      "only the stack's own processes",
+      () => JSON.stringify(markedProcesses(dir).sort()) === expected,
+      10_000,
+    );
     process.kill(stack.pid!, "SIGINT");
     const { code } = await exited;
     expect(code).toBe(0);
