@@ -1,48 +1,15 @@
 // The shapes kvctl reads from the API. Cluster types are the model's (type-only import: no
 // code from lib/ runs here); the rest mirrors the server's answers.
-import type { ClusterJson, ClusterNode, ShardJson } from "../lib/model/index.js";
+import type {
+  ClusterHealth,
+  ClusterJson,
+  ClusterNode,
+  FailoverRecord,
+  NodeHealthView as NodeHealth,
+  ShardJson,
+} from "../lib/model/index.js";
 
-export type { ClusterJson, ClusterNode, ShardJson };
-
-export interface NodeHealth {
-  id: string;
-  addr: string;
-  shard: number;
-  role: "master" | "slave";
-  up: boolean;
-  probed: boolean;
-  failures: number;
-  last_ok: number | null;
-  last_error: string | null;
-  reported_version: number | null;
-  role_seen: "master" | "slave" | null;
-  behind: boolean;
-}
-
-export interface ClusterHealth {
-  version: number;
-  safe_mode: boolean;
-  safe_mode_reason: string | null;
-  nodes_behind: number;
-  nodes_down: number;
-  failover_blocked: Record<string, string>;
-  ahead: Record<string, number>;
-  nodes: NodeHealth[];
-}
-
-export interface FailoverRecord {
-  kind: "failover";
-  at: number;
-  shard: number;
-  old_master_id: string;
-  old_master_addr: string;
-  new_master_id: string;
-  new_master_addr: string;
-  reason: string;
-  failures: number | null;
-  duration_ms: number;
-  version: number;
-}
+export type { ClusterHealth, ClusterJson, ClusterNode, FailoverRecord, NodeHealth, ShardJson };
 
 export type TaskState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 

@@ -1,7 +1,14 @@
 // The shapes the API answers, as zod schemas: the OpenAPI document is generated from them and
 // the OpenAPI test checks real answers against them, so the document cannot drift.
 import { z } from "zod";
-import { Cluster, FailoverRecord, NodeRole, Shard, Task } from "../lib/model/index.js";
+import {
+  Cluster,
+  ClusterHealth,
+  FailoverRecord,
+  NodeRole,
+  Shard,
+  Task,
+} from "../lib/model/index.js";
 
 const data = <T extends z.ZodType>(schema: T) => z.object({ data: schema });
 
@@ -21,32 +28,6 @@ export const PushResult = z.object({
   addr: z.string(),
   ok: z.boolean(),
   error: z.string().optional(),
-});
-
-export const NodeHealthView = z.object({
-  id: z.string(),
-  addr: z.string(),
-  shard: z.number().int(),
-  role: NodeRole,
-  up: z.boolean(),
-  probed: z.boolean(),
-  failures: z.number().int(),
-  last_ok: z.number().nullable(),
-  last_error: z.string().nullable(),
-  reported_version: z.number().int().nullable(),
-  role_seen: NodeRole.nullable(),
-  behind: z.boolean(),
-});
-
-export const ClusterHealth = z.object({
-  version: z.number().int(),
-  safe_mode: z.boolean(),
-  safe_mode_reason: z.string().nullable(),
-  nodes_behind: z.number().int(),
-  nodes_down: z.number().int(),
-  failover_blocked: z.record(z.string(), z.string()),
-  ahead: z.record(z.string(), z.number().int()),
-  nodes: z.array(NodeHealthView),
 });
 
 export const Move = z.object({

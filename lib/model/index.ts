@@ -1,4 +1,5 @@
 export * from "./cluster.js";
+export * from "./health.js";
 export * from "./invariants.js";
 export * from "./names.js";
 export * from "./state.js";

@@ -1,33 +1,11 @@
 // A cluster's health as the probe last recorded it in etcd; no node is contacted.
-import { emptyProbeState, ProbeState } from "../model/index.js";
+import {
+  type ClusterHealth,
+  emptyProbeState,
+  type NodeHealthView,
+  ProbeState,
+} from "../model/index.js";
 import type { Store } from "../store/index.js";
-
-export interface NodeHealthView {
-  id: string;
-  addr: string;
-  shard: number;
-  role: "master" | "slave";
-  /** Unknown (never probed) counts as up until a probe says otherwise. */
-  up: boolean;
-  probed: boolean;
-  failures: number;
-  last_ok: number | null;
-  last_error: string | null;
-  reported_version: number | null;
-  role_seen: "master" | "slave" | null;
-  behind: boolean;
-}
-
-export interface ClusterHealth {
-  version: number;
-  safe_mode: boolean;
-  safe_mode_reason: string | null;
-  nodes_behind: number;
-  nodes_down: number;
-  failover_blocked: Record<string, string>;
-  ahead: Record<string, number>;
-  nodes: NodeHealthView[];
-}
 
 export async function clusterHealth(
   store: Store,

@@ -1,0 +1,32 @@
+// A cluster's health as the API answers it: what the probe last recorded, per node.
+import { z } from "zod";
+import { NodeRole } from "./cluster.js";
+
+export const NodeHealthView = z.object({
+  id: z.string(),
+  addr: z.string(),
+  shard: z.number().int(),
+  role: NodeRole,
+  /** Unknown (never probed) counts as up until a probe says otherwise. */
+  up: z.boolean(),
+  probed: z.boolean(),
+  failures: z.number().int(),
+  last_ok: z.number().nullable(),
+  last_error: z.string().nullable(),
+  reported_version: z.number().int().nullable(),
+  role_seen: NodeRole.nullable(),
+  behind: z.boolean(),
+});
+export type NodeHealthView = z.infer<typeof NodeHealthView>;
+
+export const ClusterHealth = z.object({
+  version: z.number().int(),
+  safe_mode: z.boolean(),
+  safe_mode_reason: z.string().nullable(),
+  nodes_behind: z.number().int(),
+  nodes_down: z.number().int(),
+  failover_blocked: z.record(z.string(), z.string()),
+  ahead: z.record(z.string(), z.number().int()),
+  nodes: z.array(NodeHealthView),
+});
+export type ClusterHealth = z.infer<typeof ClusterHealth>;
