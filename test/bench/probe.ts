@@ -116,8 +116,8 @@ async function bigRound(clusters: number, perCluster: number) {
 }
 
 export async function benchProbe() {
-  const f = await failoverTimes(Number(process.env.BENCH_REPEATS ?? 5));
   const big = await bigRound(100, 10);
+  const f = await failoverTimes(Number(process.env.BENCH_REPEATS ?? 5));
   header("probe");
   row(
     "master stop → all live nodes on new version (1 s × 3), median / p99",
