@@ -1,6 +1,7 @@
 // `npm run bundle`: one self-contained file per AWS Lambda handler, in bundle/<name>/.
 //   bundle/api/index.mjs    functions/lambda.ts (API Gateway HTTP API -> the Hono app)
 //   bundle/probe/index.mjs  cron/lambda.ts      (EventBridge schedule -> one probe round)
+//   bundle/server/index.mjs functions/node.ts   (`node bundle/server/index.mjs`: the HTTP server)
 // Each directory is a Lambda code package on its own (handler `index.handler`): etcd3 reads its
 // gRPC `.proto` files at run time, so they are copied beside the bundle as proto/ and etcd3's
 // lookup (`${__dirname}/../proto/rpc.proto`) is rewritten to `${__dirname}/proto/rpc.proto`.
@@ -15,6 +16,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const HANDLERS = {
   api: "functions/lambda.ts",
   probe: "cron/lambda.ts",
+  // Not a Lambda: the HTTP server as one file, which starts about twice as fast as dist/.
+  server: "functions/node.ts",
 } as const;
 
 // ESM output, but the bundled dependencies are CommonJS: give them require and __dirname.
@@ -112,7 +115,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const results = await bundleAll();
   for (const r of results) {
     console.log(
-      `${relative(root, r.file).padEnd(24)} ${mb(r.bytes).padStart(9)}  (with proto/: ${mb(r.dirBytes)})  handler: index.handler`,
+      `${relative(root, r.file).padEnd(24)} ${mb(r.bytes).padStart(9)}  (with proto/: ${mb(r.dirBytes)})  ${r.name === "server" ? "run: node index.mjs" : "handler: index.handler"}`,
     );
   }
 }

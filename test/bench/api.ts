@@ -14,8 +14,10 @@ interface Server {
   startedInMs: number;
 }
 
-/** The built server when `npm run build` has run (what production runs), else through tsx. */
+/** The bundled or built server when `npm run bundle` / `npm run build` has run, else tsx. */
 function serverCommand(): { args: string[]; kind: string } {
+  if (existsSync("bundle/server/index.mjs"))
+    return { args: ["bundle/server/index.mjs"], kind: "bundle (node)" };
   if (existsSync("dist/functions/node.js"))
     return { args: ["dist/functions/node.js"], kind: "dist (node)" };
   return { args: ["--import", "tsx", "functions/node.ts"], kind: "tsx (no build)" };
