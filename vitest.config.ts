@@ -3,7 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["node_modules", "dist", "test/bench/**"],
+    // Fault and load tests load both cores and check time limits: `npm run test:reliability`
+    // runs them on their own (CI runs both).
+    exclude: ["node_modules", "dist", "test/bench/**", "test/reliability/**"],
     // One shared etcd for the whole run; tests isolate themselves by key prefix.
     globalSetup: ["test/support/global-setup.ts"],
     testTimeout: 30_000,

@@ -171,25 +171,31 @@ export async function failoverShard(
   );
   logPushFailures(log, push);
   const promoted = shardAt(updated.cluster, request.shard).nodes.find((n) => n.id === newMasterId)!;
-  await recordHistory(
-    deps.store,
-    request.ns,
-    request.cluster,
-    {
-      kind: "failover",
-      at: started,
-      shard: request.shard,
-      old_master_id: master.id,
-      old_master_addr: master.addr,
-      new_master_id: newMasterId,
-      new_master_addr: promoted.addr,
-      reason: request.reason,
-      failures: request.failures ?? null,
-      duration_ms: durationMs,
-      version: updated.cluster.version,
-    },
-    { fence: options.fence },
-  );
+  // The failover happened; a history entry that cannot be written is logged, not an error.
+  try {
+    await recordHistory(
+      deps.store,
+      request.ns,
+      request.cluster,
+      {
+        kind: "failover",
+        at: started,
+        shard: request.shard,
+        old_master_id: master.id,
+        old_master_addr: master.addr,
+        new_master_id: newMasterId,
+        new_master_addr: promoted.addr,
+        reason: request.reason,
+        failures: request.failures ?? null,
+        duration_ms: durationMs,
+        version: updated.cluster.version,
+      },
+      { fence: options.fence },
+    );
+  } catch (err) {
+    log.warn({ error: errorMessage(err) }, "failover: history entry not written");
+  }
+
   return {
     oldMasterId: master.id,
     newMasterId,

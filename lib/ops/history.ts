@@ -24,10 +24,11 @@ export async function recordHistory(
     expectRevision: "absent",
     fence: options.fence,
   });
-  const entries = await store.listDocs(store.keys.historyPrefix(ns, cluster), HistoryRecord);
-  const excess = entries.length - (options.limit ?? HISTORY_LIMIT);
-  for (const old of entries.slice(0, Math.max(0, excess))) {
-    await store.deleteDoc(old.key, { fence: options.fence });
+  // By key only: keys sort by time, and one unreadable old entry must not block recording.
+  const keys = await store.listKeys(store.keys.historyPrefix(ns, cluster));
+  const excess = keys.length - (options.limit ?? HISTORY_LIMIT);
+  for (const old of keys.slice(0, Math.max(0, excess))) {
+    await store.deleteDoc(old, { fence: options.fence });
   }
 }
 

@@ -1,7 +1,7 @@
 // Every push the operations make goes through here, so every missed node is logged once with
 // its reason (the next probe round repairs it).
 import type { Logger } from "../log.js";
-import type { Cluster } from "../model/index.js";
+import { assertClusterValid, type Cluster } from "../model/index.js";
 import { type PushOptions, type PushResult, pushTopology } from "../topology/index.js";
 import type { OpsDeps } from "./deps.js";
 
@@ -18,6 +18,8 @@ export async function pushCluster(
   cluster: Cluster,
   options: Omit<PushOptions, "timeoutMs"> = {},
 ): Promise<PushResult[]> {
+  // etcd may hold a cluster written by hand or by another tool: never spread a broken one.
+  assertClusterValid(cluster);
   const results = await pushTopology(cluster, { ...options, timeoutMs: deps.nodeTimeoutMs });
   logPushFailures(
     deps.log.child({ namespace: ns, cluster: cluster.name, version: cluster.version }),

@@ -2,7 +2,13 @@
 // repair, advance migrations, and write the probe state only when it changed. Every write
 // carries the round's lock fence, so a run that lost its lock can change nothing.
 import { errorMessage, isKvcError } from "../errors.js";
-import { type Cluster, emptyProbeState, masterOf, ProbeState } from "../model/index.js";
+import {
+  assertClusterValid,
+  type Cluster,
+  emptyProbeState,
+  masterOf,
+  ProbeState,
+} from "../model/index.js";
 import { failoverShard, NoCandidateError, type OpsDeps } from "../ops/index.js";
 import type { Fence } from "../store/index.js";
 import { type PushResult, pushTopologyToNode, viewMatches } from "../topology/index.js";
@@ -140,10 +146,17 @@ export async function probeCluster(
   const started = deps.now();
   const log = deps.log.child({ namespace: ns, cluster: name });
   const stateKey = store.keys.probeState(ns, name);
-  const [{ cluster }, stored] = await Promise.all([
+  const [{ cluster }, read] = await Promise.all([
     store.getCluster(ns, name),
-    store.getDoc(stateKey, ProbeState),
+    store.getDocOrCorrupt(stateKey, ProbeState),
   ]);
+  // A cluster that breaks the invariants is neither pushed nor failed over: report it.
+  assertClusterValid(cluster);
+  if (read.corrupt)
+    log.warn({ error: read.corrupt.error }, "probe state unreadable: starting it afresh");
+  const stored =
+    read.doc ??
+    (read.corrupt ? { value: emptyProbeState(), revision: read.corrupt.revision } : null);
   const previous = stored?.value ?? emptyProbeState();
 
   const observations = await Promise.all(

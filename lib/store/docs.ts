@@ -30,6 +30,30 @@ export async function getDoc<T>(
   };
 }
 
+/**
+ * Like `getDoc`, but a document that no longer decodes is reported instead of thrown, with its
+ * revision, so its owner can replace it (a corrupt probe state must not stop failover).
+ */
+export async function getDocOrCorrupt<T>(
+  etcd: Etcd3,
+  key: string,
+  schema: z.ZodType<T>,
+): Promise<{ doc: Doc<T> | null; corrupt: { revision: Revision; error: string } | null }> {
+  const kv = await getKey(etcd, key);
+  if (!kv) return { doc: null, corrupt: null };
+  try {
+    return {
+      doc: {
+        value: decodeJson(`document ${key}`, kv.value.toString(), schema),
+        revision: kv.mod_revision,
+      },
+      corrupt: null,
+    };
+  } catch (err) {
+    return { doc: null, corrupt: { revision: kv.mod_revision, error: (err as Error).message } };
+  }
+}
+
 export async function listDocs<T>(
   etcd: Etcd3,
   prefix: string,

@@ -302,6 +302,16 @@ export class Store {
 
   // --- state documents ---
 
+  getDocOrCorrupt<T>(key: string, schema: z.ZodType<T>) {
+    return docs.getDocOrCorrupt(this.etcd, key, schema);
+  }
+
+  /** Keys under a prefix, sorted, without their values. */
+  async listKeys(prefix: string): Promise<string[]> {
+    const kvs = await listPrefix(this.etcd, prefix, { keysOnly: true });
+    return kvs.map((kv) => kv.key.toString());
+  }
+
   getDoc<T>(key: string, schema: z.ZodType<T>): Promise<docs.Doc<T> | null> {
     return docs.getDoc(this.etcd, key, schema);
   }
