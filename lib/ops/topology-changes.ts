@@ -1,5 +1,4 @@
 // Shard, node and slot changes: compute, compare-and-swap, then push.
-import { errorMessage, invalid } from "../errors.js";
 import { withNode } from "../kvrocks/index.js";
 import type { Cluster, ClusterNode, NodeRole } from "../model/index.js";
 import { masterOf } from "../model/index.js";
@@ -165,30 +164,6 @@ export async function sendMigrate(
     { password: sourceMaster.password, timeoutMs: deps.nodeTimeoutMs },
     (client) => client.migrate(range, targetMaster.id),
   );
-}
-
-/**
- * Starts a data migration outside the task engine: record it (so no second one starts on
- * the shard), then ask the source master. If the node refuses, the record is cleared again.
- */
-export async function startDataMigration(
-  deps: OpsDeps,
-  ns: string,
-  name: string,
-  range: SlotRange,
-  target: number,
-  options: { fence?: Fence } = {},
-): Promise<Cluster> {
-  const cluster = await recordMigration(deps, ns, name, range, target, options);
-  const source = shardOwning(cluster, range);
-  try {
-    await sendMigrate(deps, cluster, source, range, target);
-  } catch (err) {
-    await clearMigration(deps, ns, name, source, range, target, options);
-    const addr = masterOf(cluster.shards[source]!)!.addr;
-    throw invalid(`source master ${addr} refused the migration: ${errorMessage(err)}`, "slot");
-  }
-  return cluster;
 }
 
 export async function syncCluster(
