@@ -2,13 +2,15 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
+import { z } from "zod";
 import { KvcError } from "../lib/errors.js";
+import { answers } from "./answers.js";
 import { bearerAuth } from "./auth.js";
 import type { AppDeps, AppEnv } from "./deps.js";
 import { renderDocsPage } from "./docs-page.js";
 import { errorAnswer, onError } from "./errors.js";
 import { createMetrics } from "./metrics.js";
-import { buildOpenApi } from "./openapi.js";
+import { buildOpenApi, describe } from "./openapi.js";
 import { requestLog } from "./request-log.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { healthRoutes } from "./routes/health.js";
@@ -43,22 +45,65 @@ export function createApp(deps: AppDeps) {
     .use(requestId())
     .use(metrics.middleware)
     .use(requestLog(deps.ops.log))
-    .get("/healthz", (c) => c.json({ data: { status: "ok" } }))
-    .get("/readyz", async (c) => {
-      try {
-        await deps.ops.store.ping();
-        return c.json({ data: { status: "ready" } });
-      } catch (err) {
-        const { body } = errorAnswer(err);
-        return c.json(body, 503);
-      }
-    })
-    .get("/metrics", bearerAuth(deps.auth), async (c) => {
-      const { contentType, body } = await metrics.render();
-      return c.body(body, 200, { "content-type": contentType });
-    })
-    .get("/openapi.json", (c) => c.json(openApi()))
-    .get("/docs", (c) => c.html(renderDocsPage(openApi())))
+    .get(
+      "/healthz",
+      describe({
+        summary: "The process is up (liveness)",
+        tag: "service",
+        answers: { 200: answers.status },
+      }),
+      (c) => c.json({ data: { status: "ok" } }),
+    )
+    .get(
+      "/readyz",
+      describe({
+        summary: "etcd answers (readiness); 503 when it does not",
+        tag: "service",
+        answers: { 200: answers.status },
+      }),
+      async (c) => {
+        try {
+          await deps.ops.store.ping();
+          return c.json({ data: { status: "ready" } });
+        } catch (err) {
+          const { body } = errorAnswer(err);
+          return c.json(body, 503);
+        }
+      },
+    )
+    .get(
+      "/metrics",
+      describe({
+        summary: "Prometheus metrics: this instance's requests, every cluster read from etcd",
+        tag: "service",
+        answers: { 200: z.string().meta({ description: "Prometheus text format" }) },
+        contentType: "text/plain",
+      }),
+      bearerAuth(deps.auth),
+      async (c) => {
+        const { contentType, body } = await metrics.render();
+        return c.body(body, 200, { "content-type": contentType });
+      },
+    )
+    .get(
+      "/openapi.json",
+      describe({
+        summary: "This document",
+        tag: "service",
+        answers: { 200: z.record(z.string(), z.unknown()) },
+      }),
+      (c) => c.json(openApi()),
+    )
+    .get(
+      "/docs",
+      describe({
+        summary: "This document as a page (HTML)",
+        tag: "service",
+        contentType: "text/html",
+        answers: { 200: z.string() },
+      }),
+      (c) => c.html(renderDocsPage(openApi())),
+    )
     .route("/api/v1", api)
     .route("/ui", uiRoutes());
 

@@ -14,6 +14,8 @@ export interface RouteDoc {
   body?: z.ZodType;
   /** Error statuses beyond the ones every route can give. */
   errors?: number[];
+  /** Of the success answers; JSON unless said. */
+  contentType?: string;
 }
 
 export const routeDoc = Symbol("route-doc");
@@ -88,7 +90,9 @@ export function buildOpenApi(
       responses[status] = schema
         ? {
             description: "success",
-            content: { "application/json": { schema: jsonSchema(schema, "output") } },
+            content: {
+              [doc.contentType ?? "application/json"]: { schema: jsonSchema(schema, "output") },
+            },
           }
         : { description: "success, no body" };
     }
