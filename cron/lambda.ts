@@ -2,6 +2,7 @@
 // KVC_PROBE_LAMBDA_FOR_MS (say 50000) one invocation runs a round every probe interval for that
 // long, so a dead master is failed over in seconds rather than minutes; 0 runs one round.
 import { readConfig } from "../lib/config/file.js";
+import { NodePool } from "../lib/kvrocks/index.js";
 import {
   formatSummary,
   probeAllClusters,
@@ -14,6 +15,8 @@ import { openRuntime } from "../lib/runtime.js";
 const config = readConfig([], process.env);
 const runtime = openRuntime(config);
 const settings = runSettingsFrom(config);
+// Kept while the container stays warm: rounds of later invocations reuse the connections.
+const nodePool = new NodePool();
 const forMs = config.probe.lambdaForMs;
 
 export async function handler() {
@@ -27,7 +30,10 @@ export async function handler() {
   };
   do {
     const started = Date.now();
-    const summary = await probeAllClusters({ ...runtime.ops, etcd: runtime.etcd }, settings);
+    const summary = await probeAllClusters(
+      { ...runtime.ops, etcd: runtime.etcd, nodePool },
+      settings,
+    );
     runtime.log.info(summaryFields(summary), formatSummary(summary));
     totals.rounds++;
     totals.failovers += summary.failovers;

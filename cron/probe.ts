@@ -2,6 +2,7 @@
 // Any number may run at once; per-cluster locks keep them from probing one cluster together.
 import { readConfig } from "../lib/config/file.js";
 import { errorMessage } from "../lib/errors.js";
+import { NodePool } from "../lib/kvrocks/index.js";
 import {
   formatSummary,
   probeAllClusters,
@@ -49,7 +50,9 @@ async function main(): Promise<number> {
   }
 
   const runtime = openRuntime(config);
-  const deps = { ...runtime.ops, etcd: runtime.etcd };
+  // Connections to the nodes are kept between rounds of this invocation.
+  const nodePool = new NodePool();
+  const deps = { ...runtime.ops, etcd: runtime.etcd, nodePool };
   const until = Date.now() + args.forMs;
   let failed = false;
   try {
@@ -80,6 +83,7 @@ async function main(): Promise<number> {
       }
     } while (Date.now() < until && !stop.signal.aborted);
   } finally {
+    nodePool.close();
     runtime.close();
   }
   return failed ? 1 : 0;

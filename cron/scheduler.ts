@@ -3,6 +3,7 @@
 import { schedule } from "node-cron";
 import { readConfig } from "../lib/config/file.js";
 import { errorMessage } from "../lib/errors.js";
+import { NodePool } from "../lib/kvrocks/index.js";
 import {
   formatSummary,
   probeAllClusters,
@@ -27,7 +28,9 @@ function main() {
     process.exit(2);
   }
   const runtime = openRuntime(config);
-  const deps = { ...runtime.ops, etcd: runtime.etcd };
+  // Connections to the nodes are kept between rounds of this invocation.
+  const nodePool = new NodePool();
+  const deps = { ...runtime.ops, etcd: runtime.etcd, nodePool };
   const settings = runSettingsFrom(config);
   const stop = new AbortController();
   const expression = process.env.KVC_PROBE_CRON ?? cronExpression(config.probe.intervalMs);
@@ -47,6 +50,7 @@ function main() {
   const shutdown = async () => {
     stop.abort();
     await task.stop();
+    nodePool.close();
     runtime.close();
     process.exit(0);
   };

@@ -1,3 +1,4 @@
+import type { NodePool } from "../kvrocks/index.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 
@@ -7,6 +8,8 @@ export interface OpsDeps {
   /** Deadline for each call to a Kvrocks node. */
   nodeTimeoutMs: number;
   now: () => number;
+  /** Connections kept between probe rounds of one invocation; none: one per call. */
+  nodePool?: NodePool;
   /** Failovers, push failures, repairs and migration steps are logged with their reasons. */
   log: Logger;
   /** How long one migrating range may take before its task fails (config `migration.timeoutMs`). */

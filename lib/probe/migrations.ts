@@ -49,6 +49,11 @@ export interface AdvanceOptions {
   startOnly?: boolean;
   /** The cluster the caller just read: with no active task and no migration in it, stop early. */
   hint?: Cluster;
+  /**
+   * The tasks as the caller read them with the cluster (one round trip less per probe round);
+   * a task that changed since is a lost race its step handles.
+   */
+  tasks?: StoredTask[];
 }
 
 interface Ctx {
@@ -333,7 +338,7 @@ export async function advanceMigrations(
 ): Promise<MigrationEvent[]> {
   const ctx: Ctx = { deps, ns, cl, fence: options.fence, events: [] };
   const timeoutMs = deps.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS;
-  let docs = await listTaskDocs(deps.store, ns, cl);
+  let docs = options.tasks ?? (await listTaskDocs(deps.store, ns, cl));
   const quiet = (c: Cluster) => c.shards.every((s) => s.migrating_slot === null);
   if (!docs.some((d) => isActive(d.task)) && options.hint && quiet(options.hint)) return [];
 

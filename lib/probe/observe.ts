@@ -1,6 +1,12 @@
 // One look at one node: is it alive, which version does it hold, what does it believe.
 import { errorMessage } from "../errors.js";
-import { type ClusterInfo, isNodeError, type NodeLine, withNode } from "../kvrocks/index.js";
+import {
+  type ClusterInfo,
+  isNodeError,
+  type NodeLine,
+  type NodePool,
+  withNode,
+} from "../kvrocks/index.js";
 import type { ClusterNode } from "../model/index.js";
 
 export interface Observation {
@@ -16,7 +22,11 @@ export interface Observation {
   error: string | null;
 }
 
-export async function observeNode(node: ClusterNode, timeoutMs: number): Promise<Observation> {
+export async function observeNode(
+  node: ClusterNode,
+  timeoutMs: number,
+  pool?: NodePool,
+): Promise<Observation> {
   const base = {
     node,
     notInitialized: false,
@@ -27,7 +37,9 @@ export async function observeNode(node: ClusterNode, timeoutMs: number): Promise
     error: null,
   };
   try {
-    return await withNode(node.addr, { password: node.password, timeoutMs }, async (client) => {
+    const options = { password: node.password, timeoutMs };
+    const use = pool ? pool.use.bind(pool) : withNode;
+    return await use(node.addr, options, async (client) => {
       // Both go out in one write; an uninitialized node fails both, which is handled below.
       const [info, view] = await Promise.all([client.clusterInfo(), client.clusterNodes()]);
       return { ...base, alive: true, version: info.currentEpoch, info, view };

@@ -9,7 +9,7 @@ import {
   masterOf,
   ProbeState,
 } from "../model/index.js";
-import { failoverShard, NoCandidateError, type OpsDeps } from "../ops/index.js";
+import { failoverShard, listTaskDocs, NoCandidateError, type OpsDeps } from "../ops/index.js";
 import type { Fence } from "../store/index.js";
 import { type PushResult, pushTopologyToNode, viewMatches } from "../topology/index.js";
 import { type CounterSettings, nextCounters } from "./counters.js";
@@ -146,9 +146,10 @@ export async function probeCluster(
   const started = deps.now();
   const log = deps.log.child({ namespace: ns, cluster: name });
   const stateKey = store.keys.probeState(ns, name);
-  const [{ cluster }, read] = await Promise.all([
+  const [{ cluster }, read, tasks] = await Promise.all([
     store.getCluster(ns, name),
     store.getDocOrCorrupt(stateKey, ProbeState),
+    listTaskDocs(store, ns, name),
   ]);
   // A cluster that breaks the invariants is neither pushed nor failed over: report it.
   assertClusterValid(cluster);
@@ -160,7 +161,9 @@ export async function probeCluster(
   const previous = stored?.value ?? emptyProbeState();
 
   const observations = await Promise.all(
-    cluster.shards.flatMap((s) => s.nodes).map((node) => observeNode(node, settings.timeoutMs)),
+    cluster.shards
+      .flatMap((s) => s.nodes)
+      .map((node) => observeNode(node, settings.timeoutMs, deps.nodePool)),
   );
   const now = deps.now();
   const state: ProbeState = {
@@ -237,7 +240,8 @@ export async function probeCluster(
     stateWritten = true;
   }
   // After repairs, so a node that was behind has the topology before it is sent MIGRATE.
-  const migrations = await advanceMigrations(deps, ns, name, { fence, hint: current });
+  // Failovers and repairs leave tasks alone, so the list read at the start is still current.
+  const migrations = await advanceMigrations(deps, ns, name, { fence, hint: current, tasks });
   for (const m of migrations)
     log.info({ task: m.task, range: m.range, detail: m.detail }, `migration: ${m.event}`);
   log.debug(

@@ -1,6 +1,7 @@
 // Probe benchmarks (issue 4): detection-to-convergence time, failover time, and one round over
 // 100 clusters x 10 simulator nodes. Prints a table; not part of the tests' pass/fail.
 import { spawn } from "node:child_process";
+import { NodePool } from "../../lib/kvrocks/index.js";
 import { masterOf } from "../../lib/model/index.js";
 import { createCluster, listHistory } from "../../lib/ops/index.js";
 import { probeAllClusters, runSettingsFrom } from "../../lib/probe/index.js";
@@ -9,7 +10,8 @@ import { benchEnv, header, row, simCluster, stats } from "./setup.js";
 async function failoverTimes(repeats: number) {
   const b = await benchEnv({ KVC_PROBE_INTERVAL_MS: "1000", KVC_PROBE_FAILURES: "3" });
   const settings = runSettingsFrom(b.runtime.config);
-  const deps = { ...b.runtime.ops, etcd: b.runtime.etcd };
+  const nodePool = new NodePool();
+  const deps = { ...b.runtime.ops, etcd: b.runtime.etcd, nodePool };
   const detect: number[] = [];
   const failover: number[] = [];
   try {
@@ -46,6 +48,7 @@ async function failoverTimes(repeats: number) {
       for (const n of nodes) await n.close();
     }
   } finally {
+    nodePool.close();
     await b.close();
   }
   return { detect: stats(detect), failover: stats(failover) };
@@ -80,7 +83,8 @@ async function simProcess(count: number): Promise<{ addrs: string[]; stop: () =>
 async function bigRound(clusters: number, perCluster: number) {
   const b = await benchEnv({ KVC_PROBE_CONCURRENCY: "32" });
   const settings = runSettingsFrom(b.runtime.config);
-  const deps = { ...b.runtime.ops, etcd: b.runtime.etcd };
+  const nodePool = new NodePool();
+  const deps = { ...b.runtime.ops, etcd: b.runtime.etcd, nodePool };
   const sims = await simProcess(clusters * perCluster);
   try {
     await b.runtime.store.createNamespace("big");
@@ -110,6 +114,7 @@ async function bigRound(clusters: number, perCluster: number) {
     await watcher.cancel();
     return { round: stats(times), writes, rss: process.memoryUsage().rss };
   } finally {
+    nodePool.close();
     sims.stop();
     await b.close();
   }

@@ -6,7 +6,7 @@ import type { SimNode } from "../support/kvrocks-sim/server.js";
 
 /** One probe round over every cluster of the harness, as a cron invocation would run it. */
 export function round(h: Harness): Promise<RoundSummary> {
-  return probeAllClusters({ ...h.runtime.ops, etcd: h.etcd }, h.settings);
+  return probeAllClusters({ ...h.runtime.ops, etcd: h.etcd, nodePool: h.nodePool }, h.settings);
 }
 
 export async function rounds(h: Harness, n: number): Promise<RoundSummary[]> {

@@ -3,6 +3,7 @@
 import type { Etcd3 } from "etcd3";
 import { createApp } from "../../functions/app.js";
 import { loadConfig } from "../../lib/config/index.js";
+import { NodePool } from "../../lib/kvrocks/index.js";
 import type { Logger } from "../../lib/log.js";
 import type { Cluster } from "../../lib/model/index.js";
 import type { RunSettings } from "../../lib/probe/index.js";
@@ -18,6 +19,8 @@ export interface Harness {
   app: ReturnType<typeof createApp>;
   nodes: SimNode[];
   settings: RunSettings;
+  /** Probe rounds keep node connections between rounds, as a `--for` invocation does. */
+  nodePool: NodePool;
   /** JSON request against the app; returns status and parsed body. */
   request(
     method: string,
@@ -67,7 +70,9 @@ export async function startHarness(
     probeFailures: config.probe.failures,
   });
   const nodes: SimNode[] = [];
+  const nodePool = new NodePool();
   const harness: Harness = {
+    nodePool,
     prefix,
     runtime,
     etcd: runtime.etcd,
@@ -113,6 +118,7 @@ export async function startHarness(
       return (await runtime.store.getCluster(ns, name)).cluster;
     },
     async close() {
+      nodePool.close();
       await Promise.all(nodes.map((n) => n.close()));
       runtime.close();
     },

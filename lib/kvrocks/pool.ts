@@ -1,0 +1,55 @@
+// Connections kept across probe rounds of one invocation: a `--for 55s --every 1s` run would
+// otherwise open and close a connection to every node every second. Whoever creates a pool
+// closes it; nothing here outlives its owner.
+import { KvrocksClient, type NodeClientOptions } from "./client.js";
+import { isNodeError } from "./errors.js";
+
+export class NodePool {
+  private readonly clients = new Map<string, KvrocksClient>();
+
+  async use<T>(
+    addr: string,
+    options: NodeClientOptions,
+    fn: (client: KvrocksClient) => Promise<T>,
+  ): Promise<T> {
+    const key = `${addr}\u0000${options.password ?? ""}\u0000${options.timeoutMs ?? ""}`;
+    const pooled = this.clients.get(key);
+    try {
+      return await this.run(key, pooled ?? this.open(key, addr, options), fn);
+    } catch (err) {
+      // A kept connection the node closed since (a restart) says nothing about the node now:
+      // try once on a fresh one. A timeout is not retried, so the deadline still holds.
+      if (pooled && isNodeError(err) && err.failure === "unreachable") {
+        return this.run(key, this.open(key, addr, options), fn);
+      }
+      throw err;
+    }
+  }
+
+  private open(key: string, addr: string, options: NodeClientOptions): KvrocksClient {
+    const client = new KvrocksClient(addr, options);
+    this.clients.set(key, client);
+    return client;
+  }
+
+  private async run<T>(
+    key: string,
+    client: KvrocksClient,
+    fn: (client: KvrocksClient) => Promise<T>,
+  ) {
+    try {
+      return await fn(client);
+    } catch (err) {
+      // After any error the connection's state is unknown (a late reply may still arrive):
+      // never reuse it.
+      if (this.clients.get(key) === client) this.clients.delete(key);
+      client.close();
+      throw err;
+    }
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+}
