@@ -2,7 +2,6 @@
 // per node, killed and revived by pid, all stopped by Ctrl-C). No kvrocks binary here, so
 // KVROCKS_BIN points at a stand-in that reads the kvrocks.conf it is given, insists on what
 // the stack must write (cluster mode, port, dirs), and serves one simulated node on that port.
-import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,10 +9,10 @@ import { build } from "esbuild";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callControl, type StackState } from "../../deploy/local/control.js";
-import { isAlive, portInUse } from "../../deploy/local/procs.js";
-import { READY_BANNER } from "../../deploy/local/stack.js";
+import { isAlive } from "../../deploy/local/procs.js";
 import { freePort } from "../support/etcd.js";
 import { ROOT } from "./helpers.js";
+import { freePortRange, StackProcess } from "./stack-process.js";
 
 const FAKE_KVROCKS = `
 import { existsSync, readFileSync } from "node:fs";
@@ -36,18 +35,8 @@ process.on("SIGTERM", () => node.close().then(() => process.exit(0)));
 
 let dir: string;
 let tools: string;
-let stack: ChildProcess;
-let output = "";
-let exited: Promise<number | null>;
+let stack: StackProcess;
 let nodePort: number;
-
-async function waitFor(what: string, check: () => boolean, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; output:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const state = () => JSON.parse(readFileSync(join(dir, "stack.json"), "utf8")) as StackState;
 const nodeProcesses = () => state().processes.filter((p) => p.name.startsWith("kvrocks "));
@@ -72,56 +61,31 @@ beforeAll(async () => {
   );
   chmodSync(bin, 0o755);
 
-  nodePort = 0;
-  for (let i = 0; i < 50 && nodePort === 0; i++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    let free = true;
-    for (let p = base; p < base + 8 && free; p++) free = !(await portInUse(p));
-    if (free) nodePort = base;
-  }
-  stack = spawn(process.execPath, ["--import", "tsx", "deploy/local/stack.ts"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      KVROCKS_BIN: bin,
-      FAKE_KVROCKS_SIM: join(tools, "sim.mjs"),
-      KVC_LOCAL_DIR: dir,
-      KVC_PORT: String(await freePort()),
-      KVC_LOCAL_ETCD_PORT: String(await freePort()),
-      KVC_LOCAL_ETCD_PEER_PORT: String(await freePort()),
-      KVC_LOCAL_NODE_PORT: String(nodePort),
-      KVC_API_TOKENS: "",
-      KVC_ETCD_PREFIX: "",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
+  nodePort = await freePortRange(8);
+  stack = await StackProcess.start({
+    ...process.env,
+    KVROCKS_BIN: bin,
+    FAKE_KVROCKS_SIM: join(tools, "sim.mjs"),
+    KVC_LOCAL_DIR: dir,
+    KVC_PORT: String(await freePort()),
+    KVC_LOCAL_ETCD_PORT: String(await freePort()),
+    KVC_LOCAL_ETCD_PEER_PORT: String(await freePort()),
+    KVC_LOCAL_NODE_PORT: String(nodePort),
+    KVC_API_TOKENS: "",
+    KVC_ETCD_PREFIX: "",
   });
-  stack.stdout?.on("data", (d: Buffer) => (output += d.toString()));
-  stack.stderr?.on("data", (d: Buffer) => (output += d.toString()));
-  exited = new Promise((resolve) => stack.on("exit", (code) => resolve(code)));
-  await waitFor(
-    "the ready banner",
-    () => output.includes(READY_BANNER) || stack.exitCode !== null,
-    90_000,
-  );
-  if (stack.exitCode !== null) throw new Error(`npm run local exited:\n${output}`);
 }, 120_000);
 
 afterAll(async () => {
-  if (stack?.exitCode === null && stack.pid) {
-    try {
-      process.kill(stack.pid, "SIGINT");
-    } catch {}
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-  }
+  await stack?.interruptIfRunning();
   if (dir) rmSync(dir, { recursive: true, force: true });
   if (tools) rmSync(tools, { recursive: true, force: true });
 }, 30_000);
 
 describe("npm run local with KVROCKS_BIN", () => {
   it("runs one kvrocks process per node, each with the kvrocks.conf it wrote", async () => {
-    expect(output).toContain(`real Kvrocks (${join(tools, "kvrocks")})`);
-    expect(output).not.toMatch(/SIMULATED/);
+    expect(stack.output).toContain(`real Kvrocks (${join(tools, "kvrocks")})`);
+    expect(stack.output).not.toMatch(/SIMULATED/);
     const procs = nodeProcesses();
     expect(procs).toHaveLength(8);
     for (const [i, p] of procs.entries()) {
@@ -156,14 +120,14 @@ describe("npm run local with KVROCKS_BIN", () => {
     const after = nodeProcesses()[0]!;
     expect(after.pid).not.toBe(before.pid);
     expect(isAlive(after.pid)).toBe(true);
-    expect(output).not.toMatch(/exited \(/); // a kill we asked for is not reported as a crash
+    expect(stack.output).not.toMatch(/exited \(/); // a kill we asked for is not reported as a crash
   });
 
   it("Ctrl-C stops every node process, the controller, the probe and etcd", async () => {
     const pids = state().processes.map((p) => p.pid);
     expect(pids).toHaveLength(11);
-    process.kill(stack.pid!, "SIGINT");
-    expect(await exited).toBe(0);
+    process.kill(stack.child.pid!, "SIGINT");
+    expect((await stack.exited).code).toBe(0);
     for (const pid of pids) expect(isAlive(pid), `pid ${pid}`).toBe(false);
     expect(existsSync(join(dir, "stack.json"))).toBe(false);
   }, 40_000);

@@ -2,8 +2,7 @@
 // cluster exists and every node got its topology, the printed next commands work (kill a
 // master -> the probe fails it over; migrate; scale out), a second start sees the running
 // stack, and Ctrl-C (SIGINT) leaves none of the processes it started behind.
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -13,48 +12,15 @@ import type { StackState } from "../../deploy/local/control.js";
 import { isAlive, portInUse } from "../../deploy/local/procs.js";
 import { READY_BANNER } from "../../deploy/local/stack.js";
 import { freePort } from "../support/etcd.js";
-import { exec, ROOT } from "./helpers.js";
+import { exec } from "./helpers.js";
+import { freePortRange, markedProcesses, StackProcess } from "./stack-process.js";
 
 let dir: string;
-let stack: ChildProcess;
-let output = "";
+let stack: StackProcess;
 let env: NodeJS.ProcessEnv;
 let api: string;
 let nodePort: number;
-let exited: Promise<{ code: number | null; signal: string | null }>;
 const NODES = 8;
-
-/** `count` consecutive free ports. */
-async function freeRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    let free = true;
-    for (let p = base; p < base + count && free; p++) free = !(await portInUse(p));
-    if (free) return base;
-  }
-  throw new Error("no free port range");
-}
-
-/** Processes whose environment carries this stack's marker (KVC_LOCAL_STACK=<dir>). */
-function markedProcesses(marker: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const environ = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
-      if (environ.includes(`KVC_LOCAL_STACK=${marker}`)) pids.push(Number(entry));
-    } catch {}
-  }
-  return pids;
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; output:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const sub = (...args: string[]) =>
   exec(process.execPath, ["--import", "tsx", "deploy/local/stack.ts", ...args], {
@@ -76,7 +42,7 @@ async function cluster(): Promise<ClusterView> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kvc-local-"));
   const apiPort = await freePort();
-  nodePort = await freeRange(NODES);
+  nodePort = await freePortRange(NODES);
   api = `http://127.0.0.1:${apiPort}`;
   env = {
     ...process.env,
@@ -90,31 +56,12 @@ beforeAll(async () => {
     KVC_ETCD_PREFIX: "",
     KVROCKS_BIN: "",
   };
-  stack = spawn(process.execPath, ["--import", "tsx", "deploy/local/stack.ts"], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  stack.stdout?.on("data", (d: Buffer) => (output += d.toString()));
-  stack.stderr?.on("data", (d: Buffer) => (output += d.toString()));
-  exited = new Promise((resolve) => stack.on("exit", (code, signal) => resolve({ code, signal })));
-  await waitFor(
-    "the ready banner",
-    () => output.includes(READY_BANNER) || stack.exitCode !== null,
-    90_000,
-  );
-  if (stack.exitCode !== null) throw new Error(`npm run local exited:\n${output}`);
+  stack = await StackProcess.start(env);
 }, 120_000);
 
 afterAll(async () => {
   // Only if a test failed before the SIGINT: do not leave anything running.
-  if (stack?.exitCode === null && stack.pid) {
-    try {
-      process.kill(stack.pid, "SIGINT");
-    } catch {}
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-  }
+  await stack?.interruptIfRunning();
   for (const pid of dir ? markedProcesses(dir) : []) {
     try {
       process.kill(pid, "SIGKILL");
@@ -125,13 +72,13 @@ afterAll(async () => {
 
 describe("npm run local", () => {
   it("prints where everything is, the cluster table and three next commands", () => {
-    expect(output).toMatch(/SIMULATED Kvrocks nodes|real Kvrocks/);
-    expect(output).toContain(`${READY_BANNER}: ${api}`);
-    expect(output).toMatch(/cluster +demo\/c1: 3 shards, 6 nodes, version 1, created/);
-    expect(output).toMatch(/showcluster|printed by deploy\/local/);
-    expect(output).toContain("npm run local -- kill-master 0");
-    expect(output).toContain(`migrate slot 0-99 --target 1 --wait -n demo -c c1 -H ${api}`);
-    expect(output).toContain(
+    expect(stack.output).toMatch(/SIMULATED Kvrocks nodes|real Kvrocks/);
+    expect(stack.output).toContain(`${READY_BANNER}: ${api}`);
+    expect(stack.output).toMatch(/cluster +demo\/c1: 3 shards, 6 nodes, version 1, created/);
+    expect(stack.output).toMatch(/showcluster|printed by deploy\/local/);
+    expect(stack.output).toContain("npm run local -- kill-master 0");
+    expect(stack.output).toContain(`migrate slot 0-99 --target 1 --wait -n demo -c c1 -H ${api}`);
+    expect(stack.output).toContain(
       `scale out --nodes 127.0.0.1:${nodePort + 6},127.0.0.1:${nodePort + 7} --wait`,
     );
   });
@@ -203,10 +150,10 @@ describe("npm run local", () => {
     // Every process the stack recorded is one it marked (more may be marked: a kvctl or
     // subcommand it ran may still be exiting; after Ctrl-C none may be left).
     expect(markedProcesses(dir)).toEqual(expect.arrayContaining(pids));
-    process.kill(stack.pid!, "SIGINT");
-    const { code } = await exited;
+    process.kill(stack.child.pid!, "SIGINT");
+    const { code } = await stack.exited;
     expect(code).toBe(0);
-    expect(output).toMatch(/Local stack stopped/);
+    expect(stack.output).toMatch(/Local stack stopped/);
     for (const pid of pids) expect(isAlive(pid), `pid ${pid}`).toBe(false);
     expect(markedProcesses(dir)).toEqual([]);
     expect(existsSync(join(dir, "stack.json"))).toBe(false);
