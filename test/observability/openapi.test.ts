@@ -1,8 +1,8 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
-import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { answers } from "../../functions/answers.js";
 import { round } from "../probe/helpers.js";
+import { launchChromium } from "../support/chromium.js";
 import { type Harness, startHarness } from "../support/harness.js";
 
 let h: Harness;
@@ -85,19 +85,7 @@ describe("the OpenAPI document", () => {
     await new Promise((r) => server.once("listening", r));
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : 0;
-    const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const outside: string[] = [];

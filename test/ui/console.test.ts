@@ -3,34 +3,18 @@
 // in this process against the same key prefix. Nothing is skipped: without Chromium the
 // tests fail and say how to install it.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
-import {
-  type Browser,
-  type BrowserContext,
-  chromium,
-  type Locator,
-  type Page,
-} from "playwright-core";
+import { mkdirSync } from "node:fs";
+import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { masterOf } from "../../lib/model/index.js";
 import { countSlots, parseSlotRange } from "../../lib/slots/index.js";
 import { round } from "../probe/helpers.js";
+import { chromiumMissing, launchChromium } from "../support/chromium.js";
 import { sharedEtcdEndpoints } from "../support/env.js";
 import { freePort } from "../support/etcd.js";
 import { eventually, type Harness, startHarness } from "../support/harness.js";
 import { keySlot } from "../support/kvrocks-sim/keyslot.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
 const ARTIFACTS = "test/artifacts/ui";
 const FULL_TOKEN = "ui-full-token";
 const READONLY_TOKEN = "ui-readonly-token";
@@ -48,10 +32,7 @@ let full: BrowserContext;
 let page: Page;
 
 // Without Chromium every test fails with this message (none is skipped).
-const missingChromium = existsSync(CHROMIUM)
-  ? null
-  : `Chromium not found at ${CHROMIUM}: the console tests need it. Install Debian's package ` +
-    "(apt-get update && apt-get install -y chromium) or set CHROMIUM_PATH.";
+const missingChromium = chromiumMissing();
 
 function test(name: string, fn: () => Promise<void>) {
   it(name, async () => {
@@ -66,10 +47,7 @@ beforeAll(async () => {
   // The probe rounds run in this process; their log lines would only clutter the output.
   h = await startHarness({ label: "ui", env: { KVC_LOG_LEVEL: "silent" } });
   await h.startNodes(7);
-  const [launched] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 }),
-    startServer(),
-  ]);
+  const [launched] = await Promise.all([launchChromium(), startServer()]);
   browser = launched;
   full = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await full.newPage();
