@@ -1,0 +1,331 @@
+// One way for tests to get Kvrocks nodes: real processes of the binary `KVROCKS_BIN` names,
+// or simulated ones when it is unset, behind one interface. Tests written against
+// `TestNode` run unchanged on both (`npm test` on the simulator, `npm run test:kvrocks` on
+// real nodes).
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { onTestFailed } from "vitest";
+import { type SimNode, startSimNode } from "./kvrocks-sim/server.js";
+
+export interface TestNodeOptions {
+  /** requirepass (and masterauth, so replicas can follow their master). */
+  password?: string;
+  /** Extra config lines for a real node (`migrate-speed: "20"`); ignored by the simulator. */
+  config?: Record<string, string>;
+}
+
+/** What a test may do with a node, real or simulated. */
+export interface TestNode {
+  readonly host: string;
+  readonly port: number;
+  /** "host:port", as the controller is given it. */
+  readonly addr: string;
+  /** True for a real Kvrocks process. */
+  readonly real: boolean;
+  /** The simulated node, for tests that only make sense on the simulator (fault knobs). */
+  readonly sim: SimNode | undefined;
+  /** Whether the node is running (not killed; a paused node is running). */
+  readonly running: boolean;
+  /** SIGKILL: connections cut, data on disk kept. */
+  kill(): Promise<void>;
+  /** Start again on the same port and data dir. */
+  restart(): Promise<void>;
+  /** SIGSTOP: connections stay open, nothing is answered until `resume`. */
+  pause(): Promise<void>;
+  /** SIGCONT. */
+  resume(): Promise<void>;
+  /** One command over a fresh RESP2 connection (authenticated when the node has a password). */
+  call(...args: (string | number)[]): Promise<unknown>;
+  /** The node's own log (stdout and stderr of the process; empty for the simulator). */
+  log(): string;
+  /** Stop for good and remove everything it left (data dir, config). */
+  close(): Promise<void>;
+}
+
+/** The real binary tests should use, or undefined for the simulator. */
+export function kvrocksBin(): string | undefined {
+  const bin = process.env.KVROCKS_BIN;
+  return bin === undefined || bin === "" ? undefined : bin;
+}
+
+export const usingRealKvrocks = (): boolean => kvrocksBin() !== undefined;
+
+const started = new Set<TestNode>();
+
+/** Starts `n` nodes: real when KVROCKS_BIN is set, simulated otherwise. */
+export async function startTestNodes(n: number, opts: TestNodeOptions = {}): Promise<TestNode[]> {
+  const bin = kvrocksBin();
+  const nodes = await Promise.all(
+    Array.from({ length: n }, () =>
+      bin === undefined ? SimTestNode.start(opts) : RealTestNode.start(bin, opts),
+    ),
+  );
+  for (const node of nodes) started.add(node);
+  return nodes;
+}
+
+/** Closes every node this process started and has not closed yet. */
+export async function closeTestNodes(): Promise<void> {
+  await Promise.all([...started].map((n) => n.close()));
+}
+
+/**
+ * Prints each node's log when the current test fails. Call it inside a test or a
+ * `beforeEach` after the nodes exist.
+ */
+export function attachNodeLogsOnFailure(nodes: readonly TestNode[]): void {
+  onTestFailed(() => {
+    for (const node of nodes) {
+      const log = node.log();
+      if (log !== "")
+        console.error(`---- kvrocks ${node.addr} log (last 8 KiB) ----\n${log.slice(-8192)}`);
+    }
+  });
+}
+
+async function callOnce(
+  host: string,
+  port: number,
+  password: string | undefined,
+  args: (string | number)[],
+): Promise<unknown> {
+  const client = new Redis({
+    host,
+    port,
+    protocol: 2,
+    password: password || undefined,
+    lazyConnect: true,
+    connectTimeout: 2000,
+    commandTimeout: 5000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+    retryStrategy: () => null,
+  });
+  // The failure is thrown by `connect`/`call`; the event would only be noise.
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    const [command, ...rest] = args.map(String);
+    return await client.call(command!, ...rest);
+  } finally {
+    client.disconnect();
+  }
+}
+
+class SimTestNode implements TestNode {
+  readonly real = false;
+  private constructor(
+    readonly sim: SimNode,
+    private readonly password: string | undefined,
+  ) {}
+
+  static async start(opts: TestNodeOptions): Promise<SimTestNode> {
+    return new SimTestNode(await startSimNode({ password: opts.password }), opts.password);
+  }
+
+  get host() {
+    return this.sim.host;
+  }
+  get port() {
+    return this.sim.port;
+  }
+  get addr() {
+    return this.sim.addr;
+  }
+  get running() {
+    return this.sim.running;
+  }
+  kill() {
+    return this.sim.stop();
+  }
+  restart() {
+    return this.sim.start();
+  }
+  async pause() {
+    this.sim.setFault({ hang: true });
+  }
+  async resume() {
+    this.sim.setFault({ hang: false });
+  }
+  call(...args: (string | number)[]) {
+    return callOnce(this.host, this.port, this.password, args);
+  }
+  log() {
+    return "";
+  }
+  async close() {
+    started.delete(this);
+    await this.sim.close();
+  }
+}
+
+const LOG_LIMIT = 1 << 20;
+
+class RealTestNode implements TestNode {
+  readonly real = true;
+  readonly sim = undefined;
+  readonly host = "127.0.0.1";
+  private proc: ChildProcess | null = null;
+  private output = "";
+  private closed = false;
+
+  private constructor(
+    private readonly bin: string,
+    readonly port: number,
+    private readonly dir: string,
+    private readonly password: string | undefined,
+  ) {}
+
+  static async start(bin: string, opts: TestNodeOptions): Promise<RealTestNode> {
+    if (!existsSync(bin)) throw new Error(`KVROCKS_BIN=${bin}: no such file`);
+    // A free port can be taken between the probe and the bind: try a few.
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const port = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), `kvrocks-${port}-`));
+      const node = new RealTestNode(bin, port, dir, opts.password);
+      node.writeConfig(opts);
+      try {
+        await node.spawnAndWait();
+        return node;
+      } catch (err) {
+        lastError = err;
+        await node.close();
+      }
+    }
+    throw lastError;
+  }
+
+  get addr() {
+    return `${this.host}:${this.port}`;
+  }
+
+  get running() {
+    return this.proc !== null;
+  }
+
+  private writeConfig(opts: TestNodeOptions): void {
+    const lines: Record<string, string> = {
+      bind: this.host,
+      port: String(this.port),
+      dir: join(this.dir, "data"),
+      "cluster-enabled": "yes",
+      daemonize: "no",
+      "log-dir": "stdout",
+      workers: "2",
+      ...(opts.password ? { requirepass: opts.password, masterauth: opts.password } : {}),
+      ...opts.config,
+    };
+    const text = Object.entries(lines)
+      .map(([k, v]) => `${k} ${v}`)
+      .join("\n");
+    writeFileSync(join(this.dir, "node.conf"), `${text}\n`);
+  }
+
+  private async spawnAndWait(): Promise<void> {
+    const proc = spawn(this.bin, ["-c", join(this.dir, "node.conf")], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.proc = proc;
+    const append = (chunk: Buffer) => {
+      this.output += chunk.toString("utf8");
+      if (this.output.length > LOG_LIMIT) this.output = this.output.slice(-LOG_LIMIT / 2);
+    };
+    proc.stdout?.on("data", append);
+    proc.stderr?.on("data", append);
+    let exited: string | null = null;
+    proc.once("exit", (code, signal) => {
+      exited = `exited with ${signal ?? code}`;
+      if (this.proc === proc) this.proc = null;
+    });
+    proc.once("error", (err) => {
+      exited = `did not start: ${err.message}`;
+      if (this.proc === proc) this.proc = null;
+    });
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (exited !== null)
+        throw new Error(`kvrocks on ${this.addr} ${exited}\n${this.output.slice(-4096)}`);
+      try {
+        await this.call("PING");
+        return;
+      } catch (err) {
+        if (/NOAUTH|invalid password/i.test(String(err))) return;
+        if (Date.now() > deadline) {
+          throw new Error(`kvrocks on ${this.addr} not answering PING: ${String(err)}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    const gone = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+    // A stopped process must be continued to die promptly from SIGKILL in every kernel.
+    proc.kill("SIGKILL");
+    proc.kill("SIGCONT");
+    await gone;
+    this.proc = null;
+  }
+
+  async restart(): Promise<void> {
+    if (this.closed) throw new Error(`kvrocks on ${this.addr} was closed`);
+    if (this.proc) return;
+    await this.spawnAndWait();
+  }
+
+  async pause(): Promise<void> {
+    this.proc?.kill("SIGSTOP");
+  }
+
+  async resume(): Promise<void> {
+    this.proc?.kill("SIGCONT");
+  }
+
+  call(...args: (string | number)[]): Promise<unknown> {
+    return callOnce(this.host, this.port, this.password, args);
+  }
+
+  log(): string {
+    return this.output;
+  }
+
+  /** For the exit hook only: no awaiting there. */
+  killSync(): void {
+    this.proc?.kill("SIGKILL");
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {
+    started.delete(this);
+    this.closed = true;
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// Real nodes must not outlive a test process that exits without closing them.
+process.once("exit", () => {
+  for (const node of started) {
+    if (node instanceof RealTestNode) node.killSync();
+  }
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
