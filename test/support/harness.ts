@@ -11,6 +11,12 @@ import { runSettingsFrom } from "../../lib/probe/index.js";
 import { openRuntime, type Runtime } from "../../lib/runtime.js";
 import { sharedEtcdEndpoints, uniquePrefix } from "./env.js";
 import { type SimNode, type SimNodeOptions, startSimNode } from "./kvrocks-sim/server.js";
+import {
+  attachNodeLogsOnFailure,
+  startTestNodes,
+  type TestNode,
+  type TestNodeOptions,
+} from "./nodes.js";
 
 export interface Harness {
   prefix: string;
@@ -28,12 +34,19 @@ export interface Harness {
     body?: unknown,
     headers?: Record<string, string>,
   ): Promise<ApiAnswer>;
+  /** Simulated nodes, for tests that need the simulator's fault knobs or state. */
   startNodes(n: number, opts?: SimNodeOptions): Promise<SimNode[]>;
+  /**
+   * Real Kvrocks nodes when KVROCKS_BIN is set, simulated ones otherwise: tests written
+   * against these run in `npm test` and `npm run test:kvrocks` alike. Their logs are printed
+   * when the test fails.
+   */
+  startTestNodes(n: number, opts?: TestNodeOptions): Promise<TestNode[]>;
   /** Creates namespace + cluster over `nodes` through the API and returns the stored cluster. */
   createCluster(
     ns: string,
     name: string,
-    nodes: SimNode[],
+    nodes: readonly { addr: string }[],
     replicas: number,
     password?: string,
   ): Promise<Cluster>;
@@ -70,6 +83,7 @@ export async function startHarness(
     probeFailures: config.probe.failures,
   });
   const nodes: SimNode[] = [];
+  const testNodes: TestNode[] = [];
   const nodePool = new NodePool();
   const harness: Harness = {
     nodePool,
@@ -101,6 +115,12 @@ export async function startHarness(
       nodes.push(...started);
       return started;
     },
+    async startTestNodes(n, opts) {
+      const started = await startTestNodes(n, opts);
+      testNodes.push(...started);
+      attachNodeLogsOnFailure(started);
+      return started;
+    },
     async createCluster(ns, name, clusterNodes, replicas, password = "") {
       const namespace = await harness.request("POST", "/api/v1/namespaces", { namespace: ns });
       if (namespace.status !== 201 && namespace.status !== 409) throw new Error(namespace.text);
@@ -119,7 +139,7 @@ export async function startHarness(
     },
     async close() {
       nodePool.close();
-      await Promise.all(nodes.map((n) => n.close()));
+      await Promise.all([...nodes, ...testNodes].map((n) => n.close()));
       runtime.close();
     },
   };
