@@ -74,17 +74,22 @@ export async function closeTestNodes(): Promise<void> {
 }
 
 /**
- * Prints each node's log when the current test fails. Call it inside a test or a
- * `beforeEach` after the nodes exist.
+ * Prints each node's log when the current test fails. Inside a test or a `beforeEach`
+ * after the nodes exist; elsewhere it does nothing.
  */
 export function attachNodeLogsOnFailure(nodes: readonly TestNode[]): void {
-  onTestFailed(() => {
+  const print = () => {
     for (const node of nodes) {
       const log = node.log();
       if (log !== "")
         console.error(`---- kvrocks ${node.addr} log (last 8 KiB) ----\n${log.slice(-8192)}`);
     }
-  });
+  };
+  try {
+    onTestFailed(print);
+  } catch {
+    // Outside a test (beforeAll): no test to attach to; the nodes' logs stay readable by log().
+  }
 }
 
 async function callOnce(
