@@ -13,13 +13,13 @@ export function configPathFromArgs(
   return inline ? inline.slice("--config=".length) : env.KVC_CONFIG || undefined;
 }
 
-/** Secrets that may come from a file (`KVC_X_FILE`, as Docker and Kubernetes mount them). */
-export const SECRET_FILE_VARIABLES = [
-  "KVC_ETCD_PASSWORD",
-  "KVC_API_TOKENS",
-  "KVC_READONLY_TOKENS",
-  "KVC_NAMESPACE_TOKENS",
-] as const;
+/** Secrets that may come from a file, as Docker and Kubernetes mount them: variable -> its _FILE. */
+export const SECRET_FILE_VARIABLES = {
+  KVC_ETCD_PASSWORD: "KVC_ETCD_PASSWORD_FILE",
+  KVC_API_TOKENS: "KVC_API_TOKENS_FILE",
+  KVC_READONLY_TOKENS: "KVC_READONLY_TOKENS_FILE",
+  KVC_NAMESPACE_TOKENS: "KVC_NAMESPACE_TOKENS_FILE",
+} as const;
 
 /**
  * Returns the environment with every `KVC_X_FILE` replaced by `KVC_X` holding the file's
@@ -30,15 +30,15 @@ export function secretsFromFiles(
   env: Record<string, string | undefined>,
 ): Record<string, string | undefined> {
   const resolved = { ...env };
-  for (const key of SECRET_FILE_VARIABLES) {
-    const path = env[`${key}_FILE`];
+  for (const [key, fileKey] of Object.entries(SECRET_FILE_VARIABLES)) {
+    const path = env[fileKey];
     if (!path) continue;
-    if (env[key]) throw invalid(`set ${key} or ${key}_FILE, not both`, `${key}_FILE`);
+    if (env[key]) throw invalid(`set ${key} or ${fileKey}, not both`, fileKey);
     let text: string;
     try {
       text = readFileSync(path, "utf8");
     } catch (err) {
-      throw invalid(`cannot read ${key}_FILE ${path}: ${errorMessage(err)}`, `${key}_FILE`);
+      throw invalid(`cannot read ${fileKey} ${path}: ${errorMessage(err)}`, fileKey);
     }
     resolved[key] =
       key === "KVC_ETCD_PASSWORD"
@@ -48,7 +48,7 @@ export function secretsFromFiles(
             .map((s) => s.trim())
             .filter((s) => s !== "")
             .join(",");
-    delete resolved[`${key}_FILE`];
+    delete resolved[fileKey];
   }
   return resolved;
 }
