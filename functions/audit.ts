@@ -4,7 +4,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { Logger } from "../lib/log.js";
-import { accessFor } from "./auth.js";
+import { accessFor, decodeSegment } from "./auth.js";
 import type { AppEnv } from "./deps.js";
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -42,7 +42,7 @@ function clusterOf(path: string): string | null {
   const parts = path.split("/");
   const at = parts.indexOf("clusters");
   const name = at === -1 ? undefined : parts[at + 1];
-  return name ? decodeURIComponent(name) : null;
+  return name ? decodeSegment(name) : null;
 }
 
 /** Answers that carry the changed cluster say its version; others are noted by the handler. */

@@ -56,7 +56,7 @@ export function accessFor(method: string, path: string): Access {
   const parts = path.split("/").filter((p) => p !== "");
   const at = parts.indexOf("namespaces");
   if (at === -1) return read ? { kind: "everything-read" } : { kind: "write" };
-  const namespace = parts[at + 1] === undefined ? undefined : safeDecode(parts[at + 1]!);
+  const namespace = parts[at + 1] === undefined ? undefined : decodeSegment(parts[at + 1]!);
   if (namespace === undefined)
     return read ? { kind: "list-namespaces" } : { kind: "manage-namespaces" };
   if (parts.length === at + 2 && method === "DELETE")
@@ -64,7 +64,8 @@ export function accessFor(method: string, path: string): Access {
   return read ? { kind: "read", namespace } : { kind: "write", namespace };
 }
 
-function safeDecode(segment: string): string {
+/** A path segment decoded; a malformed escape (`%`) stays as it came. */
+export function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {

@@ -42,17 +42,21 @@ const TokenName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$/, "must be letters, digits, _ . @ - (max 63)");
 
+/** Splits `name:token` (a name as TokenName allows) from a bare token, which has no name. */
+export function splitTokenEntry(entry: string): { name: string | undefined; token: string } {
+  const at = entry.indexOf(":");
+  const name = entry.slice(0, Math.max(at, 0));
+  if (at > 0 && at < entry.length - 1 && TokenName.safeParse(name).success)
+    return { name, token: entry.slice(at + 1) };
+  return { name: undefined, token: entry };
+}
+
 /** `name:token` or a bare token. */
 export function parseTokenEntry(entry: string, role: Role): TokenEntry {
-  const at = entry.indexOf(":");
-  const name = at > 0 ? entry.slice(0, at) : "";
-  if (at > 0 && TokenName.safeParse(name).success && at < entry.length - 1) {
-    const token = entry.slice(at + 1);
-    return { principal: { name, role, namespaces: null }, digest: tokenDigest(token) };
-  }
+  const { name, token } = splitTokenEntry(entry);
   return {
-    principal: { name: shortName(entry), role, namespaces: null },
-    digest: tokenDigest(entry),
+    principal: { name: name ?? shortName(token), role, namespaces: null },
+    digest: tokenDigest(token),
   };
 }
 

@@ -257,6 +257,18 @@ describe("tokens file", () => {
   });
 });
 
+describe("audit trail with odd paths", () => {
+  it("logs a malformed escape in the path as it came, and answers without a 5xx", async () => {
+    const before = logLines().length;
+    const answer = await call(ADMIN, "DELETE", "/api/v1/namespaces/team-a/clusters/%/shards/0");
+    expect(answer.status).toBeLessThan(500);
+    const line = logLines()
+      .slice(before)
+      .find((l) => l.audit === true);
+    expect(line).toMatchObject({ cluster: "%", namespace: "team-a", status: answer.status });
+  });
+});
+
 describe("audit trail", () => {
   it("logs one line per mutating request naming the token, route, namespace, cluster, status and version", async () => {
     const before = logLines().length;

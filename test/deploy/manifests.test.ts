@@ -199,7 +199,7 @@ describe("deploy/k8s", () => {
   it("configures the pods only with variables lib/config reads; secrets come as files", () => {
     const configMap = find("ConfigMap");
     const secrets = docs.filter((d) => d.kind === "Secret");
-    const secret = secrets.find((d) => d.metadata.name === "kvrocks-controller-secrets");
+    const secret = find("Secret", "kvrocks-controller-secrets");
     for (const key of Object.keys(configMap.data)) expect(KNOWN, key).toContain(key);
     // Non-secret settings are valid for lib/config as they stand.
     expect(() => loadConfig(undefined, configMap.data)).not.toThrow();
