@@ -35,7 +35,10 @@ const AUTH = {
   tokensFile,
 };
 /** The namespaces a scoped token may touch, by its Authorization header. */
-const SCOPES: Record<string, string> = { [`Bearer ${NS_F}`]: "f", [`Bearer ${FILE_G}`]: "g" };
+const SCOPES = new Map([
+  [`Bearer ${NS_F}`, "f"],
+  [`Bearer ${FILE_G}`, "g"],
+]);
 const seed = process.env.KVC_FUZZ_SEED ? Number(process.env.KVC_FUZZ_SEED) : undefined;
 
 type App = ReturnType<typeof createApp>;
@@ -297,7 +300,7 @@ async function send(app: App, g: Generated): Promise<Outcome | null> {
 
 /** A scoped token outside its namespace, or creating one, must get 403 whatever else is wrong. */
 function scopeProblem(o: Outcome, method: string, auth: string | undefined): string | null {
-  const scope = auth === undefined ? undefined : SCOPES[auth];
+  const scope = auth === undefined ? undefined : SCOPES.get(auth);
   if (scope === undefined || !o.path.startsWith("/api/v1/")) return null;
   const ns = /^\/api\/v1\/namespaces\/([a-z0-9-]+)(\/|$)/.exec(o.path)?.[1];
   const refused =
