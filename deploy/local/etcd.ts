@@ -81,7 +81,7 @@ export function ensureEtcdCertificates(s: Pick<LocalSettings, "dir">): void {
   sign(
     "server",
     HOST,
-    `subjectAltName=IP:${HOST}\nextendedKeyUsage=serverAuth\n`,
+    `subjectAltName=IP:${HOST}\nextendedKeyUsage=serverAuth,clientAuth\n`,
     f.serverCert,
     f.serverKey,
   );
@@ -149,23 +149,33 @@ export async function etcdHealthy(
   }
 }
 
+/**
+ * Asks as etcd's own identity (its certificate allows client use too), so that the stack can
+ * tell etcd being up from the controller's client certificate being wrong.
+ */
 function tlsHealthy(s: Pick<LocalSettings, "etcdPort" | "dir">): Promise<boolean> {
   const f = etcdTlsFiles(s);
   return new Promise((resolve) => {
-    const req = request(
-      `https://${HOST}:${s.etcdPort}/health`,
-      {
-        ca: readFileSync(f.ca),
-        cert: readFileSync(f.clientCert),
-        key: readFileSync(f.clientKey),
-        timeout: 1000,
-      },
-      (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve(/"health":\s*"true"/.test(body)));
-      },
-    );
+    let req: ReturnType<typeof request>;
+    try {
+      req = request(
+        `https://${HOST}:${s.etcdPort}/health`,
+        {
+          ca: readFileSync(f.ca),
+          cert: readFileSync(f.serverCert),
+          key: readFileSync(f.serverKey),
+          timeout: 1000,
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => (body += d.toString()));
+          res.on("end", () => resolve(/"health":\s*"true"/.test(body)));
+        },
+      );
+    } catch {
+      resolve(false);
+      return;
+    }
     req.on("error", () => resolve(false));
     req.on("timeout", () => req.destroy());
     req.end();

@@ -61,6 +61,7 @@ describe("npm run local over TLS etcd", () => {
       () => undefined,
       (err: Error) => err.message,
     );
+    expect(child).toMatch(/controller exited [a-z ]*\(code 1\)/);
     expect(child).toMatch(/the etcd TLS key file .*client\.key is not PEM/);
   }, 180_000);
 });
