@@ -10,7 +10,7 @@ import {
   runSettingsFrom,
   summaryFields,
 } from "../lib/probe/index.js";
-import { openRuntime } from "../lib/runtime.js";
+import { etcdStartupFailure, openRuntime } from "../lib/runtime.js";
 
 const config = readConfig([], process.env);
 const runtime = openRuntime(config);
@@ -18,8 +18,12 @@ const settings = runSettingsFrom(config);
 // Kept while the container stays warm: rounds of later invocations reuse the connections.
 const nodePool = new NodePool();
 const forMs = config.probe.lambdaForMs;
+// Checked once per container: a TLS failure fails every invocation with its one line.
+const startupFailure = etcdStartupFailure(runtime);
 
 export async function handler() {
+  const failure = await startupFailure;
+  if (failure) throw new Error(failure);
   const until = Date.now() + forMs;
   const totals = {
     rounds: 0,

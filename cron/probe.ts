@@ -9,7 +9,7 @@ import {
   runSettingsFrom,
   summaryFields,
 } from "../lib/probe/index.js";
-import { openRuntime } from "../lib/runtime.js";
+import { etcdStartupFailure, openRuntime, type Runtime } from "../lib/runtime.js";
 import { parseProbeArgs } from "./args.js";
 
 /** Waits, or returns early on SIGTERM; leaves no listener behind (55 rounds would leak 55). */
@@ -49,7 +49,19 @@ async function main(): Promise<number> {
     process.once(signal, () => stop.abort(new Error(signal)));
   }
 
-  const runtime = openRuntime(config);
+  let runtime: Runtime;
+  try {
+    runtime = openRuntime(config);
+  } catch (err) {
+    console.error(`probe: ${errorMessage(err)}`);
+    return 1;
+  }
+  const failure = await etcdStartupFailure(runtime);
+  if (failure) {
+    console.error(`probe: ${failure}`);
+    runtime.close();
+    return 1;
+  }
   // Connections to the nodes are kept between rounds of this invocation.
   const nodePool = new NodePool();
   const deps = { ...runtime.ops, etcd: runtime.etcd, nodePool };

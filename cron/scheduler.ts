@@ -10,7 +10,7 @@ import {
   runSettingsFrom,
   summaryFields,
 } from "../lib/probe/index.js";
-import { openRuntime } from "../lib/runtime.js";
+import { etcdStartupFailure, openRuntime, type Runtime } from "../lib/runtime.js";
 
 function cronExpression(intervalMs: number): string {
   const seconds = Math.max(1, Math.round(intervalMs / 1000));
@@ -19,7 +19,7 @@ function cronExpression(intervalMs: number): string {
     : `0 */${Math.max(1, Math.round(seconds / 60))} * * * *`;
 }
 
-function main() {
+async function main() {
   let config: ReturnType<typeof readConfig>;
   try {
     config = readConfig(process.argv.slice(2), process.env);
@@ -27,7 +27,19 @@ function main() {
     console.error(`cron: bad configuration: ${errorMessage(err)}`);
     process.exit(2);
   }
-  const runtime = openRuntime(config);
+  let runtime: Runtime;
+  try {
+    runtime = openRuntime(config);
+  } catch (err) {
+    console.error(`cron: ${errorMessage(err)}`);
+    process.exit(1);
+  }
+  const failure = await etcdStartupFailure(runtime);
+  if (failure) {
+    console.error(`cron: ${failure}`);
+    runtime.close();
+    process.exit(1);
+  }
   // Connections to the nodes are kept between rounds of this invocation.
   const nodePool = new NodePool();
   const deps = { ...runtime.ops, etcd: runtime.etcd, nodePool };
@@ -58,4 +70,4 @@ function main() {
   process.once("SIGINT", shutdown);
 }
 
-main();
+void main();

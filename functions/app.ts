@@ -5,6 +5,7 @@ import { requestId } from "hono/request-id";
 import { z } from "zod";
 import { KvcError } from "../lib/errors.js";
 import { answers } from "./answers.js";
+import { auditLog } from "./audit.js";
 import { bearerAuth } from "./auth.js";
 import type { AppDeps, AppEnv } from "./deps.js";
 import { renderDocsPage } from "./docs-page.js";
@@ -17,6 +18,7 @@ import { healthRoutes } from "./routes/health.js";
 import { namespaceRoutes } from "./routes/namespaces.js";
 import { shardRoutes } from "./routes/shards.js";
 import { taskRoutes } from "./routes/tasks.js";
+import { TokenSource } from "./tokens-source.js";
 import { uiRoutes } from "./ui/index.js";
 
 export type { AppDeps } from "./deps.js";
@@ -25,8 +27,10 @@ const VERSION = "0.1.0";
 
 export function createApp(deps: AppDeps) {
   const metrics = createMetrics(deps.ops.store, deps.ops.now);
+  const tokens = new TokenSource(deps.auth, deps.ops.log);
   const api = new Hono<AppEnv>()
-    .use(bearerAuth(deps.auth))
+    .use(auditLog(deps.ops.log))
+    .use(bearerAuth(tokens))
     .use(
       bodyLimit({
         maxSize: deps.bodyLimitBytes,
@@ -79,7 +83,7 @@ export function createApp(deps: AppDeps) {
         answers: { 200: z.string().meta({ description: "Prometheus text format" }) },
         contentType: "text/plain",
       }),
-      bearerAuth(deps.auth),
+      bearerAuth(tokens),
       async (c) => {
         const { contentType, body } = await metrics.render();
         return c.body(body, 200, { "content-type": contentType });

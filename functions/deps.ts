@@ -1,5 +1,6 @@
 import type { OpsDeps } from "../lib/ops/index.js";
-import type { AuthConfig } from "./auth.js";
+import type { Principal } from "../lib/tokens.js";
+import type { AuthConfig } from "./tokens-source.js";
 
 export interface AppDeps {
   ops: OpsDeps;
@@ -9,4 +10,12 @@ export interface AppDeps {
   probeFailures: number;
 }
 
-export type AppEnv = { Variables: { requestId: string } };
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    /** Who the request's token speaks for; set by `bearerAuth` (see `principalOf`). */
+    principal: Principal;
+    /** The cluster version a mutation produced, for the audit line (see `noteVersion`). */
+    version: number;
+  };
+};

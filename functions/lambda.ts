@@ -1,13 +1,16 @@
 // AWS Lambda entry: the same app behind API Gateway. One runtime per warm container.
 import { handle } from "hono/aws-lambda";
 import { readConfig } from "../lib/config/file.js";
-import { openRuntime } from "../lib/runtime.js";
+import { etcdStartupFailure, openRuntime } from "../lib/runtime.js";
 import { createApp } from "./app.js";
 
 const config = readConfig([], process.env);
 const runtime = openRuntime(config);
 
-export const handler = handle(
+// Checked once per container: a TLS failure fails every invocation with its one line.
+const startupFailure = etcdStartupFailure(runtime);
+
+const serve = handle(
   createApp({
     ops: runtime.ops,
     auth: config.auth,
@@ -15,3 +18,9 @@ export const handler = handle(
     probeFailures: config.probe.failures,
   }),
 );
+
+export const handler: typeof serve = async (event, context) => {
+  const failure = await startupFailure;
+  if (failure) throw new Error(failure);
+  return serve(event, context);
+};

@@ -2,11 +2,11 @@
 import { serve } from "@hono/node-server";
 import { readConfig } from "../lib/config/file.js";
 import { errorMessage } from "../lib/errors.js";
-import { openRuntime } from "../lib/runtime.js";
+import { etcdStartupFailure, openRuntime, type Runtime } from "../lib/runtime.js";
 import { createApp } from "./app.js";
 import { authEnabled } from "./auth.js";
 
-function main() {
+async function main() {
   let config: ReturnType<typeof readConfig>;
   try {
     config = readConfig(process.argv.slice(2), process.env);
@@ -14,13 +14,26 @@ function main() {
     console.error(`kvrocks-controller: bad configuration: ${errorMessage(err)}`);
     process.exit(2);
   }
-  const runtime = openRuntime(config);
-  const app = createApp({
-    ops: runtime.ops,
-    auth: config.auth,
-    bodyLimitBytes: config.http.bodyLimitBytes,
-    probeFailures: config.probe.failures,
-  });
+  let runtime: Runtime;
+  let app: ReturnType<typeof createApp>;
+  try {
+    runtime = openRuntime(config);
+    app = createApp({
+      ops: runtime.ops,
+      auth: config.auth,
+      bodyLimitBytes: config.http.bodyLimitBytes,
+      probeFailures: config.probe.failures,
+    });
+  } catch (err) {
+    console.error(`kvrocks-controller: ${errorMessage(err)}`);
+    process.exit(1);
+  }
+  const failure = await etcdStartupFailure(runtime);
+  if (failure) {
+    console.error(`kvrocks-controller: ${failure}`);
+    runtime.close();
+    process.exit(1);
+  }
   if (!authEnabled(config.auth)) {
     runtime.log.warn(
       "no API tokens configured (KVC_API_TOKENS); the API is open to anyone who can reach it",
@@ -65,4 +78,4 @@ function main() {
   process.once("SIGINT", () => shutdown("SIGINT"));
 }
 
-main();
+void main();

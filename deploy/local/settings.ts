@@ -1,6 +1,7 @@
 // What `npm run local` runs where: fixed, documented defaults, each overridable from the
 // environment. Pure: no I/O, so the tests can check every rule.
 import { isAbsolute, join, resolve } from "node:path";
+import { splitTokenEntry } from "../../lib/tokens.js";
 
 export const HOST = "127.0.0.1";
 export const NAMESPACE = "demo";
@@ -33,6 +34,8 @@ export interface LocalSettings {
   token: string | undefined;
   kvrocksBin: string | undefined;
   etcdBin: string | undefined;
+  /** KVC_LOCAL_ETCD_TLS=1: etcd serves TLS only and demands a client certificate. */
+  etcdTls: boolean;
 }
 
 function port(env: Record<string, string | undefined>, key: keyof typeof DEFAULTS): number {
@@ -56,11 +59,13 @@ export function settingsFrom(env: Record<string, string | undefined>, root: stri
     apiPort: port(env, "KVC_PORT"),
     nodePort: port(env, "KVC_LOCAL_NODE_PORT"),
     prefix: env.KVC_ETCD_PREFIX || "/kvrocks",
+    // Entries may be `name:token`; the stack sends the token.
     token: env.KVC_API_TOKENS?.split(",")
-      .map((t) => t.trim())
+      .map((t) => splitTokenEntry(t.trim()).token)
       .find((t) => t !== ""),
     kvrocksBin: env.KVROCKS_BIN || undefined,
     etcdBin: env.ETCD_BIN || undefined,
+    etcdTls: ["1", "true", "yes"].includes((env.KVC_LOCAL_ETCD_TLS ?? "").toLowerCase()),
   };
   const last = s.nodePort + nodeCount() - 1;
   if (last > 65535)
@@ -104,9 +109,23 @@ export function apiUrl(s: Pick<LocalSettings, "apiPort">): string {
   return `http://${HOST}:${s.apiPort}`;
 }
 
-export function etcdEndpoint(s: Pick<LocalSettings, "etcdPort">): string {
-  return `${HOST}:${s.etcdPort}`;
+export function etcdEndpoint(s: Pick<LocalSettings, "etcdPort" | "etcdTls">): string {
+  return s.etcdTls ? `https://${HOST}:${s.etcdPort}` : `${HOST}:${s.etcdPort}`;
 }
+
+/** Certificates of the TLS mode, made by the stack with openssl (see deploy/local/etcd.ts). */
+export const etcdTlsFiles = (s: Pick<LocalSettings, "dir">) => {
+  const dir = join(s.dir, "etcd-tls");
+  return {
+    dir,
+    ca: join(dir, "ca.crt"),
+    caKey: join(dir, "ca.key"),
+    serverCert: join(dir, "server.crt"),
+    serverKey: join(dir, "server.key"),
+    clientCert: join(dir, "client.crt"),
+    clientKey: join(dir, "client.key"),
+  };
+};
 
 export const paths = (s: Pick<LocalSettings, "dir">) => ({
   state: join(s.dir, "stack.json"),

@@ -23,7 +23,14 @@ import {
   startControlServer,
   writeState,
 } from "./control.js";
-import { defaultLookupContext, etcdArgs, etcdHealthy, lookupEtcd } from "./etcd.js";
+import {
+  defaultLookupContext,
+  ensureEtcdCertificates,
+  etcdArgs,
+  etcdClientEnv,
+  etcdHealthy,
+  lookupEtcd,
+} from "./etcd.js";
 import {
   findKvrocks,
   type LocalNode,
@@ -258,6 +265,7 @@ class Stack {
     this.childEnv = {
       ...process.env,
       KVC_ETCD_ENDPOINTS: etcdEndpoint(s),
+      ...etcdClientEnv(s),
       KVC_ETCD_PREFIX: s.prefix,
       KVC_HOST: HOST,
       KVC_PORT: String(s.apiPort),
@@ -361,6 +369,7 @@ class Stack {
       (await run(this.etcdBin, ["--version"])).stdout,
     )?.[1];
     this.checkpoint();
+    if (s.etcdTls) ensureEtcdCertificates(s);
     this.etcd = startProcess("etcd", this.etcdBin, etcdArgs(s), {
       cwd: s.dir,
       env: { ...process.env, KVC_LOCAL_STACK: s.dir },

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ResourceName } from "../../lib/model/index.js";
 import { answers } from "../answers.js";
+import { principalOf, visibleNamespaces } from "../auth.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { describe } from "../openapi.js";
 import { NamespaceParams, validate } from "../validation.js";
@@ -16,7 +17,11 @@ export function namespaceRoutes(deps: AppDeps) {
         tag: "namespaces",
         answers: { 200: answers.namespaces },
       }),
-      async (c) => c.json({ data: { namespaces: await store.listNamespaces() } }),
+      // A namespace token sees its own namespaces only.
+      async (c) =>
+        c.json({
+          data: { namespaces: visibleNamespaces(principalOf(c), await store.listNamespaces()) },
+        }),
     )
     .post(
       "/",

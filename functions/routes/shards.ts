@@ -10,6 +10,7 @@ import {
   shardAt,
 } from "../../lib/ops/index.js";
 import { answers } from "../answers.js";
+import { noteVersion } from "../audit.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { describe } from "../openapi.js";
 import { publicCluster, publicNode } from "../redact.js";
@@ -62,6 +63,7 @@ export function shardRoutes(deps: AppDeps) {
       async (c) => {
         const { ns, cluster } = c.req.valid("param");
         const changed = await addShard(deps.ops, ns, cluster, c.req.valid("json"));
+        noteVersion(c, changed.cluster.version);
         const shards = publicCluster(changed.cluster).shards;
         return c.json({ data: { shard: shards[shards.length - 1] } }, 201);
       },
@@ -93,7 +95,7 @@ export function shardRoutes(deps: AppDeps) {
       validate("param", ShardParams),
       async (c) => {
         const { ns, cluster, shard } = c.req.valid("param");
-        await removeShard(deps.ops, ns, cluster, shard);
+        noteVersion(c, (await removeShard(deps.ops, ns, cluster, shard)).cluster.version);
         return c.body(null, 204);
       },
     )
@@ -125,6 +127,7 @@ export function shardRoutes(deps: AppDeps) {
       async (c) => {
         const { ns, cluster, shard } = c.req.valid("param");
         const changed = await addNode(deps.ops, ns, cluster, shard, c.req.valid("json"));
+        noteVersion(c, changed.cluster.version);
         // Upstream answers the bare id; ours wraps it the same way.
         return c.json({ data: changed.result.id }, 201);
       },
@@ -140,7 +143,7 @@ export function shardRoutes(deps: AppDeps) {
       validate("param", NodeParams),
       async (c) => {
         const { ns, cluster, shard, id } = c.req.valid("param");
-        await removeNode(deps.ops, ns, cluster, shard, id);
+        noteVersion(c, (await removeNode(deps.ops, ns, cluster, shard, id)).cluster.version);
         return c.body(null, 204);
       },
     )
@@ -164,6 +167,7 @@ export function shardRoutes(deps: AppDeps) {
           preferredNodeId: body.preferred_node_id,
           reason: "manual",
         });
+        noteVersion(c, result.cluster.version);
         return c.json({ data: { new_master_id: result.newMasterId } });
       },
     );

@@ -21,6 +21,17 @@ export const Config = z.object({
     username: z.string().optional(),
     password: z.string().optional(),
     callTimeoutMs: z.number().int().positive(),
+    /** Client TLS: file paths. A CA alone verifies the server; cert and key add a client cert. */
+    tls: z
+      .object({
+        caFile: z.string().min(1).optional(),
+        certFile: z.string().min(1).optional(),
+        keyFile: z.string().min(1).optional(),
+      })
+      .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
+        message: "needs both a certificate and a key file, or neither",
+      })
+      .optional(),
   }),
   http: z.object({
     host: z.string().min(1),
@@ -28,8 +39,13 @@ export const Config = z.object({
     bodyLimitBytes: z.number().int().positive(),
   }),
   auth: z.object({
+    /** `name:token` or a bare token (named by a short hash of it): role admin. */
     tokens: z.array(z.string().min(1)),
     readonlyTokens: z.array(z.string().min(1)),
+    /** `namespace=token`: may read and change that namespace's clusters only. */
+    namespaceTokens: z.array(z.string().regex(/^[^=\s]+=\S+$/, "must be namespace=token")),
+    /** YAML tokens file, re-read when it changes. */
+    tokensFile: z.string().min(1).optional(),
   }),
   nodeTimeoutMs: z.number().int().positive(),
   probe: z.object({
@@ -50,7 +66,7 @@ export type Config = z.infer<typeof Config>;
 export const defaultConfig: Config = {
   etcd: { endpoints: ["127.0.0.1:2379"], prefix: "/kvrocks", callTimeoutMs: 2000 },
   http: { host: "127.0.0.1", port: 9379, bodyLimitBytes: 1024 * 1024 },
-  auth: { tokens: [], readonlyTokens: [] },
+  auth: { tokens: [], readonlyTokens: [], namespaceTokens: [] },
   nodeTimeoutMs: 1000,
   probe: {
     intervalMs: 1000,
@@ -88,14 +104,25 @@ const FileConfig = z
     etcd: z
       .object({
         addrs: z.array(z.string()).optional(),
-        username: z.string().optional(),
-        password: z.string().optional(),
-        prefix: z.string().optional(),
+        username: z.string().nullish(),
+        password: z.string().nullish(),
+        prefix: z.string().nullish(),
+        // upstream's keys; YAML leaves an empty key null
+        tls: z
+          .object({
+            enable: z.boolean().nullish(),
+            cert_file: z.string().nullish(),
+            key_file: z.string().nullish(),
+            ca_file: z.string().nullish(),
+          })
+          .nullish(),
       })
       .optional(),
     // ours
     api_tokens: z.array(z.string()).optional(),
     readonly_tokens: z.array(z.string()).optional(),
+    namespace_tokens: z.array(z.string()).optional(),
+    tokens_file: z.string().optional(),
   })
   .passthrough();
 
@@ -113,6 +140,21 @@ function numberFrom(env: Record<string, string | undefined>, key: string): numbe
   const value = Number(raw);
   if (!Number.isFinite(value)) throw invalid(`${key}: "${raw}" is not a number`, key);
   return value;
+}
+
+/** KVC_ETCD_TLS_CA / _CERT / _KEY override the file's `etcd.tls` key by key. */
+function applyEtcdTlsEnv(config: Config, env: Record<string, string | undefined>): void {
+  const fromEnv = {
+    caFile: env.KVC_ETCD_TLS_CA || undefined,
+    certFile: env.KVC_ETCD_TLS_CERT || undefined,
+    keyFile: env.KVC_ETCD_TLS_KEY || undefined,
+  };
+  if (!fromEnv.caFile && !fromEnv.certFile && !fromEnv.keyFile) return;
+  const tls = { ...config.etcd.tls };
+  for (const [key, value] of Object.entries(fromEnv) as [keyof typeof fromEnv, string][]) {
+    if (value) tls[key] = value;
+  }
+  config.etcd.tls = tls;
 }
 
 /** Merges defaults, the file (YAML text) and the environment; errors name the key. */
@@ -151,6 +193,16 @@ export function loadConfig(
     }
     if (file.api_tokens) config.auth.tokens = file.api_tokens;
     if (file.readonly_tokens) config.auth.readonlyTokens = file.readonly_tokens;
+    if (file.namespace_tokens) config.auth.namespaceTokens = file.namespace_tokens;
+    if (file.tokens_file) config.auth.tokensFile = file.tokens_file;
+    const tls = file.etcd?.tls;
+    if (tls?.enable) {
+      config.etcd.tls = {
+        caFile: tls.ca_file || undefined,
+        certFile: tls.cert_file || undefined,
+        keyFile: tls.key_file || undefined,
+      };
+    }
   }
 
   const endpoints = csv(env.KVC_ETCD_ENDPOINTS);
@@ -181,6 +233,10 @@ export function loadConfig(
   if (tokens) config.auth.tokens = tokens;
   const readonly = csv(env.KVC_READONLY_TOKENS);
   if (readonly) config.auth.readonlyTokens = readonly;
+  const namespaceTokens = csv(env.KVC_NAMESPACE_TOKENS);
+  if (namespaceTokens) config.auth.namespaceTokens = namespaceTokens;
+  if (env.KVC_TOKENS_FILE) config.auth.tokensFile = env.KVC_TOKENS_FILE;
+  applyEtcdTlsEnv(config, env);
   if (env.KVC_LOG_LEVEL) config.logLevel = env.KVC_LOG_LEVEL as Config["logLevel"];
 
   const result = Config.safeParse(config);

@@ -1,5 +1,7 @@
 // The etcd client, configured so that no call can hang and every failure to reach etcd
 // surfaces as one error kind (`unavailable`, a 503 at the HTTP edge).
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
 import { ConstantBackoff, handleWhen, isBrokenCircuitError, retry } from "cockatiel";
 import {
   ClientClosedError,
@@ -20,6 +22,62 @@ export interface EtcdOptions {
   password?: string;
   /** Deadline of every unary call; etcd3's `dialTimeout` does nothing, so this is the bound. */
   callTimeoutMs?: number;
+  /** PEM contents; see `readEtcdTls`. */
+  tls?: EtcdTls;
+}
+
+export interface EtcdTls {
+  /** Trusted CA bundle; absent = the system's roots. */
+  ca?: Buffer;
+  /** Client certificate and key, for an etcd started with `--client-cert-auth`. */
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/** Where the TLS files are (config `etcd.tls`). */
+export interface EtcdTlsFiles {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+/** Reads the TLS files; a missing, unreadable or non-PEM file is an error naming it. */
+export function readEtcdTls(files: EtcdTlsFiles): EtcdTls {
+  const read = (path: string | undefined, what: string) => {
+    if (path === undefined) return undefined;
+    let content: Buffer;
+    try {
+      content = readFileSync(path);
+    } catch (err) {
+      throw invalid(`cannot read the etcd TLS ${what} file ${path}: ${errorMessage(err)}`, what);
+    }
+    if (!content.includes("-----BEGIN "))
+      throw invalid(`the etcd TLS ${what} file ${path} is not PEM`, what);
+    return content;
+  };
+  return {
+    ca: read(files.caFile, "CA"),
+    cert: read(files.certFile, "certificate"),
+    key: read(files.keyFile, "key"),
+  };
+}
+
+/**
+ * grpc sets the TLS server name to the endpoint's host, and Node warns (DEP0123) on every
+ * connection when that is an IP address; etcd certificates for IP endpoints are normal, so
+ * the warning would only bury the controller's own output.
+ */
+let servernameWarningSilenced = false;
+function silenceServernameWarning(): void {
+  if (servernameWarningSilenced) return;
+  servernameWarningSilenced = true;
+  const emit = process.emitWarning.bind(process);
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code = rest.find((r) => typeof r === "string" && r.startsWith("DEP"));
+    const options = rest[0] as { code?: string } | undefined;
+    if (code === "DEP0123" || options?.code === "DEP0123") return;
+    (emit as (w: string | Error, ...r: unknown[]) => void)(warning, ...rest);
+  }) as typeof process.emitWarning;
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 2000;
@@ -29,8 +87,18 @@ export function createEtcd(options: EtcdOptions): Etcd3 {
   if (endpoints.length === 0) throw invalid("no etcd endpoints configured", "endpoints");
   const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const deadline = () => ({ deadline: new Date(Date.now() + timeoutMs) });
+  const tls = options.tls;
+  const secure = tls !== undefined || endpoints.some((e) => e.startsWith("https://"));
+  if (secure) silenceServernameWarning();
   return new Etcd3({
     hosts: endpoints,
+    credentials: tls
+      ? {
+          rootCertificate: tls.ca ?? Buffer.from(rootCertificates.join("\n")),
+          privateKey: tls.key,
+          certChain: tls.cert,
+        }
+      : undefined,
     auth: options.username
       ? { username: options.username, password: options.password ?? "", callOptions: deadline }
       : undefined,
@@ -63,6 +131,25 @@ function isTransportUnavailable(err: Error): boolean {
 
 const unreachableMessage =
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|No connection established|deadline/i;
+
+const tlsFailure = /certificate|SSL|TLS|handshake|alert/i;
+
+/**
+ * When a failed etcd call failed because of TLS (an untrusted server, a refused client
+ * certificate), one line saying so; otherwise undefined (etcd is merely down).
+ */
+export function tlsFailureOf(err: unknown): string | undefined {
+  const message = errorMessage(err);
+  if (!tlsFailure.test(message)) return undefined;
+  // grpc: "14 UNAVAILABLE: No connection established. Last error: <cause> (time). Resolution..."
+  const cause = (/Last error: (.*)/.exec(message)?.[1] ?? message)
+    .replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)\.?.*$/, "")
+    .replace(/^Error: /, "");
+  const alert = /alert ([a-z ]+?):/i.exec(cause)?.[1];
+  if (alert)
+    return `etcd refused the TLS connection (${alert}): check the client certificate and key`;
+  return `etcd TLS handshake failed: ${cause.split("\n")[0]?.trim()}`;
+}
 
 /**
  * Maps any error thrown by an etcd call to the error the core speaks. KvcErrors pass

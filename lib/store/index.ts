@@ -4,6 +4,10 @@ export {
   createEtcd,
   DEFAULT_CALL_TIMEOUT_MS,
   type EtcdOptions,
+  type EtcdTls,
+  type EtcdTlsFiles,
+  readEtcdTls,
+  tlsFailureOf,
   toStoreError,
 } from "./client.js";
 export { decodeJson } from "./codec.js";

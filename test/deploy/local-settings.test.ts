@@ -1,11 +1,12 @@
 // The local stack's pure parts: ports and places from the environment, how etcd is found or
 // installed, the kvrocks.conf it writes, and which probe lines reach the terminal.
 import { describe, expect, it } from "vitest";
-import { etcdArgs, INSTALL_HELP, lookupEtcd } from "../../deploy/local/etcd.js";
+import { etcdArgs, etcdClientEnv, INSTALL_HELP, lookupEtcd } from "../../deploy/local/etcd.js";
 import { kvrocksConfig } from "../../deploy/local/nodes.js";
 import {
   clusterAddrs,
   DEFAULTS,
+  etcdEndpoint,
   nodeAddrs,
   portsToCheck,
   settingsFrom,
@@ -129,6 +130,29 @@ describe("finding etcd", () => {
     expect(flag("--listen-client-urls")).toBe("http://127.0.0.1:32379");
     expect(flag("--listen-peer-urls")).toBe("http://127.0.0.1:32380");
     expect(flag("--initial-cluster")).toBe("local=http://127.0.0.1:32380");
+    expect(args).not.toContain("--client-cert-auth");
+  });
+
+  it("with KVC_LOCAL_ETCD_TLS=1 serves TLS only, demands client certificates, and tells the children", () => {
+    const s = settingsFrom({ KVC_LOCAL_DIR: "/st", KVC_LOCAL_ETCD_TLS: "1" }, "/repo");
+    const args = etcdArgs(s);
+    const flag = (name: string) => args[args.indexOf(name) + 1];
+    expect(flag("--listen-client-urls")).toBe("https://127.0.0.1:32379");
+    expect(flag("--cert-file")).toBe("/st/etcd-tls/server.crt");
+    expect(flag("--trusted-ca-file")).toBe("/st/etcd-tls/ca.crt");
+    expect(args).toContain("--client-cert-auth");
+    expect(etcdEndpoint(s)).toBe("https://127.0.0.1:32379");
+    expect(etcdClientEnv(s)).toEqual({
+      KVC_ETCD_TLS_CA: "/st/etcd-tls/ca.crt",
+      KVC_ETCD_TLS_CERT: "/st/etcd-tls/client.crt",
+      KVC_ETCD_TLS_KEY: "/st/etcd-tls/client.key",
+    });
+    // Without it, TLS settings meant for another etcd are not passed on.
+    expect(etcdClientEnv(settingsFrom({}, "/repo")).KVC_ETCD_TLS_CA).toBe("");
+  });
+
+  it("sends the token of a name:token entry", () => {
+    expect(settingsFrom({ KVC_API_TOKENS: "admin:s3cret,other" }, "/repo").token).toBe("s3cret");
   });
 });
 

@@ -191,33 +191,50 @@ describe("deploy/k8s", () => {
       "Deployment",
       "PodDisruptionBudget",
       "Secret",
+      "Secret",
       "Service",
     ]);
   });
 
-  it("configures the pods only with variables lib/config reads, from the ConfigMap and Secret", () => {
+  it("configures the pods only with variables lib/config reads; secrets come as files", () => {
     const configMap = find("ConfigMap");
-    const secret = find("Secret");
-    for (const key of [...Object.keys(configMap.data), ...Object.keys(secret.stringData)]) {
-      expect(KNOWN, key).toContain(key);
-    }
-    expect(Object.keys(secret.stringData)).toEqual(
-      expect.arrayContaining(["KVC_API_TOKENS", "KVC_ETCD_PASSWORD"]),
-    );
+    const secrets = docs.filter((d) => d.kind === "Secret");
+    const secret = find("Secret", "kvrocks-controller-secrets");
+    for (const key of Object.keys(configMap.data)) expect(KNOWN, key).toContain(key);
     // Non-secret settings are valid for lib/config as they stand.
     expect(() => loadConfig(undefined, configMap.data)).not.toThrow();
+    // No secret in the environment: each is a *_FILE naming a key of the mounted Secret.
+    expect(Object.keys(configMap.data)).not.toContain("KVC_API_TOKENS");
+    expect(Object.keys(configMap.data)).not.toContain("KVC_ETCD_PASSWORD");
+    const files = Object.entries(configMap.data).filter(([k]) => k.endsWith("_FILE"));
+    expect(files.map(([k]) => k)).toEqual(
+      expect.arrayContaining(["KVC_API_TOKENS_FILE", "KVC_ETCD_PASSWORD_FILE"]),
+    );
     const pods = [
       find("Deployment").spec.template.spec,
       find("CronJob").spec.jobTemplate.spec.template.spec,
     ];
     for (const pod of pods) {
+      const volume = pod.volumes.find((v: Tree) => v.secret?.secretName === secret.metadata.name);
+      const tls = pod.volumes.find(
+        (v: Tree) => v.secret?.secretName === "kvrocks-controller-etcd-tls",
+      );
+      expect(tls.secret.optional).toBe(true);
+      expect(secrets.map((s) => s.metadata.name)).toContain(tls.secret.secretName);
       for (const c of pod.containers) {
-        expect(c.envFrom).toEqual([
-          { configMapRef: { name: configMap.metadata.name } },
-          { secretRef: { name: secret.metadata.name } },
-        ]);
+        expect(c.envFrom).toEqual([{ configMapRef: { name: configMap.metadata.name } }]);
+        const mount = c.volumeMounts.find((m: Tree) => m.name === volume.name);
+        expect(mount.readOnly).toBe(true);
+        for (const [key, path] of files) {
+          expect(String(path).startsWith(`${mount.mountPath}/`), key).toBe(true);
+          expect(Object.keys(secret.stringData), key).toContain(
+            String(path).slice(mount.mountPath.length + 1),
+          );
+        }
         expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
       }
+      // The files are root-owned 0440; the pod's group must be theirs to read them.
+      expect(pod.securityContext.fsGroup).toBe(pod.securityContext.runAsGroup);
       expect(pod.securityContext.runAsNonRoot).toBe(true);
     }
   });
@@ -334,6 +351,21 @@ describe("deploy/systemd", () => {
     }
   });
 
+  it("passes secrets as credentials, read through KVC_*_FILE", () => {
+    for (const unit of [api, probe]) {
+      const credentials = unit.Service!.LoadCredential!.map((c) => c.split(":")[0]);
+      expect(credentials).toEqual(expect.arrayContaining(["api-tokens", "etcd-password"]));
+      const fileVars = unit.Service!.Environment!.filter((e) => /^KVC_\w+_FILE=/.test(e));
+      expect(fileVars.length).toBe(credentials.length);
+      for (const assignment of fileVars) {
+        const [name, value] = assignment.split("=") as [string, string];
+        expect(KNOWN, name).toContain(name);
+        expect(credentials).toContain(value.replace(/^%d\//, ""));
+      }
+    }
+    expect(read(`${dir}/env.example`)).not.toMatch(/^KVC_(API|READONLY)_TOKENS=/m);
+  });
+
   it("fires the probe service every minute", () => {
     expect(timer.Timer!.Unit).toEqual(["kvrocks-controller-probe.service"]);
     expect(timer.Timer!.OnCalendar).toEqual(["*-*-* *:*:00"]);
@@ -405,7 +437,7 @@ describe("deploy/aws/template.yaml (SAM)", () => {
     expect(Object.keys(params)).toEqual(
       expect.arrayContaining(["EtcdEndpoints", "ApiTokens", "EtcdPassword", "ReadonlyTokens"]),
     );
-    for (const secret of ["ApiTokens", "EtcdPassword", "ReadonlyTokens"]) {
+    for (const secret of ["ApiTokens", "EtcdPassword", "ReadonlyTokens", "NamespaceTokens"]) {
       expect(params[secret].NoEcho).toBe(true);
     }
   });

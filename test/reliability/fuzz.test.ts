@@ -4,6 +4,9 @@
 //     /api answer is `{"data": ...}` or `{"error": {"message": ...}}`, no unhandled rejection;
 //   - 1,000 against an app whose etcd is stopped: only 503 or 4xx.
 // A failure prints fast-check's seed and the shrunk batch; `KVC_FUZZ_SEED` replays it.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../functions/app.js";
@@ -19,6 +22,23 @@ const STOPPED_BATCHES = 125; // x 8 = 1,000 requests
 const BATCH = 8;
 const TOKEN = "fuzz-full-token";
 const READONLY = "fuzz-readonly-token";
+// The other token kinds: named, limited to namespace f, and from a tokens file (limited to g).
+const NAMED = "fuzz-named-token";
+const NS_F = "fuzz-ns-f-token";
+const FILE_G = "fuzz-file-g-token";
+const tokensFile = join(mkdtempSync(join(tmpdir(), "kvc-fuzz-")), "tokens.yaml");
+writeFileSync(tokensFile, `- name: file-g\n  token: ${FILE_G}\n  role: write\n  namespaces: [g]\n`);
+const AUTH = {
+  tokens: [TOKEN, `fuzzer:${NAMED}`],
+  readonlyTokens: [READONLY],
+  namespaceTokens: [`f=${NS_F}`],
+  tokensFile,
+};
+/** The namespaces a scoped token may touch, by its Authorization header. */
+const SCOPES = new Map([
+  [`Bearer ${NS_F}`, "f"],
+  [`Bearer ${FILE_G}`, "g"],
+]);
 const seed = process.env.KVC_FUZZ_SEED ? Number(process.env.KVC_FUZZ_SEED) : undefined;
 
 type App = ReturnType<typeof createApp>;
@@ -206,6 +226,7 @@ const auth = fc.oneof(
   fc.constant(undefined),
   fc.constant(`Bearer ${TOKEN}`),
   fc.constant(`Bearer ${READONLY}`),
+  fc.constantFrom(`Bearer ${NAMED}`, `Bearer ${NS_F}`, `Bearer ${FILE_G}`),
   fc.constantFrom(
     "Bearer",
     "Bearer ",
@@ -277,6 +298,17 @@ async function send(app: App, g: Generated): Promise<Outcome | null> {
   return { status: res.status, text: await res.text(), path: url.pathname };
 }
 
+/** A scoped token outside its namespace, or creating one, must get 403 whatever else is wrong. */
+function scopeProblem(o: Outcome, method: string, auth: string | undefined): string | null {
+  const scope = auth === undefined ? undefined : SCOPES.get(auth);
+  if (scope === undefined || !o.path.startsWith("/api/v1/")) return null;
+  const ns = /^\/api\/v1\/namespaces\/([a-z0-9-]+)(\/|$)/.exec(o.path)?.[1];
+  const refused =
+    (ns !== undefined && ns !== scope) ||
+    (o.path.replace(/\/$/, "") === "/api/v1/namespaces" && method === "POST");
+  return refused && o.status !== 403 ? `${o.status} where 403 was due` : null;
+}
+
 /** The shape every /api answer must have. */
 function shapeProblem(o: Outcome, method: string): string | null {
   if (!o.path.startsWith("/api/")) return null;
@@ -320,7 +352,7 @@ beforeAll(async () => {
   h = await startHarness({ label: "fuzz" });
   authApp = createApp({
     ops: h.runtime.ops,
-    auth: { tokens: [TOKEN], readonlyTokens: [READONLY] },
+    auth: AUTH,
     bodyLimitBytes: 1024 * 1024,
     probeFailures: 3,
   });
@@ -344,7 +376,7 @@ beforeAll(async () => {
   });
   stoppedAuthApp = createApp({
     ops: stopped.ops,
-    auth: { tokens: [TOKEN], readonlyTokens: [READONLY] },
+    auth: AUTH,
     bodyLimitBytes: 1024 * 1024,
     probeFailures: 3,
   });
@@ -382,6 +414,12 @@ describe("10,000 generated requests", () => {
             500,
           );
           expect(shapeProblem(o, g.target.method), `${g.target.method} ${o.path}`).toBeNull();
+          if (g.app === "auth") {
+            expect(
+              scopeProblem(o, g.target.method, g.auth),
+              `${g.target.method} ${o.path}`,
+            ).toBeNull();
+          }
         });
         expect(unhandled).toEqual([]);
       }),
