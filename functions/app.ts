@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { z } from "zod";
 import { KvcError } from "../lib/errors.js";
+import { NodePool } from "../lib/kvrocks/index.js";
 import { answers } from "./answers.js";
 import { bearerAuth } from "./auth.js";
 import type { AppDeps, AppEnv } from "./deps.js";
@@ -16,6 +17,7 @@ import { clusterRoutes } from "./routes/clusters.js";
 import { healthRoutes } from "./routes/health.js";
 import { namespaceRoutes } from "./routes/namespaces.js";
 import { shardRoutes } from "./routes/shards.js";
+import { statsRoutes } from "./routes/stats.js";
 import { taskRoutes } from "./routes/tasks.js";
 import { uiRoutes } from "./ui/index.js";
 
@@ -24,7 +26,10 @@ export type { AppDeps } from "./deps.js";
 const VERSION = "0.1.0";
 
 export function createApp(deps: AppDeps) {
-  const metrics = createMetrics(deps.ops.store, deps.ops.now);
+  // Node connections kept for the app's life: the stats route and the scrape read every node
+  // every few seconds. A connection a node closed is replaced on the next read.
+  const nodePool = new NodePool();
+  const metrics = createMetrics(deps.ops, nodePool);
   const api = new Hono<AppEnv>()
     .use(bearerAuth(deps.auth))
     .use(
@@ -39,7 +44,8 @@ export function createApp(deps: AppDeps) {
     .route("/namespaces", clusterRoutes(deps))
     .route("/namespaces", shardRoutes(deps))
     .route("/namespaces", taskRoutes(deps))
-    .route("/namespaces", healthRoutes(deps));
+    .route("/namespaces", healthRoutes(deps))
+    .route("/namespaces", statsRoutes(deps, nodePool));
 
   const app = new Hono<AppEnv>()
     .use(requestId())
