@@ -5,7 +5,7 @@ import { routePath } from "hono/route";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { NodePool } from "../lib/kvrocks/index.js";
 import type { OpsDeps } from "../lib/ops/index.js";
-import { type ClusterMetrics, collectMetrics } from "../lib/ops/metrics.js";
+import { type ClusterMetrics, collectMetrics, type MetricsSnapshot } from "../lib/ops/metrics.js";
 import { type NodeStats, readClustersStats } from "../lib/ops/stats.js";
 
 const CL = ["namespace", "cluster"] as const;
@@ -67,6 +67,11 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
       "Writes behind: a replica's master's sequence minus its own; a master's largest replica's",
       NODE,
     ),
+    etcdUp: new Gauge({
+      name: "kvc_etcd_up",
+      help: "1 if this scrape could read etcd; 0 and no cluster series if it could not",
+      registers: [registry],
+    }),
     unreadable: new Gauge({
       name: "kvc_clusters_unreadable",
       help: "Clusters whose data in etcd could not be read",
@@ -129,13 +134,22 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
       requests.inc(labels);
     },
     async render() {
-      const snapshot = await collectMetrics(store, now());
+      let snapshot: MetricsSnapshot;
+      try {
+        snapshot = await collectMetrics(store, now());
+      } catch {
+        // etcd unreachable: the scrape still answers, so an alert can say so.
+        for (const gaugeOf of Object.values(g)) gaugeOf.reset();
+        g.etcdUp.set(0);
+        return { contentType: registry.contentType, body: await registry.metrics() };
+      }
       const nodeStats = await readClustersStats(
         nodeOps,
         snapshot.topologies.map((t) => t.cluster),
       );
       // Cluster gauges describe etcd now: drop series of clusters and nodes that are gone.
       for (const gaugeOf of Object.values(g)) gaugeOf.reset();
+      g.etcdUp.set(1);
       for (const m of snapshot.clusters) record(m);
       for (const [at, { namespace, cluster }] of snapshot.topologies.entries()) {
         for (const n of nodeStats[at] ?? []) recordNode(namespace, cluster.name, n);

@@ -1,6 +1,9 @@
 // /metrics reads every node's INFO at scrape time: per-node gauges labelled with where the
 // node sits, a dead node as kvc_node_up 0 with no made-up figures.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../functions/app.js";
+import { loadConfig } from "../../lib/config/index.js";
+import { openRuntime } from "../../lib/runtime.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import type { SimNode } from "../support/kvrocks-sim/server.js";
 
@@ -96,5 +99,32 @@ describe("per-node gauges in /metrics", () => {
     expect((await series("kvc_node_up")).some((s) => s.labels.cluster === "gone")).toBe(true);
     expect((await h.request("DELETE", "/api/v1/namespaces/nm/clusters/gone")).status).toBe(204);
     expect((await series("kvc_node_up")).some((s) => s.labels.cluster === "gone")).toBe(false);
+  });
+});
+
+describe("/metrics without etcd", () => {
+  it("still answers, with kvc_etcd_up 0 and no cluster series", async () => {
+    const config = loadConfig(undefined, {
+      KVC_ETCD_ENDPOINTS: "127.0.0.1:1",
+      KVC_ETCD_TIMEOUT_MS: "300",
+      KVC_LOG_LEVEL: "silent",
+    });
+    const runtime = openRuntime(config);
+    try {
+      const app = createApp({
+        ops: runtime.ops,
+        auth: config.auth,
+        bodyLimitBytes: 1 << 20,
+        probeFailures: 3,
+      });
+      const res = await app.request("/metrics");
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text).toMatch(/^kvc_etcd_up 0$/m);
+      expect(text).not.toMatch(/^kvc_node_up\{/m);
+      expect(text).not.toMatch(/^kvc_cluster_version\{/m);
+    } finally {
+      runtime.close();
+    }
   });
 });
