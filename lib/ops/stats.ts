@@ -1,41 +1,14 @@
 // Live statistics of a cluster's nodes, read from each node's INFO when asked and never
 // stored: memory, keys, load and replication lag change every second and belong to the nodes.
-import { z } from "zod";
 import { errorMessage } from "../errors.js";
 import { type KvrocksClient, type NodeInfo, withNode } from "../kvrocks/index.js";
-import { type Cluster, type ClusterNode, NodeRole } from "../model/index.js";
+import type { Cluster, ClusterNode } from "../model/index.js";
+import type { ClusterStats, NodeStats } from "../model/stats.js";
 import { eachLimited } from "../probe/run.js";
 import type { Store } from "../store/index.js";
 import type { OpsDeps } from "./deps.js";
 
-const count = z.number().int().nonnegative();
-
-export const NodeStats = z.object({
-  id: z.string(),
-  addr: z.string(),
-  shard: z.number().int(),
-  /** The role in the stored topology. */
-  role: NodeRole,
-  up: z.boolean(),
-  version: z.string().nullable(),
-  uptime_seconds: count.nullable(),
-  used_memory_bytes: count.nullable(),
-  used_disk_bytes: count.nullable(),
-  keys: count.nullable(),
-  ops_per_sec: count.nullable(),
-  connected_clients: count.nullable(),
-  /**
-   * Writes behind, from RocksDB sequences: a replica's master's minus its own; a master's is
-   * the largest of its replicas' (0 without replicas). Null when a needed node did not answer.
-   */
-  replication_lag: count.nullable(),
-  /** Why the node did not answer. */
-  error: z.string().optional(),
-});
-export type NodeStats = z.infer<typeof NodeStats>;
-
-export const ClusterStats = z.object({ nodes: z.array(NodeStats) });
-export type ClusterStats = z.infer<typeof ClusterStats>;
+export { ClusterStats, NodeStats } from "../model/stats.js";
 
 /** Nodes read at once when many clusters are read together (a scrape). */
 export const DEFAULT_STATS_CONCURRENCY = 64;

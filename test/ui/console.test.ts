@@ -18,7 +18,7 @@ import { keySlot } from "../support/kvrocks-sim/keyslot.js";
 const ARTIFACTS = "test/artifacts/ui";
 const FULL_TOKEN = "ui-full-token";
 const READONLY_TOKEN = "ui-readonly-token";
-// The client's palette (functions/ui/client.ts): shards 0, 1, 2, and the migrating highlight.
+// The client's palette (functions/ui/client/slots.ts): shards 0, 1, 2, and the migrating highlight.
 const SHARD_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f"];
 const MIGRATING_COLOUR = "#ff00cc";
 const WAIT = 10_000;
