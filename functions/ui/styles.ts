@@ -160,6 +160,7 @@ body:not([data-access="full"]) [data-mutating] { display: none !important; }
 .chart svg { width: 100%; height: auto; display: block; background: var(--card); border: 1px solid var(--line); border-radius: 6px; }
 .chart .grid { stroke: var(--line); stroke-width: 1; }
 .chart .axis { fill: var(--muted); font-size: 11px; }
+.chart-legend { flex-direction: row; flex-wrap: wrap; gap: 4px 16px; margin: 8px 0 12px; font-size: 0.9em; }
 .chart-legend .swatch.replica { background-image: repeating-linear-gradient(90deg, transparent 0 4px, var(--card) 4px 6px); }
 #stats-table { margin-top: 12px; }
 `;
