@@ -20,7 +20,8 @@ export const NodeStats = z.object({
   connected_clients: count.nullable(),
   /**
    * Writes behind, from RocksDB sequences: a replica's master's minus its own; a master's is
-   * the largest of its replicas' (0 without replicas). Null when a needed node did not answer.
+   * the largest of its answering replicas' (0 without replicas). Null when it cannot be known
+   * (the node or its master did not answer; a master none of whose replicas answered).
    */
   replication_lag: count.nullable(),
   /** Why the node did not answer. */

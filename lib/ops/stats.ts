@@ -38,7 +38,9 @@ export function nodeStatsFrom(cluster: Cluster, reads: ReadonlyMap<string, Read>
       return Math.max(0, masterRead.info.sequence - read.info.sequence);
     };
     const replicaLags = shard.nodes.filter((n) => n.role !== "master").map(lagOf);
-    const masterLag = replicaLags.includes(null) ? null : Math.max(0, ...(replicaLags as number[]));
+    // The replicas that answered: a dead one shows as down itself, not as an unknown master.
+    const known = replicaLags.filter((lag): lag is number => lag !== null);
+    const masterLag = replicaLags.length > 0 && known.length === 0 ? null : Math.max(0, ...known);
     return shard.nodes.map((node): NodeStats => {
       const read = reads.get(node.id);
       const base = { id: node.id, addr: node.addr, shard: index, role: node.role };
