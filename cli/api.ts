@@ -4,6 +4,7 @@ import type {
   ClusterHealth,
   ClusterJson,
   ClusterNode,
+  ClusterStats,
   FailoverRecord,
   MigrateAnswer,
   PushResult,
@@ -79,6 +80,7 @@ export function apiOf(client: Client) {
       client.post<ScaleAnswer>(`${clPath(ns, cl)}/scale`, body),
 
     health: (ns: string, cl: string) => client.get<ClusterHealth>(`${clPath(ns, cl)}/health`),
+    stats: (ns: string, cl: string) => client.get<ClusterStats>(`${clPath(ns, cl)}/stats`),
     failovers: (ns: string, cl: string) =>
       client.get<{ failovers: FailoverRecord[] }>(`${clPath(ns, cl)}/failovers`),
 

@@ -12,6 +12,7 @@ import { registerNodes } from "./commands/nodes.js";
 import { registerScale } from "./commands/scale.js";
 import { registerSeed } from "./commands/seed.js";
 import { registerShards } from "./commands/shards.js";
+import { registerStats } from "./commands/stats.js";
 import { registerSync } from "./commands/sync.js";
 import { registerTasks } from "./commands/tasks.js";
 import { registerUse } from "./commands/use.js";
@@ -55,6 +56,7 @@ export function buildProgram(io: ProgramIO): Command {
   registerMigrate(verbs);
   registerFailover(program);
   registerHealth(verbs);
+  registerStats(verbs, program);
   registerTasks(verbs);
   registerScale(verbs);
   registerSync(verbs);

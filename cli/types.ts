@@ -59,3 +59,5 @@ export interface MigrateAnswer {
   task?: Task;
   cluster?: ClusterJson;
 }
+
+export type { ClusterStats, NodeStats } from "../lib/ops/stats.js";

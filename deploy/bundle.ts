@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
+import { buildConsoleScript } from "../functions/ui/console-script.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -78,6 +79,8 @@ function dirSize(dir: string): number {
 export async function bundleAll(outRoot = join(root, "bundle")): Promise<BundleResult[]> {
   const protoDir = etcdProtoDir();
   const results: BundleResult[] = [];
+  // The console's browser script, built now: a bundle ships no sources to build it from.
+  const consoleJs = await buildConsoleScript();
   for (const [name, entry] of Object.entries(HANDLERS)) {
     const dir = join(outRoot, name);
     rmSync(dir, { recursive: true, force: true });
@@ -96,6 +99,9 @@ export async function bundleAll(outRoot = join(root, "bundle")): Promise<BundleR
       legalComments: "eof",
       banner: { js: BANNER },
       plugins: [etcdProtoBesideBundle],
+      define: { __KVC_CONSOLE_JS__: JSON.stringify(consoleJs) },
+      // Only a server without a built-in script loads esbuild, and a bundle has one.
+      external: ["esbuild"],
       logLevel: "warning",
     });
     mkdirSync(join(dir, "proto"), { recursive: true });

@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { z } from "zod";
 import { KvcError } from "../lib/errors.js";
+import { NodePool } from "../lib/kvrocks/index.js";
 import { answers } from "./answers.js";
 import { auditLog } from "./audit.js";
 import { bearerAuth } from "./auth.js";
@@ -17,6 +18,7 @@ import { clusterRoutes } from "./routes/clusters.js";
 import { healthRoutes } from "./routes/health.js";
 import { namespaceRoutes } from "./routes/namespaces.js";
 import { shardRoutes } from "./routes/shards.js";
+import { statsRoutes } from "./routes/stats.js";
 import { taskRoutes } from "./routes/tasks.js";
 import { TokenSource } from "./tokens-source.js";
 import { uiRoutes } from "./ui/index.js";
@@ -26,8 +28,11 @@ export type { AppDeps } from "./deps.js";
 const VERSION = "0.1.0";
 
 export function createApp(deps: AppDeps) {
-  const metrics = createMetrics(deps.ops.store, deps.ops.now);
   const tokens = new TokenSource(deps.auth, deps.ops.log);
+  // Node connections kept for the app's life: the stats route and the scrape read every node
+  // every few seconds. A connection a node closed is replaced on the next read.
+  const nodePool = new NodePool();
+  const metrics = createMetrics(deps.ops, nodePool);
   const api = new Hono<AppEnv>()
     .use(auditLog(deps.ops.log))
     .use(bearerAuth(tokens))
@@ -43,7 +48,8 @@ export function createApp(deps: AppDeps) {
     .route("/namespaces", clusterRoutes(deps))
     .route("/namespaces", shardRoutes(deps))
     .route("/namespaces", taskRoutes(deps))
-    .route("/namespaces", healthRoutes(deps));
+    .route("/namespaces", healthRoutes(deps))
+    .route("/namespaces", statsRoutes(deps, nodePool));
 
   const app = new Hono<AppEnv>()
     .use(requestId())

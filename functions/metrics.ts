@@ -1,19 +1,25 @@
-// GET /metrics: request metrics of this instance, and cluster metrics read from etcd at scrape
-// time (so any instance shows the same numbers for the clusters).
+// GET /metrics: request metrics of this instance, cluster metrics read from etcd at scrape
+// time (so any instance shows the same numbers for the clusters), and each node's INFO.
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { type ClusterMetrics, collectMetrics } from "../lib/ops/metrics.js";
-import type { Store } from "../lib/store/index.js";
+import type { NodePool } from "../lib/kvrocks/index.js";
+import type { OpsDeps } from "../lib/ops/index.js";
+import { type ClusterMetrics, collectMetrics, type MetricsSnapshot } from "../lib/ops/metrics.js";
+import { type NodeStats, readClustersStats } from "../lib/ops/stats.js";
 
 const CL = ["namespace", "cluster"] as const;
+const NODE = [...CL, "shard", "node", "addr", "role"] as const;
 
 export interface Metrics {
   middleware: MiddlewareHandler;
   render(): Promise<{ contentType: string; body: string }>;
 }
 
-export function createMetrics(store: Store, now: () => number): Metrics {
+/** `pool`: node connections kept between scrapes, which read every node's INFO. */
+export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
+  const { store, now } = ops;
+  const nodeOps = { ...ops, nodePool: ops.nodePool ?? pool };
   const registry = new Registry();
   const duration = new Histogram({
     name: "kvc_http_request_duration_seconds",
@@ -51,6 +57,21 @@ export function createMetrics(store: Store, now: () => number): Metrics {
       "Seconds since the probe last recorded a round",
     ),
     safeMode: gauge("kvc_cluster_safe_mode", "1 while failover is suspended by safe mode"),
+    nodeUp: gauge("kvc_node_up", "1 if the node answered INFO within the node timeout", NODE),
+    nodeMemory: gauge("kvc_node_used_memory_bytes", "Resident memory (used_memory_rss)", NODE),
+    nodeKeys: gauge("kvc_node_keys", "Keys, RocksDB's estimate (estimate_keys[metadata])", NODE),
+    nodeOps: gauge("kvc_node_ops_per_second", "instantaneous_ops_per_sec", NODE),
+    nodeClients: gauge("kvc_node_connected_clients", "Connected clients", NODE),
+    nodeLag: gauge(
+      "kvc_node_replication_lag",
+      "Writes behind: a replica's master's sequence minus its own; a master's largest replica's",
+      NODE,
+    ),
+    etcdUp: new Gauge({
+      name: "kvc_etcd_up",
+      help: "1 if this scrape could read etcd; 0 and no cluster series if it could not",
+      registers: [registry],
+    }),
     unreadable: new Gauge({
       name: "kvc_clusters_unreadable",
       help: "Clusters whose data in etcd could not be read",
@@ -79,6 +100,27 @@ export function createMetrics(store: Store, now: () => number): Metrics {
     g.safeMode.set(l, m.safeMode ? 1 : 0);
   }
 
+  function recordNode(namespace: string, cluster: string, n: NodeStats) {
+    const l = {
+      namespace,
+      cluster,
+      shard: String(n.shard),
+      node: n.id,
+      addr: n.addr,
+      role: n.role,
+    };
+    g.nodeUp.set(l, n.up ? 1 : 0);
+    // A node that did not answer has no figures: no series, rather than a false zero.
+    const set = (gaugeOf: Gauge, value: number | null) => {
+      if (value !== null) gaugeOf.set(l, value);
+    };
+    set(g.nodeMemory, n.used_memory_bytes);
+    set(g.nodeKeys, n.keys);
+    set(g.nodeOps, n.ops_per_sec);
+    set(g.nodeClients, n.connected_clients);
+    set(g.nodeLag, n.replication_lag);
+  }
+
   return {
     middleware: async (c, next) => {
       const started = performance.now();
@@ -92,10 +134,26 @@ export function createMetrics(store: Store, now: () => number): Metrics {
       requests.inc(labels);
     },
     async render() {
-      const snapshot = await collectMetrics(store, now());
+      let snapshot: MetricsSnapshot;
+      try {
+        snapshot = await collectMetrics(store, now());
+      } catch {
+        // etcd unreachable: the scrape still answers, so an alert can say so.
+        for (const gaugeOf of Object.values(g)) gaugeOf.reset();
+        g.etcdUp.set(0);
+        return { contentType: registry.contentType, body: await registry.metrics() };
+      }
+      const nodeStats = await readClustersStats(
+        nodeOps,
+        snapshot.topologies.map((t) => t.cluster),
+      );
       // Cluster gauges describe etcd now: drop series of clusters and nodes that are gone.
       for (const gaugeOf of Object.values(g)) gaugeOf.reset();
+      g.etcdUp.set(1);
       for (const m of snapshot.clusters) record(m);
+      for (const [at, { namespace, cluster }] of snapshot.topologies.entries()) {
+        for (const n of nodeStats[at] ?? []) recordNode(namespace, cluster.name, n);
+      }
       g.unreadable.set(snapshot.unreadable.length);
       return { contentType: registry.contentType, body: await registry.metrics() };
     },

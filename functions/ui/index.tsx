@@ -1,5 +1,5 @@
 // The web console under /ui: public HTML shells plus one script and one stylesheet, all
-// served from memory by these handlers (no build step at run time, nothing from a CDN).
+// served from memory by these handlers (the script is bundled once, nothing from a CDN).
 // The pages hold no data; the script calls /api/v1 with the operator's token, so
 // authentication stays in the API's one middleware.
 import { createHash } from "node:crypto";
@@ -7,7 +7,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { html } from "hono/html";
 import { NodeId, ResourceName } from "../../lib/model/index.js";
-import { CONSOLE_JS } from "./client.js";
+import { consoleScript } from "./console-script.js";
 import { type Crumb, Shell, type ShellProps } from "./layout.js";
 import { ClusterBody, MissingBody, NamespaceBody, NamespacesBody, NodeBody } from "./pages.js";
 import { CONSOLE_CSS } from "./styles.js";
@@ -23,9 +23,21 @@ function asset(name: string, ext: string, body: string, type: string): Asset {
   return { body, type, url: `/ui/assets/${name}.${hash}.${ext}` };
 }
 
-const script = asset("console", "js", CONSOLE_JS, "text/javascript; charset=utf-8");
 const style = asset("console", "css", CONSOLE_CSS, "text/css; charset=utf-8");
-const assets = new Map([script, style].map((a) => [a.url, a]));
+
+let assetsReady: Promise<{ script: Asset; assets: Map<string, Asset> }> | undefined;
+
+/** The script's URL carries its content hash, so it is known once the script is built. */
+function loadAssets() {
+  assetsReady ??= consoleScript().then((js) => {
+    const script = asset("console", "js", js, "text/javascript; charset=utf-8");
+    return { script, assets: new Map([script, style].map((a) => [a.url, a])) };
+  });
+  assetsReady.catch(() => {
+    assetsReady = undefined;
+  });
+  return assetsReady;
+}
 
 // Only our own script and stylesheet; the script talks to this origin's API only.
 const CSP = [
@@ -41,7 +53,8 @@ const CSP = [
 
 type PageProps = Omit<ShellProps, "scriptUrl" | "styleUrl">;
 
-function render(c: Context, props: PageProps, status: 200 | 404 = 200) {
+async function render(c: Context, props: PageProps, status: 200 | 404 = 200) {
+  const { script } = await loadAssets();
   c.header("content-security-policy", CSP);
   c.header("x-content-type-options", "nosniff");
   c.header("referrer-policy", "no-referrer");
@@ -124,8 +137,8 @@ export function uiRoutes() {
         children: <NodeBody />,
       });
     })
-    .get("/assets/:file", (c) => {
-      const found = assets.get(c.req.path);
+    .get("/assets/:file", async (c) => {
+      const found = (await loadAssets()).assets.get(c.req.path);
       if (!found) return c.text("no such asset", 404);
       c.header("content-type", found.type);
       c.header("x-content-type-options", "nosniff");

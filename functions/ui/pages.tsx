@@ -80,6 +80,16 @@ export const ClusterBody = () => (
         <p class="muted">Loading…</p>
       </div>
     </section>
+    <section aria-labelledby="stats-h">
+      <h2 id="stats-h">Node statistics</h2>
+      <p class="hint">
+        Read from the nodes every few seconds while this page is open; the charts cover the last 5
+        minutes of this page's polls. Replicas are dashed.
+      </p>
+      <div id="stats">
+        <p class="muted">Loading…</p>
+      </div>
+    </section>
     <section aria-labelledby="slotmap-h">
       <h2 id="slotmap-h">Slot map</h2>
       <div class="slotmap-wrap">

@@ -154,4 +154,13 @@ dialog label { display: flex; flex-direction: column; gap: 4px; font-weight: 600
 .kv dt { color: var(--muted); }
 .kv dd { margin: 0; overflow-wrap: anywhere; }
 body:not([data-access="full"]) [data-mutating] { display: none !important; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 12px 20px; }
+.chart { margin: 0; }
+.chart figcaption { font-weight: 600; margin-bottom: 4px; }
+.chart svg { width: 100%; height: auto; display: block; background: var(--card); border: 1px solid var(--line); border-radius: 6px; }
+.chart .grid { stroke: var(--line); stroke-width: 1; }
+.chart .axis { fill: var(--muted); font-size: 11px; }
+.chart-legend { flex-direction: row; flex-wrap: wrap; gap: 4px 16px; margin: 8px 0 12px; font-size: 0.9em; }
+.chart-legend .swatch.replica { background-image: repeating-linear-gradient(90deg, transparent 0 4px, var(--card) 4px 6px); }
+#stats-table { margin-top: 12px; }
 `;

@@ -5,9 +5,11 @@ import { formatSlotRange, type SlotRange } from "../slots/index.js";
 import { NodeError } from "./errors.js";
 import {
   type ClusterInfo,
+  type NodeInfo,
   type NodeLine,
   parseClusterInfo,
   parseClusterNodes,
+  parseNodeInfo,
   parseReplicationInfo,
   type ReplicationInfo,
 } from "./parse.js";
@@ -147,6 +149,11 @@ export class KvrocksClient {
       this.text("INFO", "keyspace"),
     ]);
     return this.parse("INFO", `${replication}\r\n${keyspace}`, parseReplicationInfo);
+  }
+
+  /** One `INFO` (all sections: Kvrocks takes at most one name) for the live statistics. */
+  async info(): Promise<NodeInfo> {
+    return this.parse("INFO", await this.text("INFO"), parseNodeInfo);
   }
 
   async version(): Promise<number> {

@@ -153,3 +153,44 @@ export function parseReplicationInfo(text: string): ReplicationInfo {
     sequence: f.get("sequence") ?? 0,
   });
 }
+
+export const NodeInfo = z.object({
+  version: z.string(),
+  uptimeSeconds: int,
+  usedMemoryBytes: int,
+  usedDiskBytes: int,
+  /**
+   * RocksDB's estimate for the metadata column family, one entry per key: `db0:keys` and
+   * DBSIZE stay 0 until a `DBSIZE SCAN` has run, so this is the count that is always there.
+   */
+  keys: int,
+  opsPerSec: int,
+  connectedClients: int,
+  role: z.enum(["master", "slave"]),
+  /** RocksDB's latest sequence: writes applied, the same count on a master and its replicas. */
+  sequence: int,
+  masterReplOffset: int,
+  loading: z.boolean(),
+});
+export type NodeInfo = z.infer<typeof NodeInfo>;
+
+/**
+ * The full `INFO` answer. A loading node omits Replication, Keyspace and RocksDB: those read
+ * as 0 (role master), and `loading` says why.
+ */
+export function parseNodeInfo(text: string): NodeInfo {
+  const f = parseFields(text);
+  return NodeInfo.parse({
+    version: f.get("kvrocks_version") ?? f.get("version"),
+    uptimeSeconds: f.get("uptime_in_seconds"),
+    usedMemoryBytes: f.get("used_memory_rss"),
+    usedDiskBytes: f.get("used_disk_size") ?? 0,
+    keys: f.get("estimate_keys[metadata]") ?? 0,
+    opsPerSec: f.get("instantaneous_ops_per_sec"),
+    connectedClients: f.get("connected_clients"),
+    role: f.get("role") ?? "master",
+    sequence: f.get("sequence") ?? 0,
+    masterReplOffset: f.get("master_repl_offset") ?? 0,
+    loading: f.get("loading") === "1",
+  });
+}

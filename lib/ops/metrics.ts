@@ -28,6 +28,8 @@ export interface MetricsSnapshot {
   clusters: ClusterMetrics[];
   /** Clusters whose data could not be read (bad JSON, say): counted, not fatal. */
   unreadable: { namespace: string; cluster: string; error: string }[];
+  /** The readable topologies, for whoever reads the nodes next (per-node gauges). */
+  topologies: { namespace: string; cluster: Cluster }[];
 }
 
 export function clusterMetricsFrom(
@@ -91,7 +93,7 @@ export async function collectMetrics(store: Store, now: number): Promise<Metrics
     store.readAllClusters(),
     store.readPrefix(stateRoot),
   ]);
-  const snapshot: MetricsSnapshot = { clusters: [], unreadable: [] };
+  const snapshot: MetricsSnapshot = { clusters: [], unreadable: [], topologies: [] };
   const byCluster = new Map<string, { key: string; value: string }[]>();
   for (const doc of docs) {
     const rest = doc.key.slice(stateRoot.length).split("/");
@@ -118,6 +120,7 @@ export async function collectMetrics(store: Store, now: number): Promise<Metrics
       snapshot.clusters.push(
         clusterMetricsFrom(namespace, ref.topology, state, tasks, failovers, now),
       );
+      snapshot.topologies.push({ namespace, cluster: ref.topology });
     } catch (err) {
       snapshot.unreadable.push({ namespace, cluster: name, error: errorMessage(err) });
     }

@@ -1,6 +1,7 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { answers } from "../../functions/answers.js";
+import { StatsAnswer } from "../../functions/routes/stats.js";
 import { round } from "../probe/helpers.js";
 import { launchChromium } from "../support/chromium.js";
 import { type Harness, startHarness } from "../support/harness.js";
@@ -36,7 +37,7 @@ describe("the OpenAPI document", () => {
       ),
     );
     expect([...documented].sort()).toEqual([...served].sort());
-    expect(served.size).toBe(30);
+    expect(served.size).toBe(31);
   });
 
   it("describes bodies with the schemas that validate them", () => {
@@ -64,6 +65,7 @@ describe("the OpenAPI document", () => {
       [`${base}/health`, answers.health],
       [`${base}/failovers`, answers.failovers],
       [`${base}/tasks`, answers.tasks],
+      [`${base}/stats`, StatsAnswer],
     ];
     for (const [path, schema] of checks) {
       const res = await h.request("GET", path);
@@ -97,7 +99,7 @@ describe("the OpenAPI document", () => {
         return route.abort();
       });
       await page.goto(`http://127.0.0.1:${port}/docs`);
-      await expect.poll(() => page.locator("section").count()).toBe(30);
+      await expect.poll(() => page.locator("section").count()).toBe(31);
       expect(await page.locator("h1").textContent()).toContain("kvrocks-controller");
       await page.screenshot({ path: "test/artifacts/docs.png", fullPage: false });
       expect(outside).toEqual([]);

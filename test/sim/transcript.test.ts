@@ -185,7 +185,9 @@ describe("real Kvrocks transcript, replayed in order", () => {
       "used_disk_size:186148818944",
       "used_disk_percent: 68.803%",
       "# RocksDB",
+      "estimate_keys[default]:0",
       "memtable_count_limit_slowdown[default]:0",
+      "estimate_keys[metadata]:0",
       "memtable_flush_pending:0",
     ];
     const lines = text.split("\r\n");

@@ -18,7 +18,7 @@ import { keySlot } from "../support/kvrocks-sim/keyslot.js";
 const ARTIFACTS = "test/artifacts/ui";
 const FULL_TOKEN = "ui-full-token";
 const READONLY_TOKEN = "ui-readonly-token";
-// The client's palette (functions/ui/client.ts): shards 0, 1, 2, and the migrating highlight.
+// The client's palette (functions/ui/client/slots.ts): shards 0, 1, 2, and the migrating highlight.
 const SHARD_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f"];
 const MIGRATING_COLOUR = "#ff00cc";
 const WAIT = 10_000;
@@ -244,6 +244,59 @@ describe("web console", () => {
     await page.keyboard.press("ArrowDown");
     await waitText(page.locator("#slot-readout"), /^Slot 128: shard 0/);
     await shot(page, "1-cluster");
+  });
+
+  test("charts each node's ops/s, memory and lag, and bars keys per shard, light and dark", async () => {
+    await page.goto(clusterUrl());
+    const cluster = await h.cluster("shop", "c1");
+    // Writes on every master: each key lands on the one that owns its slot.
+    const written = [0, 0, 0];
+    for (let i = 0; written.reduce((a, b) => a + b, 0) < 300; i++) {
+      const key = `chart:${i}`;
+      const shard = cluster.shards.findIndex((s) =>
+        s.slot_ranges.some((r) => keySlot(key) >= r.start && keySlot(key) <= r.stop),
+      );
+      const master = h.nodes.find((n) => n.addr === masterOf(cluster.shards[shard]!)?.addr);
+      master!.write(key, "v");
+      written[shard]!++;
+    }
+    const stats = page.locator("#stats");
+    // Two polls at least: every node has a line in each chart.
+    for (const chart of ["ops", "memory", "lag"]) {
+      await expect
+        .poll(() => stats.locator(`[data-chart="${chart}"] g[data-node] polyline`).count(), {
+          timeout: WAIT,
+        })
+        .toBe(6);
+    }
+    const keys = stats.locator('[data-chart="keys"] svg');
+    await expect
+      .poll(() => keys.getAttribute("aria-label"), { timeout: WAIT })
+      .toBe(`Keys per shard (master): ${written.map((n, i) => `shard ${i} ${n}`).join(", ")}`);
+    expect(await stats.locator('[data-chart="shard-memory"] rect').count()).toBe(3);
+    expect(await stats.locator("#stats-table tbody tr", { hasText: "up" }).count()).toBe(6);
+    // Replicas' lines are dashed, masters' solid.
+    expect(await stats.locator('[data-chart="ops"] polyline[stroke-dasharray]').count()).toBe(3);
+    // Keyboard: each chart takes focus and says what it shows now.
+    const ops = stats.locator('[data-chart="ops"] svg');
+    await ops.focus();
+    expect(
+      await page.evaluate('document.activeElement.closest("[data-chart]").dataset.chart'),
+    ).toBe("ops");
+    expect(await ops.getAttribute("aria-label")).toMatch(
+      /^Operations per second over the last 5 minutes; now: 127\.0\.0\.1:\d+ \d+/,
+    );
+    await stats.scrollIntoViewIfNeeded();
+    await shot(page, "2-stats-light");
+    const background = () =>
+      page.evaluate(
+        'getComputedStyle(document.querySelector("[data-chart=ops] svg")).backgroundColor',
+      );
+    const light = await background();
+    await page.emulateMedia({ colorScheme: "dark" });
+    await expect.poll(background, { timeout: WAIT }).not.toBe(light);
+    await shot(page, "2-stats-dark");
+    await page.emulateMedia({ colorScheme: "light" });
   });
 
   test("shows a stopped master down without a reload, then its failover in the history", async () => {

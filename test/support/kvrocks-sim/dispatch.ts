@@ -8,6 +8,7 @@ import { serverCommands } from "./commands/server-commands.js";
 import type { CommandContext, CommandSpec, KeySpec, Reply } from "./commands/types.js";
 import { CommandError } from "./errors.js";
 import type { KvrocksNode } from "./node.js";
+import { countRecentCommand } from "./ops-meter.js";
 import { errorReply } from "./resp.js";
 import type { Session } from "./session.js";
 
@@ -67,6 +68,7 @@ export function dispatch(node: KvrocksNode, session: Session, args: Buffer[]): R
       return errorReply("READONLY You can't write against a read only slave.");
     }
     node.stats.commandsProcessed++;
+    countRecentCommand(node.stats);
     node.stats.calls.set(spec.name, (node.stats.calls.get(spec.name) ?? 0) + 1);
     const reply = execute();
     return reply instanceof Promise ? reply.catch(fail) : reply;

@@ -4,6 +4,7 @@
 
 import { arch, machine, release, type } from "node:os";
 import type { KvrocksNode } from "./node.js";
+import { opsPerSecond } from "./ops-meter.js";
 
 export const KVROCKS_VERSION = "2.10.1";
 export const REDIS_VERSION = "4.0.0";
@@ -65,7 +66,7 @@ const stats: Section = (node) => {
     "# Stats\r\n" +
     `total_connections_received:${s.connectionsReceived}\r\n` +
     `total_commands_processed:${s.commandsProcessed}\r\n` +
-    "instantaneous_ops_per_sec:0\r\n" +
+    `instantaneous_ops_per_sec:${opsPerSecond(s)}\r\n` +
     `total_net_input_bytes:${s.inBytes}\r\n` +
     `total_net_output_bytes:${s.outBytes}\r\n` +
     "instantaneous_input_kbps:0\r\n" +
@@ -158,14 +159,61 @@ const ROCKSDB_CFS = [
   "search",
 ];
 
-const rocksdb: Section = () => {
-  let out = "# RocksDB\r\n";
+// Real 2.10.1's lines and order; `estimate_keys[metadata]` is one per key (what the
+// controller reads as the key count, since `db0:keys` stays 0 until a DBSIZE SCAN).
+const rocksdb: Section = (node) => {
+  let out = "# RocksDB\r\nblock_cache_usage:96\r\n";
   for (const cf of ROCKSDB_CFS) {
-    out += `memtable_count_limit_slowdown[${cf}]:0\r\n`;
-    out += `memtable_count_limit_stop[${cf}]:0\r\n`;
+    const keys = cf === "metadata" ? node.store.estimatedKeys() : 0;
+    out +=
+      `block_cache_pinned_usage[${cf}]:${cf === "default" ? 96 : 0}\r\n` +
+      `estimate_keys[${cf}]:${keys}\r\n` +
+      `index_and_filter_cache_usage[${cf}]:0\r\n` +
+      `level0_file_limit_slowdown[${cf}]:0\r\n` +
+      `level0_file_limit_stop[${cf}]:0\r\n` +
+      `pending_compaction_bytes_slowdown[${cf}]:0\r\n` +
+      `pending_compaction_bytes_stop[${cf}]:0\r\n` +
+      `level0_file_limit_stop_with_ongoing_compaction[${cf}]:0\r\n` +
+      `level0_file_limit_slowdown_with_ongoing_compaction[${cf}]:0\r\n` +
+      `memtable_count_limit_slowdown[${cf}]:0\r\n` +
+      `memtable_count_limit_stop[${cf}]:0\r\n`;
   }
-  return `${out}memtable_flush_pending:0\r\n`;
+  for (const name of ROCKSDB_COUNTERS) out += `${name}:0\r\n`;
+  return (
+    out +
+    "all_mem_tables:8402944\r\n" +
+    "cur_mem_tables:8402944\r\n" +
+    "snapshots:0\r\n" +
+    "num_immutable_tables:0\r\n" +
+    "num_running_flushes:0\r\n" +
+    "memtable_flush_pending:0\r\n" +
+    "compaction_pending:0\r\n" +
+    "num_running_compactions:0\r\n" +
+    "num_live_versions:7\r\n" +
+    "num_super_version:7\r\n" +
+    "num_background_errors:0\r\n" +
+    "flush_count:0\r\n" +
+    "compaction_count:0\r\n" +
+    "put_per_sec:0\r\n" +
+    "get_per_sec:0\r\n" +
+    "seek_per_sec:0\r\n" +
+    "next_per_sec:0\r\n" +
+    "prev_per_sec:0\r\n" +
+    "is_bgsaving:no\r\n" +
+    "is_compacting:no\r\n"
+  );
 };
+
+const ROCKSDB_COUNTERS = [
+  "block_cache_data_hit",
+  "block_cache_data_miss",
+  "block_cache_filter_hit",
+  "block_cache_filter_miss",
+  "block_cache_hit",
+  "block_cache_index_hit",
+  "block_cache_index_miss",
+  "block_cache_miss",
+];
 
 const SECTIONS: [name: string, build: Section, dbBacked: boolean][] = [
   ["server", server, false],

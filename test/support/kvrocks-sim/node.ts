@@ -34,6 +34,8 @@ export interface NodeStats {
   keyspaceHits: number;
   keyspaceMisses: number;
   syncFull: number;
+  /** When recent commands ran: `instantaneous_ops_per_sec` counts those of the last second. */
+  recentCommands: number[];
 }
 
 const newStats = (): NodeStats => ({
@@ -45,6 +47,7 @@ const newStats = (): NodeStats => ({
   keyspaceHits: 0,
   keyspaceMisses: 0,
   syncFull: 0,
+  recentCommands: [],
 });
 
 export interface ReplicaLink {

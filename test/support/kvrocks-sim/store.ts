@@ -94,6 +94,11 @@ export class Store {
     this.lastScanTime = Math.floor(now / 1000);
   }
 
+  /** RocksDB's estimate of the metadata column family: every stored key, expired or not. */
+  estimatedKeys(): number {
+    return this.data.size;
+  }
+
   usedBytes(): number {
     let n = 0;
     for (const [k, e] of this.data) n += k.length + e.value.length;
