@@ -27,7 +27,8 @@ import {
 const CreateClusterBody = z.object({
   name: ResourceName,
   nodes: z.array(Addr).min(1, "needs at least one node"),
-  replicas: z.number().int().min(1).max(16).default(1),
+  /** Upstream reads 0 as 1. */
+  replicas: z.number().int().min(0).max(16).default(1),
   password: z.string().default(""),
   /** Ours: skip the reachability and cluster-mode check, as upstream's header does. */
   check_nodes: z.boolean().default(true),
@@ -103,7 +104,11 @@ export function clusterRoutes(deps: AppDeps) {
         const skip =
           !body.check_nodes || c.req.header("x-dont-check-cluster-mode")?.toLowerCase() === "yes";
         await store.getNamespace(ns);
-        const { cluster } = await createCluster(deps.ops, ns, { ...body, skipNodeCheck: skip });
+        const { cluster } = await createCluster(deps.ops, ns, {
+          ...body,
+          replicas: body.replicas || 1,
+          skipNodeCheck: skip,
+        });
         return c.json({ data: { cluster: publicCluster(cluster) } }, 201);
       },
     )
@@ -162,7 +167,7 @@ export function clusterRoutes(deps: AppDeps) {
       describe({
         summary: "Move slots: slot-only now (200), or with data as a task (202)",
         tag: "migration",
-        answers: { 200: answers.cluster, 202: answers.task },
+        answers: { 200: answers.cluster, 202: answers.migration },
         errors: [404, 409],
       }),
       validate("param", ClusterParams),
@@ -181,7 +186,9 @@ export function clusterRoutes(deps: AppDeps) {
         // Start the first range now; the probe rounds carry it on.
         await advanceMigrations(deps.ops, ns, cluster, { startOnly: true });
         const task = await getTask(store, ns, cluster, outcome.task.id);
-        return c.json({ data: { task } }, 202);
+        // Upstream answers the cluster: scripts read data.cluster (migrating_slot set) after it.
+        const started = await store.getCluster(ns, cluster);
+        return c.json({ data: { task, cluster: publicCluster(started.cluster) } }, 202);
       },
     )
     .post(
