@@ -3,7 +3,6 @@ import { z } from "zod";
 // Names become etcd key segments and URL path segments. Upstream accepts any string, and its
 // etcd may hold names like `team@prod`: only what would break a key or a URL is refused.
 const NAME_MAX_BYTES = 255;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export const ResourceName = z
