@@ -69,3 +69,8 @@ export async function optionalJsonBody<T extends ZodType>(
 ) {
   return parseJsonBody(await req.text(), schema, true);
 }
+
+/** Upstream's `X-Dont-Check-Kvrocks-Version: yes`: add nodes whatever Kvrocks they run. */
+export function skipsVersionCheck(req: { header(name: string): string | undefined }): boolean {
+  return req.header("x-dont-check-kvrocks-version")?.toLowerCase() === "yes";
+}

@@ -21,6 +21,7 @@ import {
   NamespaceParams,
   optionalJsonBody,
   ShardIndex,
+  skipsVersionCheck,
   validate,
 } from "../validation.js";
 
@@ -108,6 +109,7 @@ export function clusterRoutes(deps: AppDeps) {
           ...body,
           replicas: body.replicas || 1,
           skipNodeCheck: skip,
+          skipVersionCheck: skipsVersionCheck(c.req),
         });
         return c.json({ data: { cluster: publicCluster(cluster) } }, 201);
       },
@@ -158,6 +160,7 @@ export function clusterRoutes(deps: AppDeps) {
         const imported = await importCluster(deps.ops, ns, {
           name: cluster,
           ...c.req.valid("json"),
+          skipVersionCheck: skipsVersionCheck(c.req),
         });
         return c.json({ data: { cluster: publicCluster(imported) } }, 201);
       },
@@ -210,6 +213,7 @@ export function clusterRoutes(deps: AppDeps) {
           dryRun: body.dry_run,
           slotOnly: body.slot_only,
           checkNodes: body.check_nodes,
+          skipVersionCheck: skipsVersionCheck(c.req),
         });
         const plan = outcome.plan;
         if (outcome.tasks.length === 0) {

@@ -10,3 +10,4 @@ export * from "./push.js";
 export * from "./scale.js";
 export * from "./tasks.js";
 export * from "./topology-changes.js";
+export * from "./versions.js";

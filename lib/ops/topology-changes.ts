@@ -20,6 +20,7 @@ import {
 import type { OpsDeps } from "./deps.js";
 import { pushCluster } from "./push.js";
 import { assertNoActiveTasks } from "./tasks.js";
+import { assertKvrocksVersions } from "./versions.js";
 
 export interface Changed<T = undefined> {
   cluster: Cluster;
@@ -50,12 +51,19 @@ export async function changeTopology<T>(
   return { cluster: updated.cluster, push, result: result as T };
 }
 
-export function addShard(
+export async function addShard(
   deps: OpsDeps,
   ns: string,
   name: string,
-  input: { nodes: string[]; password: string },
+  input: { nodes: string[]; password: string; skipVersionCheck?: boolean },
 ) {
+  // Nodes may be added before they are started: only a node that answers is judged.
+  if (!input.skipVersionCheck) {
+    await assertKvrocksVersions(input.nodes, input.password, {
+      timeoutMs: deps.nodeTimeoutMs,
+      allowUnreachable: true,
+    });
+  }
   return changeTopology(deps, ns, name, (c) => ({
     cluster: withShardAdded(c, input.nodes, input.password, deps.now()),
     result: undefined,
@@ -71,13 +79,20 @@ export async function removeShard(deps: OpsDeps, ns: string, name: string, index
   }));
 }
 
-export function addNode(
+export async function addNode(
   deps: OpsDeps,
   ns: string,
   name: string,
   index: number,
-  input: { addr: string; role: NodeRole; password: string },
+  input: { addr: string; role: NodeRole; password: string; skipVersionCheck?: boolean },
 ): Promise<Changed<ClusterNode>> {
+  if (!input.skipVersionCheck) {
+    await assertKvrocksVersions([input.addr], input.password, {
+      timeoutMs: deps.nodeTimeoutMs,
+      allowUnreachable: true,
+      field: "addr",
+    });
+  }
   return changeTopology(deps, ns, name, (c) => {
     const { cluster, node } = withNodeAdded(c, index, input, deps.now());
     return { cluster, result: node };

@@ -23,6 +23,8 @@ export interface NodeConfig {
   migrationDelayMs: number;
   /** Time before a migration to an unreachable target is reported failed. */
   migrationFailDelayMs: number;
+  /** What `INFO server` reports as `version` / `kvrocks_version`. */
+  kvrocksVersion: string;
 }
 
 export interface NodeStats {
