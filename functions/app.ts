@@ -13,6 +13,7 @@ import { createMetrics } from "./metrics.js";
 import { buildOpenApi, describe } from "./openapi.js";
 import { requestLog } from "./request-log.js";
 import { clusterRoutes } from "./routes/clusters.js";
+import { commandRoutes } from "./routes/commands.js";
 import { healthRoutes } from "./routes/health.js";
 import { namespaceRoutes } from "./routes/namespaces.js";
 import { shardRoutes } from "./routes/shards.js";
@@ -26,6 +27,8 @@ const VERSION = "0.1.0";
 export function createApp(deps: AppDeps) {
   const metrics = createMetrics(deps.ops.store, deps.ops.now);
   const api = new Hono<AppEnv>()
+    // Ahead of the token check: read-only tokens may send read-only commands (the route checks).
+    .route("/namespaces", commandRoutes(deps))
     .use(bearerAuth(deps.auth))
     .use(
       bodyLimit({

@@ -9,4 +9,10 @@ export interface AppDeps {
   probeFailures: number;
 }
 
-export type AppEnv = { Variables: { requestId: string } };
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    /** Set by routes that admit read-only tokens to a POST (commands). */
+    readOnlyToken?: boolean;
+  };
+};

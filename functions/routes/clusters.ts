@@ -9,6 +9,7 @@ import {
   migrateSlots,
   scaleCluster,
   syncCluster,
+  syncNode,
 } from "../../lib/ops/index.js";
 import { advanceMigrations } from "../../lib/probe/index.js";
 import { SlotRangeInput } from "../../lib/slots/index.js";
@@ -69,7 +70,13 @@ const ScaleBody = z.object({
   check_nodes: z.boolean().default(true),
 });
 
-const SyncBody = z.object({ force: z.boolean().default(false) }).default({ force: false });
+const SyncBody = z
+  .object({
+    force: z.boolean().default(false),
+    /** Ours: only this node (address or id). */
+    node: z.string().min(1).optional(),
+  })
+  .default({ force: false });
 
 export function clusterRoutes(deps: AppDeps) {
   const { store } = deps.ops;
@@ -230,7 +237,7 @@ export function clusterRoutes(deps: AppDeps) {
     .post(
       "/:ns/clusters/:cluster/sync",
       describe({
-        summary: "Push the stored topology to every node",
+        summary: "Push the stored topology to every node, or to one",
         tag: "clusters",
         answers: { 200: answers.sync },
         body: SyncBody,
@@ -239,8 +246,11 @@ export function clusterRoutes(deps: AppDeps) {
       validate("param", ClusterParams),
       async (c) => {
         const { ns, cluster } = c.req.valid("param");
-        const { force } = await optionalJsonBody(c.req, SyncBody);
-        const results = await syncCluster(deps.ops, ns, cluster, force);
+        const { force, node } = await optionalJsonBody(c.req, SyncBody);
+        const results =
+          node === undefined
+            ? await syncCluster(deps.ops, ns, cluster, force)
+            : await syncNode(deps.ops, ns, cluster, node, force);
         return c.json({ data: { results } });
       },
     );

@@ -1,6 +1,7 @@
 export * from "./balance.js";
 export * from "./checks.js";
 export * from "./clusters.js";
+export * from "./commands.js";
 export * from "./compute.js";
 export * from "./deps.js";
 export * from "./failover.js";

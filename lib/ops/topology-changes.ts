@@ -1,7 +1,9 @@
 // Shard, node and slot changes: compute, compare-and-swap, then push.
+
+import { notFound } from "../errors.js";
 import { withNode } from "../kvrocks/index.js";
 import type { Cluster, ClusterNode, NodeRole } from "../model/index.js";
-import { masterOf } from "../model/index.js";
+import { allNodes, masterOf } from "../model/index.js";
 import type { SlotRange } from "../slots/index.js";
 import type { Fence } from "../store/index.js";
 import type { PushResult } from "../topology/index.js";
@@ -189,4 +191,18 @@ export async function syncCluster(
 ): Promise<PushResult[]> {
   const { cluster } = await deps.store.getCluster(ns, name);
   return pushCluster(deps, ns, cluster, { force });
+}
+
+/** Pushes the stored topology to one node of the cluster, named by address or id. */
+export async function syncNode(
+  deps: OpsDeps,
+  ns: string,
+  name: string,
+  node: string,
+  force: boolean,
+): Promise<PushResult[]> {
+  const { cluster } = await deps.store.getCluster(ns, name);
+  const found = allNodes(cluster).find((n) => n.addr === node || n.id === node);
+  if (!found) throw notFound(`node ${node} is not in cluster ${ns}/${name}`);
+  return pushCluster(deps, ns, cluster, { force, only: new Set([found.id]) });
 }

@@ -84,6 +84,9 @@ export class KvrocksNode {
   connectedClients = 0;
   private persisted: PersistedTopology | null = null;
 
+  /** Values changed with CONFIG SET (the simulator's few settings). */
+  readonly settings = new Map<string, string>();
+
   constructor(readonly config: NodeConfig) {
     this.store.onWrite = (op) => propagate(this, op);
     this.cluster = new Cluster(this);
