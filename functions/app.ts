@@ -12,6 +12,7 @@ import { errorAnswer, onError } from "./errors.js";
 import { createMetrics } from "./metrics.js";
 import { buildOpenApi, describe } from "./openapi.js";
 import { requestLog } from "./request-log.js";
+import { checkRoutes } from "./routes/check.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { commandRoutes } from "./routes/commands.js";
 import { healthRoutes } from "./routes/health.js";
@@ -42,7 +43,8 @@ export function createApp(deps: AppDeps) {
     .route("/namespaces", clusterRoutes(deps))
     .route("/namespaces", shardRoutes(deps))
     .route("/namespaces", taskRoutes(deps))
-    .route("/namespaces", healthRoutes(deps));
+    .route("/namespaces", healthRoutes(deps))
+    .route("/namespaces", checkRoutes(deps));
 
   const app = new Hono<AppEnv>()
     .use(requestId())

@@ -1,4 +1,5 @@
 export * from "./balance.js";
+export * from "./check.js";
 export * from "./checks.js";
 export * from "./clusters.js";
 export * from "./commands.js";
