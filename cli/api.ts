@@ -1,10 +1,12 @@
 // Every API route kvctl uses, in one place: paths, bodies and answer shapes.
 import type { Client } from "./client.js";
 import type {
+  ClusterCheck,
   ClusterHealth,
   ClusterJson,
   ClusterNode,
   ClusterStats,
+  CommandAnswer,
   FailoverRecord,
   MigrateAnswer,
   PushResult,
@@ -20,6 +22,13 @@ export interface MigrateBody {
   slot?: string;
   slots?: string[];
   slot_only: boolean;
+}
+
+export interface CommandBody {
+  command: string[];
+  target?: "all" | "masters" | "replicas";
+  node?: string;
+  force?: boolean;
 }
 
 export interface ScaleBody {
@@ -76,6 +85,12 @@ export function apiOf(client: Client) {
       client.post<MigrateAnswer>(`${clPath(ns, cl)}/migrate`, body),
     sync: (ns: string, cl: string, force: boolean) =>
       client.post<{ results: PushResult[] }>(`${clPath(ns, cl)}/sync`, { force }),
+    syncNode: (ns: string, cl: string, node: string, force: boolean) =>
+      client.post<{ results: PushResult[] }>(`${clPath(ns, cl)}/sync`, { node, force }),
+    check: (ns: string, cl: string) =>
+      client.get<{ check: ClusterCheck }>(`${clPath(ns, cl)}/check`),
+    command: (ns: string, cl: string, body: CommandBody) =>
+      client.post<CommandAnswer>(`${clPath(ns, cl)}/commands`, body),
     scale: (ns: string, cl: string, body: ScaleBody) =>
       client.post<ScaleAnswer>(`${clPath(ns, cl)}/scale`, body),
 

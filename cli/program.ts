@@ -9,6 +9,7 @@ import { HELP_FOOTER, registerHelp } from "./commands/help.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerNamespaces } from "./commands/namespaces.js";
 import { registerNodes } from "./commands/nodes.js";
+import { registerOperate } from "./commands/operate.js";
 import { registerScale } from "./commands/scale.js";
 import { registerSeed } from "./commands/seed.js";
 import { registerShards } from "./commands/shards.js";
@@ -60,6 +61,7 @@ export function buildProgram(io: ProgramIO): Command {
   registerTasks(verbs);
   registerScale(verbs);
   registerSync(verbs);
+  registerOperate(program, verbs);
   registerSeed(program);
   registerUse(program);
   registerHelp(program);

@@ -9,7 +9,23 @@ import type {
   ShardJson,
 } from "../lib/model/index.js";
 
-export type { ClusterHealth, ClusterJson, ClusterNode, FailoverRecord, NodeHealth, ShardJson };
+import type { ClusterCheck, NodeCommandResult } from "../lib/ops/index.js";
+
+export type {
+  ClusterCheck,
+  ClusterHealth,
+  ClusterJson,
+  ClusterNode,
+  FailoverRecord,
+  NodeHealth,
+  ShardJson,
+};
+
+/** POST .../commands: each node's reply or error. */
+export interface CommandAnswer {
+  command: string;
+  results: NodeCommandResult[];
+}
 
 export type TaskState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 

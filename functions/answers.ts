@@ -54,6 +54,8 @@ export const answers = {
   failovers: data(z.object({ failovers: z.array(FailoverRecord) })),
   tasks: data(z.object({ tasks: z.array(Task) })),
   task: data(z.object({ task: Task })),
+  /** A data migration queued: its task, and the cluster as upstream answers it. */
+  migration: data(z.object({ task: Task, cluster: clusterRef })),
   scale: data(
     z.object({
       plan: z.object({ moves: z.array(Move) }).passthrough(),

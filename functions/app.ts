@@ -14,7 +14,9 @@ import { errorAnswer, onError } from "./errors.js";
 import { createMetrics } from "./metrics.js";
 import { buildOpenApi, describe } from "./openapi.js";
 import { requestLog } from "./request-log.js";
+import { checkRoutes } from "./routes/check.js";
 import { clusterRoutes } from "./routes/clusters.js";
+import { commandRoutes } from "./routes/commands.js";
 import { healthRoutes } from "./routes/health.js";
 import { namespaceRoutes } from "./routes/namespaces.js";
 import { shardRoutes } from "./routes/shards.js";
@@ -49,7 +51,9 @@ export function createApp(deps: AppDeps) {
     .route("/namespaces", shardRoutes(deps))
     .route("/namespaces", taskRoutes(deps))
     .route("/namespaces", healthRoutes(deps))
-    .route("/namespaces", statsRoutes(deps, nodePool));
+    .route("/namespaces", statsRoutes(deps, nodePool))
+    .route("/namespaces", checkRoutes(deps))
+    .route("/namespaces", commandRoutes(deps));
 
   const app = new Hono<AppEnv>()
     .use(requestId())

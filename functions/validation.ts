@@ -1,5 +1,6 @@
 // Request parsing with zod; a failure is a 400 whose message names the field.
 import { zValidator } from "@hono/zod-validator";
+import type { MiddlewareHandler } from "hono";
 import type { ZodType } from "zod";
 import { z } from "zod";
 import { invalid } from "../lib/errors.js";
@@ -21,8 +22,35 @@ export function validate<T extends ZodType, K extends Target>(target: K, schema:
       throw invalid(`${path}: ${issue?.message ?? "invalid"}`, path);
     }
   });
+  // The JSON body is read whatever the Content-Type says, as upstream does: `curl -d` sends
+  // application/x-www-form-urlencoded. Same answer type as zValidator's, so routes stay typed.
+  const handler =
+    target === "json" ? (jsonBodyValidator(schema) as unknown as typeof middleware) : middleware;
   // The OpenAPI document is generated from exactly the schemas that validate.
-  return Object.assign(middleware, { [validatorDoc]: { target, schema } as ValidatorDoc });
+  return Object.assign(handler, { [validatorDoc]: { target, schema } as ValidatorDoc });
+}
+
+function jsonBodyValidator(schema: ZodType): MiddlewareHandler {
+  return async (c, next) => {
+    c.req.addValidatedData("json", parseJsonBody(await c.req.text(), schema, false) as object);
+    await next();
+  };
+}
+
+function parseJsonBody<T extends ZodType>(text: string, schema: T, optional: boolean) {
+  let value: unknown;
+  try {
+    value = optional && text.trim() === "" ? undefined : JSON.parse(text);
+  } catch {
+    throw invalid("body: not valid JSON", "body");
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = issue?.path.join(".") || "body";
+    throw invalid(`${path}: ${issue?.message ?? "invalid"}`, path);
+  }
+  return result.data as z.infer<T>;
 }
 
 export const ShardIndex = z.coerce
@@ -39,18 +67,10 @@ export async function optionalJsonBody<T extends ZodType>(
   req: { text(): Promise<string> },
   schema: T,
 ) {
-  const text = await req.text();
-  let value: unknown;
-  try {
-    value = text.trim() === "" ? undefined : JSON.parse(text);
-  } catch {
-    throw invalid("body: not valid JSON", "body");
-  }
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const path = issue?.path.join(".") || "body";
-    throw invalid(`${path}: ${issue?.message ?? "invalid"}`, path);
-  }
-  return result.data as z.infer<T>;
+  return parseJsonBody(await req.text(), schema, true);
+}
+
+/** Upstream's `X-Dont-Check-Kvrocks-Version: yes`: add nodes whatever Kvrocks they run. */
+export function skipsVersionCheck(req: { header(name: string): string | undefined }): boolean {
+  return req.header("x-dont-check-kvrocks-version")?.toLowerCase() === "yes";
 }

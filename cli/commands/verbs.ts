@@ -36,7 +36,7 @@ const verbs: [keyof Verbs, string, string, string][] = [
     "Move slots, with their data unless --slot-only",
     UPSTREAM,
   ],
-  ["sync", "cluster [--force]", "Push the stored topology to every node now", OURS],
+  ["sync", "cluster|node [--force]", "Push the stored topology to every node, or one, now", OURS],
   ["scale", "out|in", "Add or remove shards; slots and data move to match", OURS],
   ["cancel", "task ID", "Cancel a queued or running migration task", OURS],
 ];

@@ -9,6 +9,7 @@ import {
   migrateSlots,
   scaleCluster,
   syncCluster,
+  syncNode,
 } from "../../lib/ops/index.js";
 import { advanceMigrations } from "../../lib/probe/index.js";
 import { SlotRangeInput } from "../../lib/slots/index.js";
@@ -21,13 +22,15 @@ import {
   NamespaceParams,
   optionalJsonBody,
   ShardIndex,
+  skipsVersionCheck,
   validate,
 } from "../validation.js";
 
 const CreateClusterBody = z.object({
   name: ResourceName,
   nodes: z.array(Addr).min(1, "needs at least one node"),
-  replicas: z.number().int().min(1).max(16).default(1),
+  /** Upstream reads 0 as 1. */
+  replicas: z.number().int().min(0).max(16).default(1),
   password: z.string().default(""),
   /** Ours: skip the reachability and cluster-mode check, as upstream's header does. */
   check_nodes: z.boolean().default(true),
@@ -67,7 +70,13 @@ const ScaleBody = z.object({
   check_nodes: z.boolean().default(true),
 });
 
-const SyncBody = z.object({ force: z.boolean().default(false) }).default({ force: false });
+const SyncBody = z
+  .object({
+    force: z.boolean().default(false),
+    /** Ours: only this node (address or id). */
+    node: z.string().min(1).optional(),
+  })
+  .default({ force: false });
 
 export function clusterRoutes(deps: AppDeps) {
   const { store } = deps.ops;
@@ -103,7 +112,12 @@ export function clusterRoutes(deps: AppDeps) {
         const skip =
           !body.check_nodes || c.req.header("x-dont-check-cluster-mode")?.toLowerCase() === "yes";
         await store.getNamespace(ns);
-        const { cluster } = await createCluster(deps.ops, ns, { ...body, skipNodeCheck: skip });
+        const { cluster } = await createCluster(deps.ops, ns, {
+          ...body,
+          replicas: body.replicas || 1,
+          skipNodeCheck: skip,
+          skipVersionCheck: skipsVersionCheck(c.req),
+        });
         return c.json({ data: { cluster: publicCluster(cluster) } }, 201);
       },
     )
@@ -153,6 +167,7 @@ export function clusterRoutes(deps: AppDeps) {
         const imported = await importCluster(deps.ops, ns, {
           name: cluster,
           ...c.req.valid("json"),
+          skipVersionCheck: skipsVersionCheck(c.req),
         });
         return c.json({ data: { cluster: publicCluster(imported) } }, 201);
       },
@@ -162,7 +177,7 @@ export function clusterRoutes(deps: AppDeps) {
       describe({
         summary: "Move slots: slot-only now (200), or with data as a task (202)",
         tag: "migration",
-        answers: { 200: answers.cluster, 202: answers.task },
+        answers: { 200: answers.cluster, 202: answers.migration },
         errors: [404, 409],
       }),
       validate("param", ClusterParams),
@@ -181,7 +196,9 @@ export function clusterRoutes(deps: AppDeps) {
         // Start the first range now; the probe rounds carry it on.
         await advanceMigrations(deps.ops, ns, cluster, { startOnly: true });
         const task = await getTask(store, ns, cluster, outcome.task.id);
-        return c.json({ data: { task } }, 202);
+        // Upstream answers the cluster: scripts read data.cluster (migrating_slot set) after it.
+        const started = await store.getCluster(ns, cluster);
+        return c.json({ data: { task, cluster: publicCluster(started.cluster) } }, 202);
       },
     )
     .post(
@@ -203,6 +220,7 @@ export function clusterRoutes(deps: AppDeps) {
           dryRun: body.dry_run,
           slotOnly: body.slot_only,
           checkNodes: body.check_nodes,
+          skipVersionCheck: skipsVersionCheck(c.req),
         });
         const plan = outcome.plan;
         if (outcome.tasks.length === 0) {
@@ -219,7 +237,7 @@ export function clusterRoutes(deps: AppDeps) {
     .post(
       "/:ns/clusters/:cluster/sync",
       describe({
-        summary: "Push the stored topology to every node",
+        summary: "Push the stored topology to every node, or to one",
         tag: "clusters",
         answers: { 200: answers.sync },
         body: SyncBody,
@@ -228,8 +246,11 @@ export function clusterRoutes(deps: AppDeps) {
       validate("param", ClusterParams),
       async (c) => {
         const { ns, cluster } = c.req.valid("param");
-        const { force } = await optionalJsonBody(c.req, SyncBody);
-        const results = await syncCluster(deps.ops, ns, cluster, force);
+        const { force, node } = await optionalJsonBody(c.req, SyncBody);
+        const results =
+          node === undefined
+            ? await syncCluster(deps.ops, ns, cluster, force)
+            : await syncNode(deps.ops, ns, cluster, node, force);
         return c.json({ data: { results } });
       },
     );

@@ -14,7 +14,13 @@ import { noteVersion } from "../audit.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { describe } from "../openapi.js";
 import { publicCluster, publicNode } from "../redact.js";
-import { ClusterParams, optionalJsonBody, ShardParams, validate } from "../validation.js";
+import {
+  ClusterParams,
+  optionalJsonBody,
+  ShardParams,
+  skipsVersionCheck,
+  validate,
+} from "../validation.js";
 
 const AddShardBody = z.object({
   nodes: z.array(Addr).min(1, "needs at least one node"),
@@ -62,7 +68,10 @@ export function shardRoutes(deps: AppDeps) {
       validate("json", AddShardBody),
       async (c) => {
         const { ns, cluster } = c.req.valid("param");
-        const changed = await addShard(deps.ops, ns, cluster, c.req.valid("json"));
+        const changed = await addShard(deps.ops, ns, cluster, {
+          ...c.req.valid("json"),
+          skipVersionCheck: skipsVersionCheck(c.req),
+        });
         noteVersion(c, changed.cluster.version);
         const shards = publicCluster(changed.cluster).shards;
         return c.json({ data: { shard: shards[shards.length - 1] } }, 201);
@@ -126,7 +135,10 @@ export function shardRoutes(deps: AppDeps) {
       validate("json", AddNodeBody),
       async (c) => {
         const { ns, cluster, shard } = c.req.valid("param");
-        const changed = await addNode(deps.ops, ns, cluster, shard, c.req.valid("json"));
+        const changed = await addNode(deps.ops, ns, cluster, shard, {
+          ...c.req.valid("json"),
+          skipVersionCheck: skipsVersionCheck(c.req),
+        });
         noteVersion(c, changed.cluster.version);
         // Upstream answers the bare id; ours wraps it the same way.
         return c.json({ data: changed.result.id }, 201);

@@ -1,11 +1,21 @@
 import { z } from "zod";
 
-// Names become etcd key segments, so they must never contain "/" or whitespace.
+// Names become etcd key segments and URL path segments. Upstream accepts any string, and its
+// etcd may hold names like `team@prod`: only what would break a key or a URL is refused.
+const NAME_MAX_BYTES = 255;
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 export const ResourceName = z
   .string()
   .min(1, "must not be empty")
-  .max(64, "must be at most 64 characters")
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "may contain letters, digits, '.', '_' and '-' only");
+  .refine((name) => new TextEncoder().encode(name).length <= NAME_MAX_BYTES, {
+    message: `must be at most ${NAME_MAX_BYTES} bytes`,
+  })
+  .refine((name) => !name.includes("/"), { message: "must not contain '/'" })
+  .refine((name) => !CONTROL.test(name), { message: "must not contain control characters" })
+  .refine((name) => name !== "." && name !== "..", {
+    message: "must not be '.' or '..' (a URL would lose it)",
+  });
 
 export const NodeId = z.string().length(40, "a node id is exactly 40 characters");
 

@@ -8,6 +8,7 @@ import { assertNodesFree } from "./checks.js";
 import { planCluster } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
 import { pushCluster } from "./push.js";
+import { assertKvrocksVersions } from "./versions.js";
 
 export interface CreateClusterInput {
   name: string;
@@ -16,6 +17,8 @@ export interface CreateClusterInput {
   password: string;
   /** Skip the reachability and cluster-mode check (nodes not started yet, say). */
   skipNodeCheck?: boolean;
+  /** Skip the Kvrocks version check (upstream's X-Dont-Check-Kvrocks-Version). */
+  skipVersionCheck?: boolean;
 }
 
 export async function createCluster(
@@ -25,6 +28,12 @@ export async function createCluster(
 ): Promise<{ cluster: Cluster; push: PushResult[] }> {
   const cluster = planCluster(input, deps.now());
   if (!input.skipNodeCheck) await assertNodesFree(input.nodes, input.password, deps.nodeTimeoutMs);
+  if (!input.skipVersionCheck) {
+    await assertKvrocksVersions(input.nodes, input.password, {
+      timeoutMs: deps.nodeTimeoutMs,
+      allowUnreachable: input.skipNodeCheck ?? false,
+    });
+  }
   await deps.store.createCluster(ns, cluster);
   const push = await pushCluster(deps, ns, cluster);
   return { cluster, push };
@@ -34,6 +43,7 @@ export interface ImportClusterInput {
   name: string;
   nodes: string[];
   password: string;
+  skipVersionCheck?: boolean;
 }
 
 /** Builds the cluster from the nodes' own view; every given node must see the same thing. */
@@ -43,6 +53,12 @@ export async function importCluster(
   input: ImportClusterInput,
 ): Promise<Cluster> {
   if (input.nodes.length === 0) throw invalid("import needs at least one node", "nodes");
+  if (!input.skipVersionCheck) {
+    await assertKvrocksVersions(input.nodes, input.password, {
+      timeoutMs: deps.nodeTimeoutMs,
+      allowUnreachable: true, // an unreachable node fails the import below, with its reason
+    });
+  }
   const views = await Promise.all(
     input.nodes.map(async (addr) => {
       try {

@@ -1,6 +1,8 @@
 export * from "./balance.js";
+export * from "./check.js";
 export * from "./checks.js";
 export * from "./clusters.js";
+export * from "./commands.js";
 export * from "./compute.js";
 export * from "./deps.js";
 export * from "./failover.js";
@@ -10,3 +12,4 @@ export * from "./push.js";
 export * from "./scale.js";
 export * from "./tasks.js";
 export * from "./topology-changes.js";
+export * from "./versions.js";

@@ -9,6 +9,7 @@ import { withRangeMoved, withShardsAdded, withShardsRemoved } from "./compute.js
 import type { OpsDeps } from "./deps.js";
 import { checkMigration, listTaskDocs, newMigrationTask, newTaskId, saveTask } from "./tasks.js";
 import { changeTopology, moveSlotsOnly } from "./topology-changes.js";
+import { assertKvrocksVersions } from "./versions.js";
 
 export interface MigrateRequest {
   target: number;
@@ -52,6 +53,7 @@ export interface ScaleRequest {
   dryRun: boolean;
   slotOnly: boolean;
   checkNodes: boolean;
+  skipVersionCheck?: boolean;
 }
 
 export interface PlanJson {
@@ -129,6 +131,16 @@ export async function scaleCluster(
     if (request.checkNodes) {
       await Promise.all(
         request.addShards.map((s) => assertNodesFree(s.nodes, s.password, deps.nodeTimeoutMs)),
+      );
+    }
+    if (!request.skipVersionCheck) {
+      await Promise.all(
+        request.addShards.map((s) =>
+          assertKvrocksVersions(s.nodes, s.password, {
+            timeoutMs: deps.nodeTimeoutMs,
+            allowUnreachable: !request.checkNodes,
+          }),
+        ),
       );
     }
     const added = await changeTopology(deps, ns, cl, (c) => ({

@@ -1,7 +1,9 @@
 // Shard, node and slot changes: compute, compare-and-swap, then push.
+
+import { notFound } from "../errors.js";
 import { withNode } from "../kvrocks/index.js";
 import type { Cluster, ClusterNode, NodeRole } from "../model/index.js";
-import { masterOf } from "../model/index.js";
+import { allNodes, masterOf } from "../model/index.js";
 import type { SlotRange } from "../slots/index.js";
 import type { Fence } from "../store/index.js";
 import type { PushResult } from "../topology/index.js";
@@ -20,6 +22,7 @@ import {
 import type { OpsDeps } from "./deps.js";
 import { pushCluster } from "./push.js";
 import { assertNoActiveTasks } from "./tasks.js";
+import { assertKvrocksVersions } from "./versions.js";
 
 export interface Changed<T = undefined> {
   cluster: Cluster;
@@ -50,12 +53,19 @@ export async function changeTopology<T>(
   return { cluster: updated.cluster, push, result: result as T };
 }
 
-export function addShard(
+export async function addShard(
   deps: OpsDeps,
   ns: string,
   name: string,
-  input: { nodes: string[]; password: string },
+  input: { nodes: string[]; password: string; skipVersionCheck?: boolean },
 ) {
+  // Nodes may be added before they are started: only a node that answers is judged.
+  if (!input.skipVersionCheck) {
+    await assertKvrocksVersions(input.nodes, input.password, {
+      timeoutMs: deps.nodeTimeoutMs,
+      allowUnreachable: true,
+    });
+  }
   return changeTopology(deps, ns, name, (c) => ({
     cluster: withShardAdded(c, input.nodes, input.password, deps.now()),
     result: undefined,
@@ -71,13 +81,20 @@ export async function removeShard(deps: OpsDeps, ns: string, name: string, index
   }));
 }
 
-export function addNode(
+export async function addNode(
   deps: OpsDeps,
   ns: string,
   name: string,
   index: number,
-  input: { addr: string; role: NodeRole; password: string },
+  input: { addr: string; role: NodeRole; password: string; skipVersionCheck?: boolean },
 ): Promise<Changed<ClusterNode>> {
+  if (!input.skipVersionCheck) {
+    await assertKvrocksVersions([input.addr], input.password, {
+      timeoutMs: deps.nodeTimeoutMs,
+      allowUnreachable: true,
+      field: "addr",
+    });
+  }
   return changeTopology(deps, ns, name, (c) => {
     const { cluster, node } = withNodeAdded(c, index, input, deps.now());
     return { cluster, result: node };
@@ -174,4 +191,18 @@ export async function syncCluster(
 ): Promise<PushResult[]> {
   const { cluster } = await deps.store.getCluster(ns, name);
   return pushCluster(deps, ns, cluster, { force });
+}
+
+/** Pushes the stored topology to one node of the cluster, named by address or id. */
+export async function syncNode(
+  deps: OpsDeps,
+  ns: string,
+  name: string,
+  node: string,
+  force: boolean,
+): Promise<PushResult[]> {
+  const { cluster } = await deps.store.getCluster(ns, name);
+  const found = allNodes(cluster).find((n) => n.addr === node || n.id === node);
+  if (!found) throw notFound(`node ${node} is not in cluster ${ns}/${name}`);
+  return pushCluster(deps, ns, cluster, { force, only: new Set([found.id]) });
 }

@@ -14,8 +14,9 @@ export function storeKeys(prefix = DEFAULT_PREFIX) {
   const root = prefix.replace(/\/+$/, "");
   const metadata = `${root}/metadata/`;
   const state = `${root}/state/`;
-  // Claims sit beside the per-namespace state subtrees. A namespace called "addrs" cannot
-  // collide: an address always contains ':' and a cluster name never does.
+  // Claims sit beside the per-namespace state subtrees. A namespace called "addrs" holding a
+  // cluster named like an address still never shares a key: a claim is a leaf, and a
+  // cluster's state documents sit one '/' further down.
   const addrs = `${state}addrs/`;
   const locks = `${root}/locks/`;
 

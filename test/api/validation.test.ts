@@ -15,6 +15,16 @@ afterAll(async () => h.close());
 const malformed: [string, string, string, unknown, string][] = [
   ["namespace missing", "POST", "/api/v1/namespaces", {}, "namespace"],
   ["namespace with a slash", "POST", "/api/v1/namespaces", { namespace: "a/b" }, "namespace"],
+  ["namespace empty", "POST", "/api/v1/namespaces", { namespace: "" }, "namespace"],
+  ["namespace with a newline", "POST", "/api/v1/namespaces", { namespace: "a\nb" }, "namespace"],
+  ["namespace '..'", "POST", "/api/v1/namespaces", { namespace: ".." }, "namespace"],
+  [
+    "namespace over 255 bytes",
+    "POST",
+    "/api/v1/namespaces",
+    { namespace: "é".repeat(128) },
+    "namespace",
+  ],
   ["namespace not a string", "POST", "/api/v1/namespaces", { namespace: 7 }, "namespace"],
   ["body not JSON", "POST", "/api/v1/namespaces", "{nope", "body"],
   ["cluster name missing", "POST", c, { nodes: ["127.0.0.1:1"] }, "name"],
@@ -22,7 +32,7 @@ const malformed: [string, string, string, unknown, string][] = [
   ["nodes empty", "POST", c, { name: "x", nodes: [] }, "nodes"],
   ["node not host:port", "POST", c, { name: "x", nodes: ["localhost"] }, "nodes.0"],
   ["port out of range", "POST", c, { name: "x", nodes: ["h:70000"] }, "nodes.0"],
-  ["replicas zero", "POST", c, { name: "x", nodes: ["127.0.0.1:1"], replicas: 0 }, "replicas"],
+  ["replicas negative", "POST", c, { name: "x", nodes: ["127.0.0.1:1"], replicas: -1 }, "replicas"],
   [
     "replicas not dividing",
     "POST",

@@ -48,9 +48,10 @@ describe("console shells", () => {
   });
 
   it("escapes names taken from the path and refuses invalid ones", async () => {
+    // Upstream accepts '<' in a name: the page shows it escaped.
     const res = await h.app.request("/ui/namespaces/%3Cb%3Ex");
-    expect(res.status).toBe(404);
     expect(await res.text()).not.toContain("<b>x");
+    expect((await h.app.request("/ui/namespaces/a%01b")).status).toBe(404);
     expect((await h.app.request("/ui/namespaces/a/clusters/b/nodes/short")).status).toBe(404);
     expect((await h.app.request("/ui/nothing/here")).status).toBe(404);
     const slash = await h.app.request("/ui/");

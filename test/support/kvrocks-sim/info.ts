@@ -20,8 +20,8 @@ const server: Section = (node) => {
   const up = Math.floor((Date.now() - node.startedAt) / 1000);
   return (
     "# Server\r\n" +
-    `version:${KVROCKS_VERSION}\r\n` +
-    `kvrocks_version:${KVROCKS_VERSION}\r\n` +
+    `version:${node.config.kvrocksVersion}\r\n` +
+    `kvrocks_version:${node.config.kvrocksVersion}\r\n` +
     `redis_version:${REDIS_VERSION}\r\n` +
     `git_sha1:${GIT_SHA}\r\n` +
     `kvrocks_git_sha1:${GIT_SHA}\r\n` +

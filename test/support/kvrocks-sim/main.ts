@@ -1,6 +1,6 @@
 // Command-line entry: several simulated nodes in one process, for manual runs and for
 // tools that need Kvrocks-shaped endpoints.
-//   npx tsx test/support/kvrocks-sim/main.ts --count 6 --port 30001 [--host 127.0.0.1] [--password x]
+//   npx tsx test/support/kvrocks-sim/main.ts --count 6 --port 30001 [--host 127.0.0.1] [--password x] [--kvrocks-version V]
 // Prints each node's address, then "ready"; exits cleanly on SIGINT / SIGTERM.
 
 import { parseArgs } from "node:util";
@@ -13,6 +13,7 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     password: { type: "string" },
     "no-cluster": { type: "boolean", default: false },
+    "kvrocks-version": { type: "string" },
   },
 });
 
@@ -29,6 +30,7 @@ const opts: SimNodeOptions = {
   clusterEnabled: !values["no-cluster"],
 };
 if (values.password !== undefined) opts.password = values.password;
+if (values["kvrocks-version"] !== undefined) opts.kvrocksVersion = values["kvrocks-version"];
 
 const nodes = await startSimNodes(count, opts);
 for (const n of nodes) process.stdout.write(`${n.addr}\n`);

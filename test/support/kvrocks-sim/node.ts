@@ -23,6 +23,8 @@ export interface NodeConfig {
   migrationDelayMs: number;
   /** Time before a migration to an unreachable target is reported failed. */
   migrationFailDelayMs: number;
+  /** What `INFO server` reports as `version` / `kvrocks_version`. */
+  kvrocksVersion: string;
 }
 
 export interface NodeStats {
@@ -84,6 +86,9 @@ export class KvrocksNode {
   };
   connectedClients = 0;
   private persisted: PersistedTopology | null = null;
+
+  /** Values changed with CONFIG SET (the simulator's few settings). */
+  readonly settings = new Map<string, string>();
 
   constructor(readonly config: NodeConfig) {
     this.store.onWrite = (op) => propagate(this, op);

@@ -5,6 +5,7 @@
 import { createServer, type Server } from "node:net";
 import { Connection } from "./connection.js";
 import type { Faults } from "./faults.js";
+import { KVROCKS_VERSION } from "./info.js";
 import { KvrocksNode, type NodeConfig } from "./node.js";
 import { registerNode, unregisterNode } from "./registry.js";
 import { newSession } from "./session.js";
@@ -20,6 +21,8 @@ export interface SimNodeOptions {
   clusterEnabled?: boolean;
   migrationDelayMs?: number;
   migrationFailDelayMs?: number;
+  /** The release `INFO server` reports (default 2.10.1): an old one, to test version checks. */
+  kvrocksVersion?: string;
 }
 
 export interface SimNodeState {
@@ -65,6 +68,7 @@ export class SimNode {
       clusterEnabled: opts.clusterEnabled ?? true,
       migrationDelayMs: opts.migrationDelayMs ?? 50,
       migrationFailDelayMs: opts.migrationFailDelayMs ?? 300,
+      kvrocksVersion: opts.kvrocksVersion ?? KVROCKS_VERSION,
     });
     all.add(sim);
     registerNode(sim.kvrocks);

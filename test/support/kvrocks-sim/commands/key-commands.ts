@@ -101,6 +101,17 @@ const del: CommandSpec = {
   },
 };
 
+/** FLUSHALL / FLUSHDB: every key goes, one replicated delete each (the simulator has one db). */
+const flush = (name: string): CommandSpec => ({
+  name,
+  arity: -1,
+  write: true,
+  prepare: (ctx) => () => {
+    for (const k of ctx.node.store.keys()) ctx.node.store.del(k);
+    return simpleString("OK");
+  },
+});
+
 const exists: CommandSpec = {
   name: "exists",
   arity: -2,
@@ -112,4 +123,11 @@ const exists: CommandSpec = {
   },
 };
 
-export const keyCommands: CommandSpec[] = [get, set, del, exists];
+export const keyCommands: CommandSpec[] = [
+  flush("flushall"),
+  flush("flushdb"),
+  get,
+  set,
+  del,
+  exists,
+];

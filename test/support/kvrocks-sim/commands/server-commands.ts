@@ -240,6 +240,52 @@ const slaveof: CommandSpec = {
   },
 };
 
+/** A few settings, as `CONFIG GET` names them; `CONFIG SET` changes the plain ones. */
+function settings(ctx: CommandContext): Map<string, string> {
+  const c = ctx.node.config;
+  return new Map([
+    ["bind", c.host],
+    ["port", String(c.port)],
+    ["cluster-enabled", c.clusterEnabled ? "yes" : "no"],
+    ["requirepass", c.password],
+    ["masterauth", c.password],
+    ["maxclients", ctx.node.settings.get("maxclients") ?? "10000"],
+    ["timeout", ctx.node.settings.get("timeout") ?? "0"],
+    ["slowlog-log-slower-than", ctx.node.settings.get("slowlog-log-slower-than") ?? "200000"],
+  ]);
+}
+
+/** `CONFIG GET pattern` (`*` as in Kvrocks's glob) and `CONFIG SET name value`, admin only. */
+const config: CommandSpec = {
+  name: "config",
+  arity: -2,
+  prepare: (ctx) => () => {
+    if (!ctx.session.admin && ctx.node.config.password !== "") {
+      throw errorOf("admin permission required to perform the command");
+    }
+    const sub = lower(ctx.argv[1]);
+    if (sub === "get" && ctx.argv.length === 3) {
+      const pattern = new RegExp(
+        `^${lower(ctx.argv[2])
+          .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+          .replace(/\*/g, ".*")}$`,
+      );
+      const found = [...settings(ctx)].filter(([name]) => pattern.test(name));
+      return bulkArray(found.flat());
+    }
+    if (sub === "set" && ctx.argv.length === 4) {
+      const name = lower(ctx.argv[2]);
+      if (!settings(ctx).has(name)) throw errorOf(`no such configuration: ${ctx.argv[2]}`);
+      if (!["maxclients", "timeout", "slowlog-log-slower-than"].includes(name)) {
+        throw errorOf(`Unsupported CONFIG parameter: ${ctx.argv[2]}`);
+      }
+      ctx.node.settings.set(name, ctx.argv[3]!);
+      return OK();
+    }
+    throw errorOf("CONFIG subcommand must be one of GET, SET, REWRITE");
+  },
+};
+
 const flag =
   (set: (ctx: CommandContext) => void): CommandSpec["prepare"] =>
   (ctx) =>
@@ -287,4 +333,5 @@ export const serverCommands: CommandSpec[] = [
   readonly,
   readwrite,
   asking,
+  config,
 ];
