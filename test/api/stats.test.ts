@@ -127,7 +127,7 @@ describe("GET .../stats", () => {
 
   it("answers 404 for a cluster that does not exist, and 400 for a bad name", async () => {
     expect((await h.request("GET", "/api/v1/namespaces/st/clusters/nope/stats")).status).toBe(404);
-    const bad = await h.request("GET", "/api/v1/namespaces/st/clusters/bad%20name/stats");
+    const bad = await h.request("GET", "/api/v1/namespaces/st/clusters/bad%01name/stats");
     expect(bad.status).toBe(400);
     expect(bad.body.error.field).toBeDefined();
   });
