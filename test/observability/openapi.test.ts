@@ -36,7 +36,7 @@ describe("the OpenAPI document", () => {
       ),
     );
     expect([...documented].sort()).toEqual([...served].sort());
-    expect(served.size).toBe(30);
+    expect(served.size).toBe(31);
   });
 
   it("describes bodies with the schemas that validate them", () => {
@@ -57,6 +57,7 @@ describe("the OpenAPI document", () => {
     await round(h);
     const checks: [string, { parse(v: unknown): unknown }][] = [
       ["/api/v1/namespaces", answers.namespaces],
+      ["/api/v1/token", answers.token],
       ["/api/v1/namespaces/o/clusters", answers.clusters],
       [base, answers.cluster],
       [`${base}/shards`, answers.shards],
@@ -97,7 +98,7 @@ describe("the OpenAPI document", () => {
         return route.abort();
       });
       await page.goto(`http://127.0.0.1:${port}/docs`);
-      await expect.poll(() => page.locator("section").count()).toBe(30);
+      await expect.poll(() => page.locator("section").count()).toBe(31);
       expect(await page.locator("h1").textContent()).toContain("kvrocks-controller");
       await page.screenshot({ path: "test/artifacts/docs.png", fullPage: false });
       expect(outside).toEqual([]);
