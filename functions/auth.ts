@@ -36,9 +36,14 @@ export function authEnabled(auth: AuthConfig): boolean {
   );
 }
 
-/** The principal `bearerAuth` established for this request. */
+/**
+ * The principal `bearerAuth` established for this request (an open API's is `OPEN_ACCESS`).
+ * A route not behind `bearerAuth` has none: asking is a bug, and fails closed.
+ */
 export function principalOf(c: Context<AppEnv>): Principal {
-  return c.get("principal") ?? OPEN_ACCESS;
+  const principal: Principal | undefined = c.get("principal");
+  if (principal === undefined) throw new Error("no principal: this route is not behind bearerAuth");
+  return principal;
 }
 
 /** What a request needs, read from its method and path. */
