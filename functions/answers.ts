@@ -64,4 +64,15 @@ export const answers = {
     }),
   ),
   status: data(z.object({ status: z.string() })),
+  /** Who the request's token speaks for, and what it may do (GET /api/v1/token). */
+  token: data(
+    z.object({
+      name: z.string(),
+      role: z.enum(["admin", "write", "read"]),
+      /** null: every namespace. */
+      namespaces: z.array(z.string()).nullable(),
+      read_only: z.boolean(),
+      may_manage_namespaces: z.boolean(),
+    }),
+  ),
 };

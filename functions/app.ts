@@ -7,7 +7,7 @@ import { KvcError } from "../lib/errors.js";
 import { NodePool } from "../lib/kvrocks/index.js";
 import { answers } from "./answers.js";
 import { auditLog } from "./audit.js";
-import { bearerAuth } from "./auth.js";
+import { bearerAuth, isReadOnly, mayManageNamespaces, principalOf } from "./auth.js";
 import type { AppDeps, AppEnv } from "./deps.js";
 import { renderDocsPage } from "./docs-page.js";
 import { errorAnswer, onError } from "./errors.js";
@@ -45,6 +45,26 @@ export function createApp(deps: AppDeps) {
           throw new KvcError("too_large", `body larger than ${deps.bodyLimitBytes} bytes`);
         },
       }),
+    )
+    .get(
+      "/token",
+      describe({
+        summary: "Who this token speaks for and what it may do (for consoles and scripts)",
+        tag: "service",
+        answers: { 200: answers.token },
+      }),
+      (c) => {
+        const p = principalOf(c);
+        return c.json({
+          data: {
+            name: p.name,
+            role: p.role,
+            namespaces: p.namespaces === null ? null : [...p.namespaces],
+            read_only: isReadOnly(p),
+            may_manage_namespaces: mayManageNamespaces(p),
+          },
+        });
+      },
     )
     .route("/namespaces", namespaceRoutes(deps))
     .route("/namespaces", clusterRoutes(deps))

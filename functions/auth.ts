@@ -36,13 +36,19 @@ export function authEnabled(auth: AuthConfig): boolean {
   );
 }
 
-/** The principal `bearerAuth` established for this request. */
+/**
+ * The principal `bearerAuth` established for this request (an open API's is `OPEN_ACCESS`).
+ * A route not behind `bearerAuth` has none: asking is a bug, and fails closed.
+ */
 export function principalOf(c: Context<AppEnv>): Principal {
-  return c.get("principal") ?? OPEN_ACCESS;
+  const principal: Principal | undefined = c.get("principal");
+  if (principal === undefined) throw new Error("no principal: this route is not behind bearerAuth");
+  return principal;
 }
 
 /** What a request needs, read from its method and path. */
 type Access =
+  | { kind: "self" }
   | { kind: "read"; namespace?: string }
   | { kind: "write"; namespace?: string }
   | { kind: "list-namespaces" }
@@ -54,6 +60,7 @@ const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 export function accessFor(method: string, path: string): Access {
   const read = READ_METHODS.has(method);
   const parts = path.split("/").filter((p) => p !== "");
+  if (read && parts.join("/") === "api/v1/token") return { kind: "self" };
   const at = parts.indexOf("namespaces");
   if (at === -1) return read ? { kind: "everything-read" } : { kind: "write" };
   const namespace = parts[at + 1] === undefined ? undefined : decodeSegment(parts[at + 1]!);
@@ -82,6 +89,7 @@ export function authorize(p: Principal, access: Access): void {
   const limited = () =>
     new KvcError("forbidden", `token "${p.name}" is limited to ${describeScope(p)}`);
   switch (access.kind) {
+    case "self":
     case "list-namespaces":
       return;
     case "everything-read":

@@ -183,6 +183,30 @@ describe("namespace tokens", () => {
   });
 });
 
+describe("GET /api/v1/token", () => {
+  it("tells any valid token who it is and what it may do, so a console can adapt", async () => {
+    const team = await call(TEAM_A_1, "GET", "/api/v1/token");
+    expect(team.status).toBe(200);
+    expect(team.body.data).toEqual({
+      name: expect.stringMatching(/^team-a-token-/),
+      role: "write",
+      namespaces: ["team-a"],
+      read_only: false,
+      may_manage_namespaces: false,
+    });
+    expect((await call(VIEWER, "GET", "/api/v1/token")).body.data).toMatchObject({
+      role: "read",
+      namespaces: null,
+      read_only: true,
+    });
+    expect((await call(ADMIN, "GET", "/api/v1/token")).body.data).toMatchObject({
+      name: "root",
+      may_manage_namespaces: true,
+    });
+    expect((await h.request("GET", "/api/v1/token")).status).toBe(401);
+  });
+});
+
 describe("read-only and admin tokens", () => {
   it("keep their behaviour: read-only reads everything and changes nothing", async () => {
     expect((await call(VIEWER, "GET", "/api/v1/namespaces/team-b/clusters")).status).toBe(200);

@@ -37,7 +37,7 @@ describe("the OpenAPI document", () => {
       ),
     );
     expect([...documented].sort()).toEqual([...served].sort());
-    expect(served.size).toBe(33);
+    expect(served.size).toBe(34);
   });
 
   it("describes bodies with the schemas that validate them", () => {
@@ -58,6 +58,7 @@ describe("the OpenAPI document", () => {
     await round(h);
     const checks: [string, { parse(v: unknown): unknown }][] = [
       ["/api/v1/namespaces", answers.namespaces],
+      ["/api/v1/token", answers.token],
       ["/api/v1/namespaces/o/clusters", answers.clusters],
       [base, answers.cluster],
       [`${base}/shards`, answers.shards],
@@ -99,7 +100,7 @@ describe("the OpenAPI document", () => {
         return route.abort();
       });
       await page.goto(`http://127.0.0.1:${port}/docs`);
-      await expect.poll(() => page.locator("section").count()).toBe(33);
+      await expect.poll(() => page.locator("section").count()).toBe(34);
       expect(await page.locator("h1").textContent()).toContain("kvrocks-controller");
       await page.screenshot({ path: "test/artifacts/docs.png", fullPage: false });
       expect(outside).toEqual([]);
