@@ -147,6 +147,13 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
         nodeOps,
         snapshot.topologies.map((t) => t.cluster),
       );
+      // The scrape sees every cluster: connections to nodes in none of them are let go.
+      const inUse = new Set(
+        snapshot.topologies.flatMap((t) =>
+          t.cluster.shards.flatMap((s) => s.nodes.map((n) => n.addr)),
+        ),
+      );
+      if (snapshot.unreadable.length === 0) pool.closeUnless((addr) => inUse.has(addr));
       // Cluster gauges describe etcd now: drop series of clusters and nodes that are gone.
       for (const gaugeOf of Object.values(g)) gaugeOf.reset();
       g.etcdUp.set(1);

@@ -16,7 +16,7 @@ export interface Verbs {
 
 const verbs: [keyof Verbs, string, string, string][] = [
   ["list", "RESOURCE", "List namespaces, clusters, shards, nodes, tasks or failovers", UPSTREAM],
-  ["get", "RESOURCE", "Show a cluster, its health, or a task", UPSTREAM],
+  ["get", "RESOURCE", "Show a cluster, its health or live stats, or a task", UPSTREAM],
   [
     "create",
     "namespace|cluster|shard|node",

@@ -48,6 +48,15 @@ export class NodePool {
     }
   }
 
+  /** Closes the connections to addresses `keep` says no to (nodes that left every cluster). */
+  closeUnless(keep: (addr: string) => boolean): void {
+    for (const [key, client] of this.clients) {
+      if (keep(client.addr)) continue;
+      client.close();
+      this.clients.delete(key);
+    }
+  }
+
   close(): void {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();

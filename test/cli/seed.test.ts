@@ -223,6 +223,7 @@ describe("help", () => {
       "sync cluster",
       "scale out|in",
       "cancel task",
+      "top \\[cluster\\]",
       "use -n NS -c CL",
       "mkns NAME",
       "mkcl -cn NAME",

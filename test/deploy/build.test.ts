@@ -181,6 +181,14 @@ describe("npm run build, as the Dockerfile runs it", () => {
         headers: { "content-type": "application/json" },
       });
       expect(created.status).toBe(201);
+      // The console's script was bundled by the build: the image has no client sources.
+      const prebuilt = join(runtimeDir, "dist/functions/ui/console.js");
+      expect(existsSync(prebuilt)).toBe(true);
+      const page = await (await fetch(`${base}/ui`)).text();
+      const src = /src="(\/ui\/assets\/console\.[0-9a-f]{12}\.js)"/.exec(page)?.[1];
+      const script = await (await fetch(`${base}${src}`)).text();
+      expect(script).toBe(readFileSync(prebuilt, "utf8"));
+      expect(existsSync(join(runtimeDir, "dist/functions/ui/client"))).toBe(false);
       proc.child.kill("SIGTERM");
       expect(await proc.exited).toBe(0);
       child = undefined;

@@ -113,6 +113,22 @@ describe("npm run bundle", () => {
     expect(nodes.map((n) => n.state.version)).toEqual([1, 1]);
   });
 
+  it("API handler: serves the console's script built into the bundle, and node stats", async () => {
+    const {
+      results: [page],
+    } = await invoke("api", [httpApiEvent("GET", "/ui")]);
+    const src = /src="(\/ui\/assets\/console\.[0-9a-f]{12}\.js)"/.exec(page!.body)?.[1];
+    expect(src).toBeDefined();
+    const { results } = await invoke("api", [
+      httpApiEvent("GET", src!),
+      httpApiEvent("GET", "/api/v1/namespaces/lambda/clusters/c1/stats"),
+    ]);
+    expect(results.map((r) => r.statusCode)).toEqual([200, 200]);
+    expect(results[0]!.body).toContain("Operations per second");
+    const stats = JSON.parse(results[1]!.body).data.nodes;
+    expect(stats.map((n: { up: boolean }) => n.up)).toEqual([true, true]);
+  });
+
   it("probe handler: runs one round over the cluster", async () => {
     const { results, log } = await invoke("probe", [{}, {}]);
     for (const r of results) {

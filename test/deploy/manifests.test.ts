@@ -129,7 +129,9 @@ describe("deploy/docker/Dockerfile", () => {
     const runs = byName.get("build")!.instructions.filter((i) => i.keyword === "RUN");
     const scripts = runs.flatMap((r) => [...r.args.matchAll(/npm run (\S+)/g)].map((m) => m[1]!));
     expect(scripts).toEqual(["build"]);
-    expect(pkg.scripts.build).toBe("tsc -p tsconfig.build.json");
+    expect(pkg.scripts.build).toBe(
+      "tsc -p tsconfig.build.json && tsx functions/ui/build-console.ts dist/functions/ui/console.js",
+    );
     const tsconfig = JSON.parse(read("tsconfig.build.json"));
     expect(tsconfig.compilerOptions.outDir).toBe("dist");
     expect(tsconfig.compilerOptions.rootDir).toBe(".");

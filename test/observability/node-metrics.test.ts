@@ -3,8 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../functions/app.js";
 import { loadConfig } from "../../lib/config/index.js";
+import { withNode } from "../../lib/kvrocks/index.js";
 import { openRuntime } from "../../lib/runtime.js";
-import { type Harness, startHarness } from "../support/harness.js";
+import { eventually, type Harness, startHarness } from "../support/harness.js";
 import type { SimNode } from "../support/kvrocks-sim/server.js";
 
 let h: Harness;
@@ -16,6 +17,12 @@ beforeAll(async () => {
   await h.createCluster("nm", "c", nodes, 2, "pw");
 });
 afterAll(async () => h?.close());
+
+/** connected_clients as the node reports it, counting the connection that asks. */
+async function clientsOf(addr: string): Promise<number> {
+  const info = await withNode(addr, {}, (c) => c.info());
+  return info.connectedClients;
+}
 
 /** Series of one metric: labels object and value. */
 async function series(name: string): Promise<{ labels: Record<string, string>; value: number }[]> {
@@ -97,8 +104,12 @@ describe("per-node gauges in /metrics", () => {
     const other = await h.startNodes(1);
     await h.createCluster("nm", "gone", other, 1);
     expect((await series("kvc_node_up")).some((s) => s.labels.cluster === "gone")).toBe(true);
+    // The scrape keeps a connection to the node between scrapes...
+    expect(await clientsOf(other[0]!.addr)).toBe(2);
     expect((await h.request("DELETE", "/api/v1/namespaces/nm/clusters/gone")).status).toBe(204);
     expect((await series("kvc_node_up")).some((s) => s.labels.cluster === "gone")).toBe(false);
+    // ...and lets it go once the node is in no cluster.
+    await eventually(async () => (await clientsOf(other[0]!.addr)) === 1);
   });
 });
 
