@@ -5,7 +5,7 @@ import { ActionForm, DataSection } from "./layout.js";
 export const NamespacesBody = () => (
   <>
     <DataSection id="namespaces" heading="Namespaces" />
-    <section data-mutating aria-labelledby="create-ns-h">
+    <section data-mutating data-manages-namespaces aria-labelledby="create-ns-h">
       <h2 id="create-ns-h">Create a namespace</h2>
       <ActionForm action="create-namespace" submit="Create namespace">
         <label>

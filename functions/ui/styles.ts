@@ -154,6 +154,7 @@ dialog label { display: flex; flex-direction: column; gap: 4px; font-weight: 600
 .kv dt { color: var(--muted); }
 .kv dd { margin: 0; overflow-wrap: anywhere; }
 body:not([data-access="full"]) [data-mutating] { display: none !important; }
+body[data-manage-namespaces="no"] [data-manages-namespaces] { display: none !important; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 12px 20px; }
 .chart { margin: 0; }
 .chart figcaption { font-weight: 600; margin-bottom: 4px; }

@@ -18,6 +18,7 @@ import { keySlot } from "../support/kvrocks-sim/keyslot.js";
 const ARTIFACTS = "test/artifacts/ui";
 const FULL_TOKEN = "ui-full-token";
 const READONLY_TOKEN = "ui-readonly-token";
+const SHOP_TOKEN = "ui-shop-token";
 // The client's palette (functions/ui/client/slots.ts): shards 0, 1, 2, and the migrating highlight.
 const SHARD_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f"];
 const MIGRATING_COLOUR = "#ff00cc";
@@ -70,6 +71,7 @@ async function startServer(): Promise<void> {
         KVC_PORT: String(port),
         KVC_API_TOKENS: FULL_TOKEN,
         KVC_READONLY_TOKENS: READONLY_TOKEN,
+        KVC_NAMESPACE_TOKENS: `shop=${SHOP_TOKEN}`,
         KVC_NODE_TIMEOUT_MS: "1000",
       },
       stdio: ["ignore", "pipe", "pipe"],
@@ -492,6 +494,28 @@ describe("web console", () => {
       );
     } finally {
       await readonly.close();
+    }
+  });
+
+  test("shows a namespace token only its namespace, and no namespace creation", async () => {
+    const other = await h.request("POST", "/api/v1/namespaces", { namespace: "elsewhere" });
+    expect([201, 409]).toContain(other.status);
+    const scoped = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const ns = await scoped.newPage();
+      watch(ns);
+      await ns.goto(`${base}/ui`);
+      await signIn(ns, SHOP_TOKEN);
+      await waitText(ns.locator("#access"), "namespace shop");
+      await waitText(ns.locator("#namespaces"), "shop");
+      expect(await ns.locator("#namespaces").textContent()).not.toContain("elsewhere");
+      expect(await ns.locator('form[data-action="create-namespace"]').isVisible()).toBe(false);
+      // Its own namespace's clusters it may change: the cluster forms are there.
+      await ns.goto(`${base}/ui/namespaces/shop`);
+      await ns.locator('form[data-action="create-cluster"]').waitFor({ timeout: WAIT });
+      await shot(ns, "10-namespace-token");
+    } finally {
+      await scoped.close();
     }
   });
 });

@@ -1,40 +1,44 @@
 // What the operator's token may do, found out from the API itself without changing anything.
-import { ApiError, api, messageOf, statusOf, TOKEN_KEY, token } from "./api.js";
+import { api, messageOf, statusOf, TOKEN_KEY, token } from "./api.js";
 import { hideBanner, must, setText, showBanner, sleep } from "./dom.js";
 import { REFRESH_MS } from "./page.js";
 
 type Access = "none" | "readonly" | "full";
 
-// GET /namespaces answers 401 when a token is needed and missing or wrong. Then
-// POST /namespaces with an empty body: the bearer middleware runs before any route
-// validates its body (functions/app.ts), so a read-only token gets 403 and a full token
-// (or an open API) gets 400 for the missing name. Nothing is created either way.
-async function probeAccess(): Promise<Access> {
-  try {
-    await api("GET", "/namespaces");
-  } catch (err) {
-    if (statusOf(err) === 401) return "none";
-    throw err;
-  }
-  try {
-    await api("POST", "/namespaces", {});
-  } catch (err) {
-    const status = statusOf(err);
-    if (status === 400) return "full";
-    if (!(err instanceof ApiError) || status === 0 || status >= 500) throw err;
-  }
-  return "readonly";
+/** What GET /api/v1/token answers about the session's token. */
+interface TokenInfo {
+  name: string;
+  role: "admin" | "write" | "read";
+  namespaces: string[] | null;
+  read_only: boolean;
+  may_manage_namespaces: boolean;
 }
 
-function setAccess(value: Access): void {
+// GET /token answers 401 when a token is needed and missing or wrong, and otherwise says what
+// the token may do: the console hides what the API would refuse.
+async function probeAccess(): Promise<{ access: Access; info: TokenInfo | null }> {
+  try {
+    const info = await api<TokenInfo>("GET", "/token");
+    return { access: info.read_only ? "readonly" : "full", info };
+  } catch (err) {
+    if (statusOf(err) === 401) return { access: "none", info: null };
+    throw err;
+  }
+}
+
+function setAccess(value: Access, info: TokenInfo | null): void {
   document.body.dataset.access = value;
+  // Namespace tokens and write tokens may change clusters but not create namespaces.
+  document.body.dataset.manageNamespaces = info?.may_manage_namespaces === false ? "no" : "yes";
   const el = must("#access");
   const hasToken = token() !== "";
+  const scope = info?.namespaces ? ` (namespace ${info.namespaces.join(", ")})` : "";
   if (value === "full") {
-    setText(el, hasToken ? "full access" : "open API: no tokens configured");
+    const what = info?.role === "write" ? "write access" : "full access";
+    setText(el, hasToken ? `${what}${scope}` : "open API: no tokens configured");
     el.className = `badge ${hasToken ? "ok" : "warn"}`;
   } else if (value === "readonly") {
-    setText(el, "read-only token");
+    setText(el, `read-only token${scope}`);
     el.className = "badge info";
   } else {
     setText(el, "no token");
@@ -73,7 +77,7 @@ export function authenticate(): Promise<void> {
 
 async function runAuthentication(): Promise<void> {
   for (;;) {
-    let found: Access;
+    let found: Awaited<ReturnType<typeof probeAccess>>;
     try {
       found = await probeAccess();
     } catch (err) {
@@ -81,14 +85,14 @@ async function runAuthentication(): Promise<void> {
       await sleep(REFRESH_MS);
       continue;
     }
-    if (found !== "none") {
+    if (found.access !== "none") {
       hideBanner();
-      setAccess(found);
+      setAccess(found.access, found.info);
       return;
     }
     const refused = token() !== "";
     sessionStorage.removeItem(TOKEN_KEY);
-    setAccess("none");
+    setAccess("none", null);
     const entered = await askToken(
       refused
         ? "The API refused that token. Enter another one."
