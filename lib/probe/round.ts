@@ -2,6 +2,7 @@
 // repair, advance migrations, and write the probe state only when it changed. Every write
 // carries the round's lock fence, so a run that lost its lock can change nothing.
 import { errorMessage, isKvcError } from "../errors.js";
+import { advanceMigrations, type MigrationEvent } from "../migration/index.js";
 import {
   assertClusterValid,
   type Cluster,
@@ -13,7 +14,6 @@ import { failoverShard, listTaskDocs, NoCandidateError, type OpsDeps } from "../
 import type { Fence } from "../store/index.js";
 import { type PushResult, pushTopologyToNode, viewMatches } from "../topology/index.js";
 import { type CounterSettings, nextCounters } from "./counters.js";
-import { advanceMigrations, type MigrationEvent } from "./migrations.js";
 import { type Observation, observeNode } from "./observe.js";
 
 export interface ProbeSettings extends CounterSettings {

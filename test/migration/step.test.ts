@@ -2,9 +2,9 @@
 // which queued tasks may start.
 import { describe, expect, it } from "vitest";
 import { type ClusterInfo, parseClusterNodes } from "../../lib/kvrocks/index.js";
+import { decideRemoval, decideStep, nextRange, startableTasks } from "../../lib/migration/index.js";
 import type { Cluster, Task } from "../../lib/model/index.js";
 import { newMigrationTask, overlapsActive } from "../../lib/ops/index.js";
-import { decideRemoval, decideStep, nextRange, startableTasks } from "../../lib/probe/index.js";
 import { parseSlotRange } from "../../lib/slots/index.js";
 
 const A = "a".repeat(40);

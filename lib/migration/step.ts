@@ -1,6 +1,6 @@
 // The migration engine's decisions, pure: from (task, stored cluster, the source master's
 // CLUSTER INFO) to the one next step, and which queued tasks may start. The executor in
-// migrations.ts does the I/O; every step it takes is safe to take again after a crash.
+// engine.ts does the I/O; every step it takes is safe to take again after a crash.
 import type { ClusterInfo } from "../kvrocks/index.js";
 import { type Cluster, masterOf, type Task } from "../model/index.js";
 import { containsRange, formatSlotRange, parseSlotRange, type SlotRange } from "../slots/index.js";

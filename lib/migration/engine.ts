@@ -26,13 +26,7 @@ import {
 import { containsRange, countSlots, parseSlotRange } from "../slots/index.js";
 import type { Fence } from "../store/index.js";
 import { pushTopologyToNode } from "../topology/index.js";
-import {
-  decideRemoval,
-  decideStep,
-  nextRange,
-  type SourceReport,
-  startableTasks,
-} from "./migration-step.js";
+import { decideRemoval, decideStep, nextRange, type SourceReport, startableTasks } from "./step.js";
 
 export const DEFAULT_MIGRATION_TIMEOUT_MS = 10 * 60 * 1000;
 
