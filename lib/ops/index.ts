@@ -4,6 +4,7 @@ export * from "./clusters.js";
 export * from "./compute.js";
 export * from "./deps.js";
 export * from "./failover.js";
+export * from "./fold.js";
 export * from "./health.js";
 export * from "./history.js";
 export * from "./push.js";
