@@ -119,7 +119,7 @@ describe("a range slower than the migration timeout", () => {
       60_000,
       100,
     );
-    expect(task).toMatchObject({ state: "running", slow: true, error: null });
+    const whenSlow = task;
 
     // The node finishes; a client writes to the moved range (acknowledged by the target).
     await eventually(async () => /migrating_state: ?success/.test(await info(a)), 60_000, 100);
@@ -143,12 +143,13 @@ describe("a range slower than the migration timeout", () => {
       60_000,
       100,
     );
+    // Every acknowledged write first: this is what a timed-out task used to lose.
+    expect(await lostOf(client, a.addr, acked)).toEqual([]);
+    expect(whenSlow).toMatchObject({ state: "running", slow: true, error: null });
     expect(task).toMatchObject({ state: "succeeded", done: ["100-199"] });
     const after = await h.cluster(NS, "slow");
     expect(after.shards[1]!.slot_ranges).toContainEqual({ start: 100, stop: 199 });
     expect(after.version).toBeGreaterThan(cluster.version);
-
-    expect(await lostOf(client, a.addr, acked)).toEqual([]);
     // And the range takes writes (not TRYAGAIN for good).
     const key = keysFor(150, 1)[0]!;
     expect(await client.run(["SET", key, "again"], a.addr)).toBe("OK");
@@ -205,11 +206,10 @@ describe("a failover of the source shard mid-migration", () => {
       60_000,
       100,
     );
+    expect(await lostOf(client, replica.addr, acked)).toEqual([]);
     const [task] = await tasksOf(h, NS, "fo");
     expect(task).toMatchObject({ state: "succeeded", done: ["300-399"] });
     const after = await h.cluster(NS, "fo");
     expect(after.shards[1]!.slot_ranges).toContainEqual({ start: 300, stop: 399 });
-
-    expect(await lostOf(client, replica.addr, acked)).toEqual([]);
   }, 180_000);
 });
