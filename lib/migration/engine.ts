@@ -15,12 +15,12 @@ import {
   assertStillHeld,
   clearMigration,
   getTaskDoc,
-  listTaskDocs,
   lostTaskRace,
   migratesRange,
   type OpsDeps,
   pruneTaskHistory,
   pushCluster,
+  readableTaskDocs,
   readClusterInfo,
   recordMigration,
   recordsMigration,
@@ -351,7 +351,7 @@ async function adoptOrphans(ctx: Ctx, cluster: Cluster, docs: StoredTask[]): Pro
     .filter(({ s, i }) => s.migrating_slot !== null && !carried(docs, i));
   if (orphans.length === 0) return false;
   // Tasks are written before their record: a record seen implies its task is listed now.
-  const fresh = await listTaskDocs(ctx.deps.store, ctx.ns, ctx.cl);
+  const fresh = await readableTaskDocs(ctx.deps.store, ctx.ns, ctx.cl);
   orphans = orphans.filter(({ i }) => !carried(fresh, i));
   const now = ctx.deps.now();
   for (const [seq, { s, i }] of orphans.entries()) {
@@ -487,14 +487,14 @@ export async function advanceMigrations(
     events: [],
   };
   const timeoutMs = deps.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS;
-  let docs = options.tasks ?? (await listTaskDocs(deps.store, ns, cl));
+  let docs = options.tasks ?? (await readableTaskDocs(deps.store, ns, cl));
   const quiet = (c: Cluster) => c.shards.every((s) => s.migrating_slot === null);
   const lingering = docs.some((d) => isActive(d.task) || d.task.in_flight !== null);
   if (!lingering && options.hint && quiet(options.hint)) return [];
 
   if (!options.startOnly) {
     if (await adoptOrphans(ctx, await getCluster(ctx), docs)) {
-      docs = await listTaskDocs(deps.store, ns, cl);
+      docs = await readableTaskDocs(deps.store, ns, cl);
     }
     await settleFinished(ctx, docs).catch((err: unknown) => {
       ctx.events.push({ task: "-", event: "error", detail: errorMessage(err) });
@@ -513,7 +513,7 @@ export async function advanceMigrations(
         ),
       ),
     );
-    docs = await listTaskDocs(deps.store, ns, cl);
+    docs = await readableTaskDocs(deps.store, ns, cl);
   }
 
   const startable = new Set(startableTasks(docs.map((d) => d.task)).map((t) => t.id));

@@ -43,8 +43,23 @@ export async function readTaskDocs(
   return { tasks: docs.map((d) => ({ task: d.value, revision: d.revision })).sort(byId), corrupt };
 }
 
-/** The cluster's tasks, oldest first; a document that does not decode is skipped. */
+/**
+ * The cluster's tasks, oldest first, for a request that must see all of them (a new
+ * migration checks overlaps against every task): a document that does not decode is an
+ * `invalid` error naming it. Probe rounds use `readTaskDocs`, which skips it.
+ */
 export async function listTaskDocs(store: Store, ns: string, cl: string): Promise<StoredTask[]> {
+  const { tasks, corrupt } = await readTaskDocs(store, ns, cl);
+  if (corrupt[0]) throw invalid(corrupt[0].error);
+  return tasks;
+}
+
+/** The cluster's tasks that decode, oldest first. */
+export async function readableTaskDocs(
+  store: Store,
+  ns: string,
+  cl: string,
+): Promise<StoredTask[]> {
   return (await readTaskDocs(store, ns, cl)).tasks;
 }
 
@@ -228,7 +243,7 @@ export async function pruneTaskHistory(
   cl: string,
   options: { fence?: Fence; limit?: number } = {},
 ): Promise<number> {
-  const finished = (await listTaskDocs(store, ns, cl)).filter((d) => isFinished(d.task));
+  const finished = (await readableTaskDocs(store, ns, cl)).filter((d) => isFinished(d.task));
   const excess = finished.length - (options.limit ?? TASK_HISTORY_LIMIT);
   let deleted = 0;
   for (const old of finished.slice(0, Math.max(0, excess))) {
