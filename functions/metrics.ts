@@ -51,6 +51,10 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
     slots: gauge("kvc_shard_slots", "Slots owned by the shard", [...CL, "shard"]),
     migrating: gauge("kvc_shard_migrating_slots", "Slots the shard is migrating", [...CL, "shard"]),
     tasks: gauge("kvc_cluster_tasks", "Migration tasks by state", [...CL, "state"]),
+    slowTasks: gauge(
+      "kvc_cluster_slow_migrations",
+      "Running migration tasks whose range is past the migration timeout (still waited for)",
+    ),
     failovers: gauge("kvc_cluster_failovers_total", "Failovers in the cluster's history"),
     roundAge: gauge(
       "kvc_probe_last_round_age_seconds",
@@ -77,6 +81,11 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
       help: "Clusters whose data in etcd could not be read",
       registers: [registry],
     }),
+    unreadableDocs: new Gauge({
+      name: "kvc_documents_unreadable",
+      help: "Task, history and probe documents in etcd that do not decode (skipped)",
+      registers: [registry],
+    }),
   };
 
   function record(m: ClusterMetrics) {
@@ -95,6 +104,7 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
       g.migrating.set({ ...l, shard: String(shard) }, n);
     }
     for (const [state, n] of Object.entries(m.tasksByState)) g.tasks.set({ ...l, state }, n);
+    g.slowTasks.set(l, m.slowTasks);
     g.failovers.set(l, m.failovers);
     if (m.lastRoundAgeSeconds !== null) g.roundAge.set(l, m.lastRoundAgeSeconds);
     g.safeMode.set(l, m.safeMode ? 1 : 0);
@@ -162,6 +172,7 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
         for (const n of nodeStats[at] ?? []) recordNode(namespace, cluster.name, n);
       }
       g.unreadable.set(snapshot.unreadable.length);
+      g.unreadableDocs.set(snapshot.unreadableDocs);
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
   };

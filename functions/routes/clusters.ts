@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { advanceMigrations } from "../../lib/migration/index.js";
 import { Addr, ResourceName } from "../../lib/model/index.js";
 import {
   createCluster,
@@ -11,7 +12,6 @@ import {
   syncCluster,
   syncNode,
 } from "../../lib/ops/index.js";
-import { advanceMigrations } from "../../lib/probe/index.js";
 import { SlotRangeInput } from "../../lib/slots/index.js";
 import { answers } from "../answers.js";
 import type { AppDeps, AppEnv } from "../deps.js";

@@ -27,6 +27,12 @@ export const ClusterHealth = z.object({
   nodes_down: z.number().int(),
   failover_blocked: z.record(z.string(), z.string()),
   ahead: z.record(z.string(), z.number().int()),
+  /** Running tasks whose range in flight is past the migration timeout (still waited for). */
+  slow_migrations: z.array(
+    z.object({ task: z.string(), range: z.string().nullable(), since: z.number().nullable() }),
+  ),
+  /** Probe state and task documents that do not decode: skipped, reported here. */
+  unreadable_documents: z.array(z.object({ key: z.string(), error: z.string() })),
   nodes: z.array(NodeHealthView),
 });
 export type ClusterHealth = z.infer<typeof ClusterHealth>;

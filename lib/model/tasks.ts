@@ -28,6 +28,14 @@ export const Task = z.object({
    * the node reports for the same range may be left over from an earlier attempt.
    */
   in_flight_sent: z.boolean().default(false),
+  /**
+   * The range in flight is past the migration timeout. Reported (task, health, metrics,
+   * logs), never acted on: a range is given up only when the node says `fail`.
+   */
+  slow: z.boolean().default(false),
+  /** Steps that ended in an error since the last one that did not; the last error. */
+  error_count: z.number().int().nonnegative().default(0),
+  last_error: z.string().nullable().default(null),
   slots_done: z.number().int().nonnegative().default(0),
   slots_total: z.number().int().nonnegative(),
   error: z.string().nullable().default(null),

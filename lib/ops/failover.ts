@@ -8,6 +8,7 @@ import { shardAt, withMasterChanged } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
 import { recordHistory } from "./history.js";
 import { logPushFailures } from "./push.js";
+import { updateTopology } from "./topology-changes.js";
 
 export interface CandidateReport {
   id: string;
@@ -134,7 +135,10 @@ export async function failoverShard(
     );
   }
   const newMasterId = chosen.id;
-  const updated = await deps.store.updateCluster(
+  // Through the shared commit: a migration of this shard the nodes completed is folded into
+  // the failover's topology, so the new master never takes back a range the target serves.
+  const updated = await updateTopology(
+    deps,
     request.ns,
     request.cluster,
     (current) => {

@@ -6,17 +6,20 @@ import {
   ProbeState,
 } from "../model/index.js";
 import type { Store } from "../store/index.js";
+import { readTaskDocs } from "./tasks.js";
 
 export async function clusterHealth(
   store: Store,
   ns: string,
   name: string,
 ): Promise<ClusterHealth> {
-  const [{ cluster }, stored] = await Promise.all([
+  const [{ cluster }, stored, tasks] = await Promise.all([
     store.getCluster(ns, name),
-    store.getDoc(store.keys.probeState(ns, name), ProbeState),
+    store.getDocOrCorrupt(store.keys.probeState(ns, name), ProbeState),
+    readTaskDocs(store, ns, name),
   ]);
-  const state = stored?.value ?? emptyProbeState();
+  // An unreadable probe state reads as never probed; the next round replaces it.
+  const state = stored.doc?.value ?? emptyProbeState();
   const nodes = cluster.shards.flatMap((shard, index) =>
     shard.nodes.map((node): NodeHealthView => {
       const h = state.nodes[node.id];
@@ -45,6 +48,19 @@ export async function clusterHealth(
     nodes_down: nodes.filter((n) => !n.up).length,
     failover_blocked: state.failover_blocked,
     ahead: state.ahead,
+    slow_migrations: tasks.tasks
+      .filter((d) => d.task.state === "running" && d.task.slow)
+      .map((d) => ({
+        task: d.task.id,
+        range: d.task.in_flight,
+        since: d.task.in_flight_started_at,
+      })),
+    unreadable_documents: [
+      ...(stored.corrupt
+        ? [{ key: store.keys.probeState(ns, name), error: stored.corrupt.error }]
+        : []),
+      ...tasks.corrupt.map((c) => ({ key: c.key, error: c.error })),
+    ],
     nodes,
   };
 }

@@ -1,5 +1,6 @@
 // Failover and migration history per cluster: bounded, newest last, readable by any instance.
 import { randomBytes } from "node:crypto";
+import { invalid } from "../errors.js";
 import { FailoverRecord } from "../model/index.js";
 import type { Fence, Store } from "../store/index.js";
 
@@ -37,6 +38,11 @@ export async function listHistory(
   ns: string,
   cluster: string,
 ): Promise<HistoryRecord[]> {
-  const entries = await store.listDocs(store.keys.historyPrefix(ns, cluster), HistoryRecord);
-  return entries.map((e) => e.value);
+  // The route says which entry is broken rather than answer a history with a hole in it.
+  const { docs, corrupt } = await store.listDocsChecked(
+    store.keys.historyPrefix(ns, cluster),
+    HistoryRecord,
+  );
+  if (corrupt[0]) throw invalid(corrupt[0].error);
+  return docs.map((e) => e.value);
 }

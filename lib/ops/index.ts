@@ -6,6 +6,7 @@ export * from "./commands.js";
 export * from "./compute.js";
 export * from "./deps.js";
 export * from "./failover.js";
+export * from "./fold.js";
 export * from "./health.js";
 export * from "./history.js";
 export * from "./push.js";

@@ -1,5 +1,6 @@
 // Cluster metrics derived from etcd at scrape time: handlers keep nothing between requests, so
 // every instance answers a scrape with the same numbers.
+import type { z } from "zod";
 import { errorMessage } from "../errors.js";
 import { type Cluster, emptyProbeState, ProbeState, Task, TaskState } from "../model/index.js";
 import { countSlots } from "../slots/index.js";
@@ -18,6 +19,8 @@ export interface ClusterMetrics {
   slotsByShard: number[];
   migratingSlotsByShard: number[];
   tasksByState: Record<TaskState, number>;
+  /** Running tasks whose range in flight is past the migration timeout. */
+  slowTasks: number;
   failovers: number;
   /** Seconds since the probe last recorded a completed round; null before the first. */
   lastRoundAgeSeconds: number | null;
@@ -30,6 +33,8 @@ export interface MetricsSnapshot {
   unreadable: { namespace: string; cluster: string; error: string }[];
   /** The readable topologies, for whoever reads the nodes next (per-node gauges). */
   topologies: { namespace: string; cluster: Cluster }[];
+  /** Task, history and probe documents that do not decode: skipped. */
+  unreadableDocs: number;
 }
 
 export function clusterMetricsFrom(
@@ -77,6 +82,7 @@ export function clusterMetricsFrom(
       s.migrating_slot ? countSlots([s.migrating_slot]) : 0,
     ),
     tasksByState,
+    slowTasks: tasks.filter((t) => t.state === "running" && t.slow).length,
     failovers,
     lastRoundAgeSeconds: state.last_round ? Math.max(0, (now - state.last_round.at) / 1000) : null,
     safeMode: state.safe_mode,
@@ -93,7 +99,12 @@ export async function collectMetrics(store: Store, now: number): Promise<Metrics
     store.readAllClusters(),
     store.readPrefix(stateRoot),
   ]);
-  const snapshot: MetricsSnapshot = { clusters: [], unreadable: [], topologies: [] };
+  const snapshot: MetricsSnapshot = {
+    clusters: [],
+    unreadable: [],
+    topologies: [],
+    unreadableDocs: 0,
+  };
   const byCluster = new Map<string, { key: string; value: string }[]>();
   for (const doc of docs) {
     const rest = doc.key.slice(stateRoot.length).split("/");
@@ -107,15 +118,23 @@ export async function collectMetrics(store: Store, now: number): Promise<Metrics
       const prefix = store.keys.clusterStatePrefix(namespace, name);
       const own = byCluster.get(`${namespace}/${name}`) ?? [];
       const probeDoc = own.find((d) => d.key === store.keys.probeState(namespace, name));
-      const state = probeDoc
-        ? decodeJson(probeDoc.key, probeDoc.value, ProbeState)
-        : emptyProbeState();
+      // A document that does not decode is skipped (and counted): one bad task or history
+      // entry must not hide the cluster from a scrape.
+      const decoded = <T>(doc: { key: string; value: string }, schema: z.ZodType<T>): T[] => {
+        try {
+          return [decodeJson(doc.key, doc.value, schema)];
+        } catch {
+          snapshot.unreadableDocs++;
+          return [];
+        }
+      };
+      const state = (probeDoc && decoded(probeDoc, ProbeState)[0]) || emptyProbeState();
       const tasks = own
         .filter((d) => d.key.startsWith(`${prefix}tasks/`))
-        .map((d) => decodeJson(d.key, d.value, Task));
+        .flatMap((d) => decoded(d, Task));
       const failovers = own
         .filter((d) => d.key.startsWith(`${prefix}history/`))
-        .map((d) => decodeJson(d.key, d.value, HistoryRecord))
+        .flatMap((d) => decoded(d, HistoryRecord))
         .filter((h) => h.kind === "failover").length;
       snapshot.clusters.push(
         clusterMetricsFrom(namespace, ref.topology, state, tasks, failovers, now),

@@ -11,7 +11,7 @@ import {
   rangesOverlap,
   type SlotRange,
 } from "../slots/index.js";
-import type { Fence, Revision, Store } from "../store/index.js";
+import type { CorruptDoc, Fence, Revision, Store } from "../store/index.js";
 import { shardAt, shardOwning } from "./compute.js";
 
 /** Finished tasks kept per cluster; older ones are deleted as new ones finish. */
@@ -33,9 +33,34 @@ export function newTaskId(now: number, seq = 0): string {
 const byId = (a: StoredTask, b: StoredTask) =>
   a.task.id < b.task.id ? -1 : a.task.id > b.task.id ? 1 : 0;
 
+/** The cluster's tasks that decode, oldest first, and the documents that do not. */
+export async function readTaskDocs(
+  store: Store,
+  ns: string,
+  cl: string,
+): Promise<{ tasks: StoredTask[]; corrupt: CorruptDoc[] }> {
+  const { docs, corrupt } = await store.listDocsChecked(store.keys.tasksPrefix(ns, cl), Task);
+  return { tasks: docs.map((d) => ({ task: d.value, revision: d.revision })).sort(byId), corrupt };
+}
+
+/**
+ * The cluster's tasks, oldest first, for a request that must see all of them (a new
+ * migration checks overlaps against every task): a document that does not decode is an
+ * `invalid` error naming it. Probe rounds use `readTaskDocs`, which skips it.
+ */
 export async function listTaskDocs(store: Store, ns: string, cl: string): Promise<StoredTask[]> {
-  const docs = await store.listDocs(store.keys.tasksPrefix(ns, cl), Task);
-  return docs.map((d) => ({ task: d.value, revision: d.revision })).sort(byId);
+  const { tasks, corrupt } = await readTaskDocs(store, ns, cl);
+  if (corrupt[0]) throw invalid(corrupt[0].error);
+  return tasks;
+}
+
+/** The cluster's tasks that decode, oldest first. */
+export async function readableTaskDocs(
+  store: Store,
+  ns: string,
+  cl: string,
+): Promise<StoredTask[]> {
+  return (await readTaskDocs(store, ns, cl)).tasks;
 }
 
 /** Every task of the cluster, oldest first; `not_found` if the cluster does not exist. */
@@ -181,7 +206,7 @@ export function checkMigration(
 
 /**
  * A queued task stops at once; a running one lets its range in flight finish (or fail)
- * and then stops, with its remaining ranges dropped.
+ * and then stops, with its remaining ranges dropped; a running removal stops at its next step.
  */
 export async function cancelTask(
   store: Store,
@@ -195,10 +220,10 @@ export async function cancelTask(
     const { task, revision } = await getTaskDoc(store, ns, cl, id);
     if (task.state === "cancelled") return task;
     if (isFinished(task)) throw conflict(`task ${id} already ${task.state}`);
-    if (task.state === "running" && task.kind === "remove_shards") {
-      throw conflict(`task ${id} is removing shards right now`);
-    }
-    const stopsNow = task.state === "queued" || task.in_flight === null;
+    // A running removal stops before its next step (it checks the request first); a step
+    // that keeps failing fails the task, so a cancel is never left waiting for good.
+    const stopsNow =
+      task.state === "queued" || (task.kind === "migrate" && task.in_flight === null);
     const next: Task = stopsNow
       ? { ...task, state: "cancelled", cancel_requested: true, finished_at: now }
       : { ...task, cancel_requested: true };
@@ -218,7 +243,7 @@ export async function pruneTaskHistory(
   cl: string,
   options: { fence?: Fence; limit?: number } = {},
 ): Promise<number> {
-  const finished = (await listTaskDocs(store, ns, cl)).filter((d) => isFinished(d.task));
+  const finished = (await readableTaskDocs(store, ns, cl)).filter((d) => isFinished(d.task));
   const excess = finished.length - (options.limit ?? TASK_HISTORY_LIMIT);
   let deleted = 0;
   for (const old of finished.slice(0, Math.max(0, excess))) {

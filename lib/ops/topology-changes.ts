@@ -1,11 +1,11 @@
-// Shard, node and slot changes: compute, compare-and-swap, then push.
-
-import { notFound } from "../errors.js";
+// Shard, node and slot changes: fold completed migrations, compute, compare-and-swap, then
+// push. Every topology change of the controller commits through `updateTopology`.
+import { conflict, notFound } from "../errors.js";
 import { withNode } from "../kvrocks/index.js";
 import type { Cluster, ClusterNode, NodeRole } from "../model/index.js";
 import { allNodes, masterOf } from "../model/index.js";
 import type { SlotRange } from "../slots/index.js";
-import type { Fence } from "../store/index.js";
+import type { ClusterUpdate, ClusterUpdateFn, Fence } from "../store/index.js";
 import type { PushResult } from "../topology/index.js";
 import {
   recordsMigration,
@@ -20,6 +20,7 @@ import {
   withShardRemoved,
 } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
+import { completedMoves, type FoldedMove, withMovesFolded } from "./fold.js";
 import { pushCluster } from "./push.js";
 import { assertNoActiveTasks } from "./tasks.js";
 import { assertKvrocksVersions } from "./versions.js";
@@ -30,16 +31,93 @@ export interface Changed<T = undefined> {
   result: T;
 }
 
-/** The shape of every topology change: CAS the computed cluster, then push it to the nodes. */
+export interface CommitOptions {
+  fence?: Fence;
+  /** The caller's lock: once it is lost, nothing more is pushed to the nodes. */
+  signal?: AbortSignal;
+  /** Told which completed migrations the change folded in. */
+  onFolded?: (moves: FoldedMove[]) => void;
+}
+
+/** Throws `conflict` once the caller's lock is lost: no node side effect after that. */
+export function assertStillHeld(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw conflict("the lock of this change was lost: nodes left untouched");
+}
+
+/**
+ * The one commit of a topology change: read, fold in every migration the nodes completed,
+ * apply `fn`, compare-and-swap (retried on a lost race, the nodes asked again each time).
+ * A change therefore never commits, nor pushes, a topology that hands a range the nodes
+ * already moved back to its source.
+ */
+export async function updateTopology(
+  deps: OpsDeps,
+  ns: string,
+  name: string,
+  fn: ClusterUpdateFn,
+  options: CommitOptions = {},
+): Promise<ClusterUpdate> {
+  let folded: FoldedMove[] = [];
+  const updated = await deps.store.updateCluster(
+    ns,
+    name,
+    async (current) => {
+      folded = await completedMoves(deps, ns, current);
+      return fn(withMovesFolded(current, folded));
+    },
+    { fence: options.fence },
+  );
+  if (folded.length > 0) {
+    options.onFolded?.(folded);
+    deps.log.child({ namespace: ns, cluster: name }).info(
+      {
+        moves: folded.map((m) => ({ ...m, range: `${m.range.start}-${m.range.stop}` })),
+        version: updated.cluster.version,
+      },
+      "migration: completed on the nodes, folded into the topology",
+    );
+  }
+  return updated;
+}
+
+/**
+ * Commits the completed migrations alone (no other change) and pushes the result; the
+ * stored cluster when there is nothing to fold. Probe rounds call it before anything else.
+ */
+export async function foldCompletedMigrations(
+  deps: OpsDeps,
+  ns: string,
+  name: string,
+  options: CommitOptions = {},
+): Promise<{ cluster: Cluster; folded: FoldedMove[]; push: PushResult[] }> {
+  const stored = await deps.store.getCluster(ns, name);
+  if ((await completedMoves(deps, ns, stored.cluster)).length === 0) {
+    return { cluster: stored.cluster, folded: [], push: [] };
+  }
+  let folded: FoldedMove[] = [];
+  const updated = await updateTopology(deps, ns, name, (c) => c, {
+    ...options,
+    onFolded: (moves) => {
+      folded = moves;
+      options.onFolded?.(moves);
+    },
+  });
+  assertStillHeld(options.signal);
+  const push = folded.length > 0 ? await pushCluster(deps, ns, updated.cluster) : [];
+  return { cluster: updated.cluster, folded, push };
+}
+
+/** The shape of every topology change: commit through `updateTopology`, then push. */
 export async function changeTopology<T>(
   deps: OpsDeps,
   ns: string,
   name: string,
   compute: (cluster: Cluster) => { cluster: Cluster; result: T },
-  options: { fence?: Fence } = {},
+  options: CommitOptions = {},
 ): Promise<Changed<T>> {
   let result: T | undefined;
-  const updated = await deps.store.updateCluster(
+  const updated = await updateTopology(
+    deps,
     ns,
     name,
     (current) => {
@@ -47,8 +125,9 @@ export async function changeTopology<T>(
       result = next.result;
       return next.cluster;
     },
-    { fence: options.fence },
+    options,
   );
+  assertStillHeld(options.signal);
   const push = await pushCluster(deps, ns, updated.cluster);
   return { cluster: updated.cluster, push, result: result as T };
 }
@@ -183,17 +262,58 @@ export async function sendMigrate(
   );
 }
 
+/**
+ * Pushes the stored topology, after folding in completed migrations. Without `force` a node
+ * takes it only if it is behind. With `force` the version is raised by a compare-and-swap
+ * above the stored one and above every version a node reports, and pushed normally: every
+ * node re-applies it, and nothing ever pushes an older version over a newer one (Kvrocks's
+ * own `force` would apply any version, and roll back a node a newer change reached).
+ */
 export async function syncCluster(
   deps: OpsDeps,
   ns: string,
   name: string,
   force: boolean,
+  options: CommitOptions = {},
 ): Promise<PushResult[]> {
-  const { cluster } = await deps.store.getCluster(ns, name);
-  return pushCluster(deps, ns, cluster, { force });
+  if (!force) {
+    const { cluster } = await foldCompletedMigrations(deps, ns, name, options);
+    assertStillHeld(options.signal);
+    return pushCluster(deps, ns, cluster);
+  }
+  const updated = await updateTopology(
+    deps,
+    ns,
+    name,
+    async (current) => {
+      const highest = Math.max(current.version, ...(await nodeVersions(deps, current)));
+      return { ...current, version: highest + 1 };
+    },
+    options,
+  );
+  assertStillHeld(options.signal);
+  return pushCluster(deps, ns, updated.cluster);
 }
 
-/** Pushes the stored topology to one node of the cluster, named by address or id. */
+/** The versions the cluster's nodes report; a node that does not answer is left out. */
+async function nodeVersions(deps: OpsDeps, cluster: Cluster): Promise<number[]> {
+  const versions = await Promise.all(
+    cluster.shards
+      .flatMap((s) => s.nodes)
+      .map((node) =>
+        withNode(node.addr, { password: node.password, timeoutMs: deps.nodeTimeoutMs }, (c) =>
+          c.version(),
+        ).catch(() => -1),
+      ),
+  );
+  return versions;
+}
+
+/**
+ * Pushes the stored topology to one node of the cluster, named by address or id. With
+ * `force` (a node that claims a newer version) the version is raised above every node's, as
+ * `syncCluster` does, and so reaches every node: a forced push never goes backwards.
+ */
 export async function syncNode(
   deps: OpsDeps,
   ns: string,
@@ -201,8 +321,10 @@ export async function syncNode(
   node: string,
   force: boolean,
 ): Promise<PushResult[]> {
-  const { cluster } = await deps.store.getCluster(ns, name);
-  const found = allNodes(cluster).find((n) => n.addr === node || n.id === node);
+  const { cluster: stored } = await deps.store.getCluster(ns, name);
+  const found = allNodes(stored).find((n) => n.addr === node || n.id === node);
   if (!found) throw notFound(`node ${node} is not in cluster ${ns}/${name}`);
-  return pushCluster(deps, ns, cluster, { force, only: new Set([found.id]) });
+  if (force) return syncCluster(deps, ns, name, true);
+  const { cluster } = await foldCompletedMigrations(deps, ns, name);
+  return pushCluster(deps, ns, cluster, { only: new Set([found.id]) });
 }

@@ -1,7 +1,9 @@
-// One probe round over one cluster, as DESIGN.md describes: observe, count, fail over,
-// repair, advance migrations, and write the probe state only when it changed. Every write
-// carries the round's lock fence, so a run that lost its lock can change nothing.
+// One probe round over one cluster, as DESIGN.md describes: observe, count, fold completed
+// migrations, fail over, repair, advance migrations, and write the probe state only when it
+// changed. Every write carries the round's lock fence, so a run that lost its lock can change
+// nothing in etcd, and the lock's signal stops every node side effect once it is lost.
 import { errorMessage, isKvcError } from "../errors.js";
+import { advanceMigrations, type MigrationEvent } from "../migration/index.js";
 import {
   assertClusterValid,
   type Cluster,
@@ -9,11 +11,21 @@ import {
   masterOf,
   ProbeState,
 } from "../model/index.js";
-import { failoverShard, listTaskDocs, NoCandidateError, type OpsDeps } from "../ops/index.js";
-import type { Fence } from "../store/index.js";
+import {
+  bumpVersion,
+  failoverShard,
+  foldCompletedMigrations,
+  NoCandidateError,
+  type OpsDeps,
+  pushCluster,
+  readTaskDocs,
+  recordedMoves,
+  type StoredTask,
+  updateTopology,
+} from "../ops/index.js";
+import type { CorruptDoc, Fence } from "../store/index.js";
 import { type PushResult, pushTopologyToNode, viewMatches } from "../topology/index.js";
 import { type CounterSettings, nextCounters } from "./counters.js";
-import { advanceMigrations, type MigrationEvent } from "./migrations.js";
 import { type Observation, observeNode } from "./observe.js";
 
 export interface ProbeSettings extends CounterSettings {
@@ -46,6 +58,12 @@ export interface ClusterRoundReport {
   ahead: Record<string, number>;
   stateWritten: boolean;
   migrations: MigrationEvent[];
+  /** Completed migrations this round folded into the topology before anything else. */
+  folded: number;
+  /** Task documents that do not decode: skipped, never thrown into the round. */
+  corrupt: CorruptDoc[];
+  /** The round's lock was lost: it stopped before its next node side effect. */
+  lockLost: boolean;
 }
 
 function safeModeReason(observations: readonly Observation[], ratio: number): string | null {
@@ -105,35 +123,50 @@ async function failOverDeadMasters(
   return { cluster: current, done, blocked };
 }
 
-/** Pushes the stored topology to nodes that are behind, uninitialized, or disagree at the same version. */
+/**
+ * Pushes the stored topology to nodes that are behind or uninitialized. A node that disagrees
+ * at the same version (drift) gets a new version: raised by a compare-and-swap (completed
+ * migrations folded in) and pushed normally. Never Kvrocks's `force`, which would apply the
+ * version read at the start of the round over a newer one pushed since.
+ */
 async function repairNodes(
+  deps: OpsDeps,
+  ns: string,
   cluster: Cluster,
   observations: readonly Observation[],
   skip: ReadonlySet<string>,
   timeoutMs: number,
-): Promise<{ repairs: Repair[]; ahead: Record<string, number> }> {
+  fence: Fence | undefined,
+): Promise<{ repairs: Repair[]; ahead: Record<string, number>; cluster: Cluster }> {
   const ahead: Record<string, number> = {};
-  const jobs: Promise<Repair>[] = [];
+  const reasons = new Map<string, Repair["reason"]>();
   const current = new Map(cluster.shards.flatMap((s) => s.nodes).map((n) => [n.id, n]));
   for (const o of observations) {
     const node = current.get(o.node.id);
     if (!node || !o.alive || o.loading || skip.has(node.id) || o.version === null) continue;
-    let reason: Repair["reason"] | null = null;
-    if (o.notInitialized) reason = "not_initialized";
-    else if (o.version < cluster.version) reason = "behind";
+    if (o.notInitialized) reasons.set(node.id, "not_initialized");
+    else if (o.version < cluster.version) reasons.set(node.id, "behind");
     else if (o.version > cluster.version) ahead[node.id] = o.version;
-    else if (o.view && !viewMatches(cluster, o.view)) reason = "drift";
-    if (!reason) continue;
-    const why = reason;
-    jobs.push(
-      pushTopologyToNode(cluster, node, { timeoutMs, force: why === "drift" }).then((r) => ({
-        ...r,
-        reason: why,
-      })),
-    );
+    else if (o.view && !viewMatches(cluster, o.view)) reasons.set(node.id, "drift");
   }
-  return { repairs: await Promise.all(jobs), ahead };
+  if ([...reasons.values()].includes("drift")) {
+    const bumped = await updateTopology(deps, ns, cluster.name, (c) => bumpVersion(c), { fence });
+    const pushed = await pushCluster(deps, ns, bumped.cluster);
+    const repairs = pushed
+      .filter((r) => reasons.has(r.id))
+      .map((r) => ({ ...r, reason: reasons.get(r.id)! }));
+    return { repairs, ahead, cluster: bumped.cluster };
+  }
+  const repairs = await Promise.all(
+    [...reasons].map(([id, reason]) =>
+      pushTopologyToNode(cluster, current.get(id)!, { timeoutMs }).then((r) => ({ ...r, reason })),
+    ),
+  );
+  return { repairs, ahead, cluster };
 }
+
+/** Thrown between steps once the round's lock is lost. */
+class LockLost extends Error {}
 
 export async function probeCluster(
   deps: OpsDeps,
@@ -141,16 +174,20 @@ export async function probeCluster(
   name: string,
   settings: ProbeSettings,
   fence?: Fence,
+  /** The round's lock signal: aborted once the lock is lost. */
+  signal?: AbortSignal,
 ): Promise<ClusterRoundReport> {
   const { store } = deps;
   const started = deps.now();
   const log = deps.log.child({ namespace: ns, cluster: name });
   const stateKey = store.keys.probeState(ns, name);
-  const [{ cluster }, read, tasks] = await Promise.all([
+  const [{ cluster }, read] = await Promise.all([
     store.getCluster(ns, name),
     store.getDocOrCorrupt(stateKey, ProbeState),
-    listTaskDocs(store, ns, name),
   ]);
+  const held = () => {
+    if (signal?.aborted) throw new LockLost();
+  };
   // A cluster that breaks the invariants is neither pushed nor failed over: report it.
   assertClusterValid(cluster);
   if (read.corrupt)
@@ -178,19 +215,55 @@ export async function probeCluster(
   let current = cluster;
   let failovers: FailoverDone[] = [];
   let blocked: Record<string, string> = {};
-  if (!state.safe_mode) {
-    const outcome = await failOverDeadMasters(deps, ns, name, cluster, state, settings, fence);
-    current = outcome.cluster;
-    failovers = outcome.done;
-    blocked = outcome.blocked;
-  }
-  state.failover_blocked = blocked;
+  let folded = 0;
+  let repairs: Repair[] = [];
+  let ahead: Record<string, number> = {};
+  try {
+    // A migration the nodes completed goes into the topology before any failover or repair
+    // pushes one without it. No node is asked when the cluster records no migration.
+    if (recordedMoves(cluster).length > 0) {
+      held();
+      try {
+        const outcome = await foldCompletedMigrations(deps, ns, name, { fence, signal });
+        current = outcome.cluster;
+        folded = outcome.folded.length;
+      } catch (err) {
+        log.warn({ error: errorMessage(err) }, "migration: completed move not folded yet");
+      }
+    }
+    if (!state.safe_mode) {
+      held();
+      const outcome = await failOverDeadMasters(deps, ns, name, current, state, settings, fence);
+      current = outcome.cluster;
+      failovers = outcome.done;
+      blocked = outcome.blocked;
+    }
+    state.failover_blocked = blocked;
 
-  // A failover already pushed its new topology to every node; repair only the rest.
-  const pushed = new Set(
-    failovers.length > 0 ? current.shards.flatMap((s) => s.nodes.map((n) => n.id)) : [],
-  );
-  const { repairs, ahead } = await repairNodes(current, observations, pushed, settings.timeoutMs);
+    // A failover already pushed its new topology to every node; repair only the rest.
+    const pushed = new Set(
+      failovers.length > 0 || folded > 0
+        ? current.shards.flatMap((s) => s.nodes.map((n) => n.id))
+        : [],
+    );
+    held();
+    const repaired = await repairNodes(
+      deps,
+      ns,
+      current,
+      observations,
+      pushed,
+      settings.timeoutMs,
+      fence,
+    );
+    repairs = repaired.repairs;
+    ahead = repaired.ahead;
+    current = repaired.cluster;
+  } catch (err) {
+    if (!(err instanceof LockLost)) throw err;
+    log.warn("probe: lock lost, round stopped before touching more nodes");
+  }
+  const lockLost = signal?.aborted ?? false;
   state.ahead = ahead;
 
   for (const r of repairs) {
@@ -223,7 +296,7 @@ export async function probeCluster(
     JSON.stringify({ ...previous, last_round: null });
   const heartbeatDue = !previous.last_round || now - previous.last_round.at >= settings.heartbeatMs;
   let stateWritten = false;
-  if (changed || heartbeatDue) {
+  if ((changed || heartbeatDue) && !lockLost) {
     const outcome =
       failovers.length > 0
         ? "failover"
@@ -239,9 +312,24 @@ export async function probeCluster(
     });
     stateWritten = true;
   }
-  // After repairs, so a node that was behind has the topology before it is sent MIGRATE.
-  // Failovers and repairs leave tasks alone, so the list read at the start is still current.
-  const migrations = await advanceMigrations(deps, ns, name, { fence, hint: current, tasks });
+  // After repairs, so a node that was behind has the topology before it is sent MIGRATE. The
+  // tasks are read only now, leniently: failover never depends on migration bookkeeping.
+  let corrupt: CorruptDoc[] = [];
+  let migrations: MigrationEvent[] = [];
+  if (!lockLost) {
+    let tasks: StoredTask[] | undefined;
+    try {
+      const read = await readTaskDocs(store, ns, name);
+      tasks = read.tasks;
+      corrupt = read.corrupt;
+    } catch (err) {
+      log.warn({ error: errorMessage(err) }, "migration: tasks not readable this round");
+    }
+    for (const c of corrupt)
+      log.warn({ key: c.key, error: c.error }, "migration: task document unreadable, skipped");
+    if (tasks)
+      migrations = await advanceMigrations(deps, ns, name, { fence, signal, hint: current, tasks });
+  }
   for (const m of migrations)
     log.info({ task: m.task, range: m.range, detail: m.detail }, `migration: ${m.event}`);
   log.debug(
@@ -264,5 +352,8 @@ export async function probeCluster(
     ahead,
     stateWritten,
     migrations,
+    folded,
+    corrupt,
+    lockLost,
   };
 }

@@ -76,7 +76,14 @@ export async function probeAllClusters(
       return;
     }
     try {
-      const report = await probeCluster(deps, namespace, cluster, settings, lock.fence);
+      const report = await probeCluster(
+        deps,
+        namespace,
+        cluster,
+        settings,
+        lock.fence,
+        lock.signal,
+      );
       summary.probed++;
       summary.failovers += report.failovers.length;
       summary.repairs += report.repairs.filter((r) => r.ok).length;

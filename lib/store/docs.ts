@@ -54,20 +54,44 @@ export async function getDocOrCorrupt<T>(
   }
 }
 
+export interface CorruptDoc {
+  key: string;
+  revision: Revision;
+  error: string;
+}
+
+/**
+ * Every document under a prefix; one that does not decode (written by hand, or by a newer
+ * version) is reported in `corrupt` and left out, never thrown: it must not stop the
+ * round that reads its neighbours.
+ */
+export async function listDocsChecked<T>(
+  etcd: Etcd3,
+  prefix: string,
+  schema: z.ZodType<T>,
+): Promise<{ docs: (Doc<T> & { key: string })[]; corrupt: CorruptDoc[] }> {
+  const kvs = await listPrefix(etcd, prefix);
+  const docs: (Doc<T> & { key: string })[] = [];
+  const corrupt: CorruptDoc[] = [];
+  for (const kv of kvs) {
+    const key = kv.key.toString();
+    try {
+      const value = decodeJson(`document ${key}`, kv.value.toString(), schema);
+      docs.push({ key, value, revision: kv.mod_revision });
+    } catch (err) {
+      corrupt.push({ key, revision: kv.mod_revision, error: (err as Error).message });
+    }
+  }
+  return { docs, corrupt };
+}
+
+/** The documents under a prefix that decode (see `listDocsChecked` for the others). */
 export async function listDocs<T>(
   etcd: Etcd3,
   prefix: string,
   schema: z.ZodType<T>,
 ): Promise<(Doc<T> & { key: string })[]> {
-  const kvs = await listPrefix(etcd, prefix);
-  return kvs.map((kv) => {
-    const key = kv.key.toString();
-    return {
-      key,
-      value: decodeJson(`document ${key}`, kv.value.toString(), schema),
-      revision: kv.mod_revision,
-    };
-  });
+  return (await listDocsChecked(etcd, prefix, schema)).docs;
 }
 
 function expectation(key: string, expect: DocWriteOptions["expectRevision"]) {

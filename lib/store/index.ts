@@ -11,7 +11,7 @@ export {
   toStoreError,
 } from "./client.js";
 export { decodeJson } from "./codec.js";
-export type { Doc, DocWriteOptions } from "./docs.js";
+export type { CorruptDoc, Doc, DocWriteOptions } from "./docs.js";
 export { type ClusterRef, DEFAULT_PREFIX, ownerString, type StoreKeys, storeKeys } from "./keys.js";
 export {
   type AcquireOptions,

@@ -316,8 +316,14 @@ export class Store {
     return docs.getDoc(this.etcd, key, schema);
   }
 
+  /** The documents under a prefix that decode; the others are skipped. */
   listDocs<T>(prefix: string, schema: z.ZodType<T>): Promise<(docs.Doc<T> & { key: string })[]> {
     return docs.listDocs(this.etcd, prefix, schema);
+  }
+
+  /** Every document under a prefix, those that do not decode reported apart. */
+  listDocsChecked<T>(prefix: string, schema: z.ZodType<T>) {
+    return docs.listDocsChecked(this.etcd, prefix, schema);
   }
 
   putDoc(key: string, value: unknown, options: docs.DocWriteOptions = {}): Promise<Revision> {

@@ -2,9 +2,9 @@
 // which queued tasks may start.
 import { describe, expect, it } from "vitest";
 import { type ClusterInfo, parseClusterNodes } from "../../lib/kvrocks/index.js";
+import { decideRemoval, decideStep, nextRange, startableTasks } from "../../lib/migration/index.js";
 import type { Cluster, Task } from "../../lib/model/index.js";
 import { newMigrationTask, overlapsActive } from "../../lib/ops/index.js";
-import { decideRemoval, decideStep, nextRange, startableTasks } from "../../lib/probe/index.js";
 import { parseSlotRange } from "../../lib/slots/index.js";
 
 const A = "a".repeat(40);
@@ -125,11 +125,41 @@ describe("decideStep", () => {
     );
   });
 
-  it("fails at the timeout, naming it", () => {
+  it("past the timeout a range is slow, never given up while the source migrates it", () => {
     const a = step(task(), cluster("11-14"), info({ range: "11-14", state: "start" }), 7000);
-    expect(a.kind === "fail" && a.why).toMatch(/did not finish within 5000 ms/);
-    expect(step(task(), cluster("11-14"), "timeout", 7000).kind).toBe("fail");
-    expect(step(task(), cluster("11-14"), "timeout", 3000).kind).toBe("wait");
+    expect(a).toMatchObject({ kind: "wait", slow: true });
+    expect(a.kind === "wait" && a.why).toMatch(/past the 5000 ms migration timeout/);
+    expect(step(task(), cluster("11-14"), "timeout", 7000)).toMatchObject({
+      kind: "wait",
+      slow: true,
+    });
+    expect(step(task(), cluster("11-14"), "timeout", 3000)).toEqual(
+      expect.objectContaining({ kind: "wait" }),
+    );
+    expect(step(task(), cluster("11-14"), "timeout", 3000)).not.toHaveProperty("slow");
+  });
+
+  it("once the source forgot the range (failover, restart), the target's import state decides", () => {
+    const importing = (state: "start" | "success" | "error"): ClusterInfo => ({
+      ...info(null),
+      importing: { ranges: [parseSlotRange("11-14")], state },
+    });
+    const decide = (t: Task, target: ClusterInfo) =>
+      decideStep({
+        task: t,
+        cluster: cluster("11-14"),
+        report: { info: info(null) },
+        target: { info: target },
+        now: 2000,
+        timeoutMs: 5000,
+      }).kind;
+    // The target took the range over (and may have accepted writes): complete, never resend.
+    expect(decide(task(), importing("success"))).toBe("complete");
+    // Still importing from a source that is gone: wait for its link to drop.
+    expect(decide(task(), importing("start"))).toBe("wait");
+    expect(decide(task(), importing("error"))).toBe("send");
+    // Before MIGRATE was acknowledged, an import success may be left from an earlier move.
+    expect(decide(task({ in_flight_sent: false }), importing("success"))).toBe("send");
   });
 
   it("a late success still completes after the deadline", () => {

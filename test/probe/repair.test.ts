@@ -41,7 +41,7 @@ describe("drift repair", () => {
     expect(assertConverged(nodes, cluster)).toEqual([]);
   });
 
-  it("repairs with force a node that holds a different view at the same version", async () => {
+  it("repairs a node that holds a different view at the same version, with a new version", async () => {
     const cluster = await h.cluster("r", "c");
     const victim = simFor(nodes, cluster.shards[1]!.nodes[1]!.addr);
     const wrong = {

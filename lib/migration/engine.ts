@@ -4,22 +4,30 @@
 //   start:    task in_flight=R (CAS) -> record migrating_slot R (CAS) -> MIGRATE -> task sent
 //   success:  move R to the target, version +1 (CAS) -> push -> task done += R, next range
 //   fail:     clear migrating_slot (CAS) -> task failed
-import { errorMessage } from "../errors.js";
+// Time never fails a range: past the timeout the task is marked slow and keeps waiting for
+// the node. A task that fails for another reason while the node may still be copying keeps
+// its range in flight and the record: a late `success` is still completed (the probe round
+// folds it, `settleFinished` records it in the task).
+import { errorMessage, isKvcError } from "../errors.js";
 import { isNodeError, withNode } from "../kvrocks/index.js";
-import { type Cluster, isActive, masterOf, type Task } from "../model/index.js";
+import { type Cluster, isActive, isFinished, masterOf, type Task } from "../model/index.js";
 import {
+  assertStillHeld,
   clearMigration,
   getTaskDoc,
-  listTaskDocs,
   lostTaskRace,
+  migratesRange,
   type OpsDeps,
   pruneTaskHistory,
   pushCluster,
+  readableTaskDocs,
+  readClusterInfo,
   recordMigration,
   recordsMigration,
   type StoredTask,
   saveTask,
   sendMigrate,
+  updateTopology,
   withRangeMoved,
   withShardsRemoved,
 } from "../ops/index.js";
@@ -29,12 +37,16 @@ import { pushTopologyToNode } from "../topology/index.js";
 import {
   decideRemoval,
   decideStep,
+  needsTarget,
   nextRange,
   type SourceReport,
   startableTasks,
-} from "./migration-step.js";
+} from "./step.js";
 
 export const DEFAULT_MIGRATION_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** A step that failed this many times in a row fails its task (with the last error). */
+export const MAX_STEP_ERRORS = 3;
 
 export interface MigrationEvent {
   task: string;
@@ -54,6 +66,8 @@ export interface AdvanceOptions {
    * a task that changed since is a lost race its step handles.
    */
   tasks?: StoredTask[];
+  /** The caller's lock: once lost, nothing more is sent to a node. */
+  signal?: AbortSignal;
 }
 
 interface Ctx {
@@ -61,6 +75,7 @@ interface Ctx {
   ns: string;
   cl: string;
   fence: Fence | undefined;
+  signal: AbortSignal | undefined;
   events: MigrationEvent[];
 }
 
@@ -77,9 +92,16 @@ async function save(ctx: Ctx, doc: StoredTask, task: Task): Promise<StoredTask> 
   }
 }
 
-async function finish(ctx: Ctx, doc: StoredTask, state: Task["state"], error: string | null) {
+async function finish(
+  ctx: Ctx,
+  doc: StoredTask,
+  state: Task["state"],
+  error: string | null,
+  options: { keepInFlight?: boolean } = {},
+) {
   const now = ctx.deps.now();
-  const task = { ...doc.task, state, error, in_flight: null, finished_at: now };
+  const in_flight = options.keepInFlight ? doc.task.in_flight : null;
+  const task = { ...doc.task, state, error, in_flight, finished_at: now };
   await save(ctx, doc, task);
   ctx.events.push({ task: task.id, event: state, ...(error ? { detail: error } : {}) });
   await pruneTaskHistory(ctx.deps.store, ctx.ns, ctx.cl, { fence: ctx.fence }).catch(() => 0);
@@ -102,8 +124,21 @@ async function readSource(ctx: Ctx, cluster: Cluster, source: number): Promise<S
 
 const getCluster = async (ctx: Ctx) => (await ctx.deps.store.getCluster(ctx.ns, ctx.cl)).cluster;
 
-async function failRange(ctx: Ctx, doc: StoredTask, why: string): Promise<void> {
+/**
+ * Fails the task. `mayStillMove`: the node may still be copying the range (the task failed
+ * on our side, not the node's): the record and the range in flight stay, so a late success
+ * is still completed and recorded.
+ */
+async function failRange(
+  ctx: Ctx,
+  doc: StoredTask,
+  why: string,
+  options: { mayStillMove?: boolean } = {},
+): Promise<void> {
   const { task } = doc;
+  if (task.in_flight && options.mayStillMove) {
+    return finish(ctx, doc, "failed", `range ${task.in_flight}: ${why}`, { keepInFlight: true });
+  }
   if (task.in_flight) {
     const range = parseSlotRange(task.in_flight);
     await clearMigration(ctx.deps, ctx.ns, ctx.cl, task.source, range, task.target, {
@@ -121,6 +156,7 @@ async function send(ctx: Ctx, doc: StoredTask, cluster: Cluster, pushFirst: bool
     fence: ctx.fence,
   });
   const source = recorded.shards[task.source]!;
+  assertStillHeld(ctx.signal);
   if (pushFirst) {
     // The node must have dropped the previous range's MOVED state, or it refuses the next.
     await pushTopologyToNode(recorded, masterOf(source)!, { timeoutMs: ctx.deps.nodeTimeoutMs });
@@ -168,6 +204,7 @@ async function rangeDone(ctx: Ctx, doc: StoredTask): Promise<StoredTask> {
     in_flight: null,
     in_flight_started_at: null,
     in_flight_sent: false,
+    slow: false,
   });
 }
 
@@ -199,12 +236,19 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
   let doc = first;
   // complete -> next -> send is the longest chain; the bound only guards against a bug.
   for (let i = 0; i < 4; i++) {
+    assertStillHeld(ctx.signal);
     const cluster = await getCluster(ctx);
     const report: SourceReport = doc.task.in_flight
       ? await readSource(ctx, cluster, doc.task.source)
       : { error: "not asked" };
+    const targetMaster =
+      cluster.shards[doc.task.target] && masterOf(cluster.shards[doc.task.target]!);
+    const target =
+      targetMaster && needsTarget(doc.task, report)
+        ? await readClusterInfo(ctx.deps, targetMaster)
+        : undefined;
     const now = ctx.deps.now();
-    const action = decideStep({ task: doc.task, cluster, report, now, timeoutMs });
+    const action = decideStep({ task: doc.task, cluster, report, target, now, timeoutMs });
     switch (action.kind) {
       case "wait": {
         const range = parseSlotRange(doc.task.in_flight!);
@@ -212,6 +256,16 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
           await recordMigration(ctx.deps, ctx.ns, ctx.cl, range, doc.task.target, {
             fence: ctx.fence,
           });
+        }
+        if (action.slow && !doc.task.slow) {
+          // Once per range: the task says so, and so do health, metrics and the log.
+          ctx.events.push({
+            task: doc.task.id,
+            event: "slow",
+            range: doc.task.in_flight!,
+            detail: action.why,
+          });
+          await save(ctx, doc, { ...doc.task, slow: true });
         }
         return;
       }
@@ -227,7 +281,8 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
         const updated = moved(cluster)
           ? cluster
           : (
-              await ctx.deps.store.updateCluster(
+              await updateTopology(
+                ctx.deps,
                 ctx.ns,
                 ctx.cl,
                 (c) => (moved(c) ? c : withRangeMoved(c, range, target)),
@@ -235,6 +290,7 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
               )
             ).cluster;
         // The source deletes the moved keys when it applies the new topology.
+        assertStillHeld(ctx.signal);
         await pushCluster(ctx.deps, ctx.ns, updated);
         doc = await rangeDone(ctx, doc);
         break;
@@ -252,6 +308,7 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
 /** A remove_shards task: once its plan's moves succeeded, remove the shards in one change. */
 async function stepRemoval(ctx: Ctx, first: StoredTask, all: readonly Task[]): Promise<void> {
   let doc = first;
+  if (doc.task.cancel_requested) return finish(ctx, doc, "cancelled", null);
   const action = decideRemoval(doc.task, all);
   if (action.kind === "wait") return;
   if (action.kind === "fail") return finish(ctx, doc, "failed", action.why);
@@ -262,12 +319,14 @@ async function stepRemoval(ctx: Ctx, first: StoredTask, all: readonly Task[]): P
   const ids = doc.task.remove_node_ids;
   const current = await getCluster(ctx);
   if (withShardsRemoved(current, ids) !== current) {
-    const updated = await ctx.deps.store.updateCluster(
+    const updated = await updateTopology(
+      ctx.deps,
       ctx.ns,
       ctx.cl,
       (c) => withShardsRemoved(c, ids),
       { fence: ctx.fence },
     );
+    assertStillHeld(ctx.signal);
     await pushCluster(ctx.deps, ctx.ns, updated.cluster);
   }
   ctx.events.push({ task: doc.task.id, event: "removed_shards", detail: JSON.stringify(ids) });
@@ -279,14 +338,20 @@ async function stepRemoval(ctx: Ctx, first: StoredTask, all: readonly Task[]): P
  * controller, or upstream's): adopt it as a task, so it completes, fails or is re-sent.
  */
 async function adoptOrphans(ctx: Ctx, cluster: Cluster, docs: StoredTask[]): Promise<boolean> {
+  // A finished task that kept its range in flight still carries the record (a late success).
   const carried = (tasks: StoredTask[], source: number) =>
-    tasks.some((d) => isActive(d.task) && d.task.kind === "migrate" && d.task.source === source);
+    tasks.some(
+      (d) =>
+        d.task.kind === "migrate" &&
+        d.task.source === source &&
+        (isActive(d.task) || d.task.in_flight !== null),
+    );
   let orphans = cluster.shards
     .map((s, i) => ({ s, i }))
     .filter(({ s, i }) => s.migrating_slot !== null && !carried(docs, i));
   if (orphans.length === 0) return false;
   // Tasks are written before their record: a record seen implies its task is listed now.
-  const fresh = await listTaskDocs(ctx.deps.store, ctx.ns, ctx.cl);
+  const fresh = await readableTaskDocs(ctx.deps.store, ctx.ns, ctx.cl);
   orphans = orphans.filter(({ i }) => !carried(fresh, i));
   const now = ctx.deps.now();
   for (const [seq, { s, i }] of orphans.entries()) {
@@ -304,6 +369,9 @@ async function adoptOrphans(ctx: Ctx, cluster: Cluster, docs: StoredTask[]): Pro
       in_flight: text,
       in_flight_started_at: now,
       in_flight_sent: true,
+      slow: false,
+      error_count: 0,
+      last_error: null,
       slots_done: 0,
       slots_total: countSlots([range]),
       error: null,
@@ -320,12 +388,86 @@ async function adoptOrphans(ctx: Ctx, cluster: Cluster, docs: StoredTask[]): Pro
   return orphans.length > 0;
 }
 
-async function guarded(ctx: Ctx, id: string, step: () => Promise<void>): Promise<void> {
+/** An error that the same step will hit again: the task fails at once with it. */
+function persistent(err: unknown): boolean {
+  return ["invalid", "too_large", "forbidden", "not_found"].some((k) =>
+    isKvcError(err, k as "invalid"),
+  );
+}
+
+/**
+ * Runs one task's step. An error is recorded in the task; a persistent one, or the same step
+ * failing MAX_STEP_ERRORS times in a row, fails the task with the reason, so it never stays
+ * `running` for good, blocking the tasks behind it.
+ */
+async function guarded(ctx: Ctx, doc: StoredTask, step: () => Promise<void>): Promise<void> {
+  const id = doc.task.id;
   try {
     await step();
+    if (doc.task.error_count > 0) {
+      const fresh = await getTaskDoc(ctx.deps.store, ctx.ns, ctx.cl, id);
+      if (isActive(fresh.task) && fresh.task.error_count > 0)
+        await save(ctx, fresh, { ...fresh.task, error_count: 0, last_error: null });
+    }
   } catch (err) {
     if (err instanceof Lost) return;
-    ctx.events.push({ task: id, event: "error", detail: errorMessage(err) });
+    const message = errorMessage(err);
+    ctx.events.push({ task: id, event: "error", detail: message });
+    if (isKvcError(err, "conflict") && ctx.signal?.aborted) return;
+    try {
+      const fresh = await getTaskDoc(ctx.deps.store, ctx.ns, ctx.cl, id);
+      if (!isActive(fresh.task)) return;
+      const count = fresh.task.error_count + 1;
+      if (persistent(err) || count >= MAX_STEP_ERRORS) {
+        // Our side failed, not the node: whatever it copies may still arrive.
+        await failRange(ctx, fresh, `gave up after ${count} failed step(s): ${message}`, {
+          mayStillMove: true,
+        });
+        return;
+      }
+      await save(ctx, fresh, { ...fresh.task, error_count: count, last_error: message });
+    } catch (inner) {
+      if (!(inner instanceof Lost))
+        ctx.events.push({ task: id, event: "error", detail: errorMessage(inner) });
+    }
+  }
+}
+
+/**
+ * Finished tasks that kept a range in flight (failed on our side while the node copied):
+ * record a late success in the task, and end the wait once the node says it is over.
+ */
+async function settleFinished(ctx: Ctx, docs: readonly StoredTask[]): Promise<void> {
+  const waiting = docs.filter((d) => isFinished(d.task) && d.task.in_flight !== null);
+  if (waiting.length === 0) return;
+  const cluster = await getCluster(ctx);
+  for (const doc of waiting) {
+    const { task } = doc;
+    const range = parseSlotRange(task.in_flight!);
+    const target = cluster.shards[task.target];
+    if (target && containsRange(target.slot_ranges, range)) {
+      const done = [...task.done, task.in_flight!];
+      ctx.events.push({ task: task.id, event: "late_success", range: task.in_flight! });
+      await save(ctx, doc, {
+        ...task,
+        done,
+        slots_done: countSlots(done.map((r) => parseSlotRange(r))),
+        in_flight: null,
+        error: `${task.error ?? "failed"}; the nodes completed range ${task.in_flight} later: it moved to shard ${task.target}`,
+      });
+      continue;
+    }
+    if (recordsMigration(cluster, task.source, range, task.target)) {
+      const report = await readSource(ctx, cluster, task.source);
+      const m = report.info?.migrating;
+      const onIt = report.info !== undefined && migratesRange(report.info, range);
+      // Still copying (or no answer): keep waiting for it.
+      if (!report.info || (onIt && m?.state !== "fail")) continue;
+      await clearMigration(ctx.deps, ctx.ns, ctx.cl, task.source, range, task.target, {
+        fence: ctx.fence,
+      });
+    }
+    await save(ctx, doc, { ...task, in_flight: null });
   }
 }
 
@@ -336,20 +478,31 @@ export async function advanceMigrations(
   cl: string,
   options: AdvanceOptions = {},
 ): Promise<MigrationEvent[]> {
-  const ctx: Ctx = { deps, ns, cl, fence: options.fence, events: [] };
+  const ctx: Ctx = {
+    deps,
+    ns,
+    cl,
+    fence: options.fence,
+    signal: options.signal,
+    events: [],
+  };
   const timeoutMs = deps.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS;
-  let docs = options.tasks ?? (await listTaskDocs(deps.store, ns, cl));
+  let docs = options.tasks ?? (await readableTaskDocs(deps.store, ns, cl));
   const quiet = (c: Cluster) => c.shards.every((s) => s.migrating_slot === null);
-  if (!docs.some((d) => isActive(d.task)) && options.hint && quiet(options.hint)) return [];
+  const lingering = docs.some((d) => isActive(d.task) || d.task.in_flight !== null);
+  if (!lingering && options.hint && quiet(options.hint)) return [];
 
   if (!options.startOnly) {
     if (await adoptOrphans(ctx, await getCluster(ctx), docs)) {
-      docs = await listTaskDocs(deps.store, ns, cl);
+      docs = await readableTaskDocs(deps.store, ns, cl);
     }
+    await settleFinished(ctx, docs).catch((err: unknown) => {
+      ctx.events.push({ task: "-", event: "error", detail: errorMessage(err) });
+    });
     const running = docs.filter((d) => d.task.state === "running");
     await Promise.all(
       running.map((d) =>
-        guarded(ctx, d.task.id, () =>
+        guarded(ctx, d, () =>
           d.task.kind === "remove_shards"
             ? stepRemoval(
                 ctx,
@@ -360,7 +513,7 @@ export async function advanceMigrations(
         ),
       ),
     );
-    docs = await listTaskDocs(deps.store, ns, cl);
+    docs = await readableTaskDocs(deps.store, ns, cl);
   }
 
   const startable = new Set(startableTasks(docs.map((d) => d.task)).map((t) => t.id));
@@ -368,7 +521,7 @@ export async function advanceMigrations(
     docs
       .filter((d) => startable.has(d.task.id))
       .map((d) =>
-        guarded(ctx, d.task.id, async () => {
+        guarded(ctx, d, async () => {
           if (d.task.kind === "remove_shards")
             return stepRemoval(
               ctx,

@@ -1,18 +1,19 @@
 // The migration engine's decisions, pure: from (task, stored cluster, the source master's
 // CLUSTER INFO) to the one next step, and which queued tasks may start. The executor in
-// migrations.ts does the I/O; every step it takes is safe to take again after a crash.
-import type { ClusterInfo } from "../kvrocks/index.js";
+// engine.ts does the I/O; every step it takes is safe to take again after a crash.
 import { type Cluster, masterOf, type Task } from "../model/index.js";
+import { importsRange, judgeMove, migratesRange, type NodeReport } from "../ops/index.js";
 import { containsRange, formatSlotRange, parseSlotRange, type SlotRange } from "../slots/index.js";
 
 /** What the source master said when asked for CLUSTER INFO. */
-export type SourceReport =
-  | { info: ClusterInfo; error?: undefined }
-  | { info?: undefined; error: string };
+export type SourceReport = NodeReport;
 
 export type MigrationAction =
-  /** Nothing to do this round. */
-  | { kind: "wait"; why: string }
+  /**
+   * Nothing to do this round. `slow`: the range is past the migration timeout; it is never
+   * given up while the source still migrates it, only reported.
+   */
+  | { kind: "wait"; why: string; slow?: boolean }
   /** The node finished our range: move it to the target in etcd, push, go on. */
   | { kind: "complete" }
   /** etcd already has the range on the target (a crash after that write): record it done. */
@@ -28,6 +29,12 @@ export interface StepInput {
   task: Task;
   cluster: Cluster;
   report: SourceReport;
+  /**
+   * The target master's CLUSTER INFO, when the source says nothing about the range after
+   * MIGRATE was acknowledged (a failover or restart of the source): its import state tells
+   * whether the move completed. Without it such a range is sent again.
+   */
+  target?: NodeReport;
   now: number;
   timeoutMs: number;
 }
@@ -42,10 +49,10 @@ function sameRange(a: SlotRange, b: SlotRange): boolean {
   return a.start === b.start && a.stop === b.stop;
 }
 
-/** Whether the node's migration lines are about `range` (lines stay after success). */
-function reportsRange(info: ClusterInfo, range: SlotRange): boolean {
-  const ranges = info.migrating?.ranges ?? [];
-  return ranges.length === 1 && sameRange(ranges[0]!, range);
+/** Whether the engine must ask the target master before deciding (see `StepInput.target`). */
+export function needsTarget(task: Task, report: SourceReport): boolean {
+  if (task.in_flight === null || !task.in_flight_sent) return false;
+  return !report.info || !migratesRange(report.info, parseSlotRange(task.in_flight));
 }
 
 export function decideStep(input: StepInput): MigrationAction {
@@ -70,43 +77,62 @@ export function decideStep(input: StepInput): MigrationAction {
   }
 
   const elapsed = now - (task.in_flight_started_at ?? now);
-  const timedOut = elapsed > timeoutMs;
-  const timeoutWhy = (state: string) =>
-    `range ${text} did not finish within ${timeoutMs} ms (source reports ${state}); if the node still copies, its keys stay on the source`;
+  const slow = elapsed > timeoutMs;
+  const wait = (why: string): MigrationAction =>
+    slow
+      ? { kind: "wait", why: `${why}; slow: past the ${timeoutMs} ms migration timeout`, slow }
+      : { kind: "wait", why };
+
+  const info = report.info;
+  const migrating = info?.migrating;
+  const onRange = info ? migratesRange(info, range) : false;
+  const targetIds = target!.nodes.map((n) => n.id);
+  const state = migrating?.state ?? "none";
+  // The source's own `success` to the target (or the target's import state once the source
+  // forgot the range): the nodes moved it, whatever the time.
+  const verdict = judgeMove({
+    move: { source: task.source, target: task.target, range },
+    targetNodeIds: targetIds,
+    source: report,
+    target: input.target,
+    sent: task.in_flight_sent,
+  });
+  if (verdict.done) return { kind: "complete" };
 
   if (report.error !== undefined) {
-    if (timedOut) return { kind: "fail", why: timeoutWhy(`nothing: ${report.error}`) };
-    return { kind: "wait", why: `source master does not answer: ${report.error}` };
+    return wait(`source master does not answer: ${report.error}`);
   }
-  const info = report.info;
-  const migrating = info.migrating;
-  const ours = reportsRange(info, range) && migrating?.destination === targetMaster.id;
-  const state = migrating?.state ?? "none";
-
-  if (ours && state === "success" && task.in_flight_sent) return { kind: "complete" };
-  if (timedOut) return { kind: "fail", why: timeoutWhy(migrating ? `${state}` : "no migration") };
-  if (ours && state === "start") return { kind: "wait", why: `migrating ${text}` };
-  if (ours && state === "fail" && task.in_flight_sent) {
+  if (onRange && state === "start") {
+    // To this target master, or to a former one (a failover there): wait for it to end,
+    // then send again to the new master.
+    return wait(
+      migrating!.destination === targetMaster.id
+        ? `migrating ${text}`
+        : `migrating ${text} to a former target master`,
+    );
+  }
+  if (onRange && state === "fail" && task.in_flight_sent) {
     return {
       kind: "fail",
       why: `source master reported migrating_state: fail for ${text} (destination ${targetMaster.addr})`,
     };
   }
-  if (migrating?.state === "start" && !reportsRange(info, range)) {
+  if (migrating?.state === "start" && !onRange) {
     const other = migrating.ranges.map(formatSlotRange).join(",");
     return {
       kind: "fail",
       why: `source master is migrating ${other} to ${migrating.destination}, not ${text}`,
     };
   }
-  if (migrating?.state === "start") {
-    // Our range, to a node that is no longer the target's master (a failover there):
-    // wait for it to end, then send again to the new master.
-    return { kind: "wait", why: `migrating ${text} to a former target master` };
+  const imported = input.target?.info;
+  if (imported && importsRange(imported, range) && imported.importing?.state === "start") {
+    // The target still imports from a source master that is gone; its link drops soon and
+    // the import ends (`error`, slot cleared) before anything is sent again.
+    return wait(`target master still imports ${text}`);
   }
-  // Not migrating our range (never sent, lost on a restart, or lines left from an earlier
-  // attempt before MIGRATE was acknowledged): send it.
-  return { kind: "send", pushFirst: info.currentEpoch < cluster.version };
+  // Not migrating our range (never sent, lost on a restart or a failover, or lines left from
+  // an earlier attempt before MIGRATE was acknowledged): send it.
+  return { kind: "send", pushFirst: (info?.currentEpoch ?? 0) < cluster.version };
 }
 
 /** Shards a task occupies: a source migrates and a target imports one range at a time. */
@@ -123,7 +149,11 @@ export function startableTasks(tasks: readonly Task[]): Task[] {
   const ordered = [...tasks].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const running = ordered.filter((t) => t.state === "running");
   if (running.some((t) => t.kind === "remove_shards")) return [];
-  const busy = new Set(running.flatMap(shardsOf));
+  // A finished task still waiting on its range in flight (a late success) holds its shards.
+  const lingering = ordered.filter(
+    (t) => t.state !== "queued" && t.state !== "running" && t.in_flight !== null,
+  );
+  const busy = new Set([...running, ...lingering].flatMap(shardsOf));
   const out: Task[] = [];
   let activeBefore = running.length > 0;
   for (const task of ordered) {
