@@ -117,17 +117,18 @@ describe("the shell, on a terminal", () => {
       ["shellns", "\r"],
       ["/shellns/> ", "cd c\t"],
       ["cl1", "\r"],
-      ["/shellns/cl1/> ", "sho\t\t"],
-      ["show_cluster", "\u0015quit\r"],
+      ["/shellns/cl1/> ", "show_cl\t"],
+      ["show_cluster", "\r"],
+      [nodes[1]!.addr, "quit\r"],
     ]);
     expect(first.code, first.stdout + first.stderr).toBe(0);
     const history = readFileSync(join(kvctl.home, ".kvctl_history"), "utf8");
     expect(history).toContain("cd shellns\n");
     expect(history).toContain("cd cl1\n");
 
-    // Up arrow: quit, cd cl1, cd shellns; Enter runs the recalled line.
+    // Up arrow: quit, show_cluster, cd cl1, cd shellns; Enter runs the recalled line.
     const second = await underPty([
-      ["/> ", "\u001b[A\u001b[A\u001b[A\r"],
+      ["/> ", "\u001b[A\u001b[A\u001b[A\u001b[A\r"],
       ["/shellns/> ", "\u0004"],
     ]);
     expect(second.code, second.stdout + second.stderr).toBe(0);
