@@ -71,7 +71,7 @@ describe("the shell, from a pipe", () => {
     expect(lines).toContain("shellns");
     expect(lines).toContain("cl1");
     for (const n of nodes) expect(r.stdout).toContain(n.addr);
-    expect(r.stdout).toContain("2) 10000");
+    expect(r.stdout).toContain("2) 10240");
   });
 
   it("exits with the first failure's code and keeps going after it", async () => {
