@@ -11,6 +11,14 @@ export interface ScopeFlags {
   cluster?: string;
 }
 
+/**
+ * Where the interactive shell stands (`/ns/cluster/`). While it is active, commands take the
+ * namespace and cluster from it instead of what `kvctl use` stored.
+ */
+export const shellLocation: { active: boolean; namespace?: string; cluster?: string } = {
+  active: false,
+};
+
 export class Ctx {
   constructor(
     readonly settings: Settings,
@@ -20,8 +28,12 @@ export class Ctx {
 
   /** -n, else the namespace set with `kvctl use`. */
   namespace(flags: ScopeFlags): string {
-    const ns = flags.namespace ?? this.settings.file.namespace;
+    const ns =
+      flags.namespace ??
+      (shellLocation.active ? shellLocation.namespace : this.settings.file.namespace);
     if (!ns) {
+      if (shellLocation.active)
+        throw new UsageError("no namespace: cd into one first (ls lists them)");
       throw new UsageError(
         "no namespace: pass -n/--namespace NS, or set a current one with 'kvctl use -n NS'",
       );
@@ -35,10 +47,12 @@ export class Ctx {
    */
   scope(flags: ScopeFlags, name?: string): { ns: string; cl: string } {
     const ns = this.namespace(flags);
-    const file = this.settings.file;
+    const file = shellLocation.active ? shellLocation : this.settings.file;
     const fromFile = ns === file.namespace ? file.cluster : undefined;
     const cl = name ?? flags.cluster ?? fromFile;
     if (!cl) {
+      if (shellLocation.active)
+        throw new UsageError("no cluster: cd into one first (ls lists them)");
       throw new UsageError(
         "no cluster: pass -c/--cluster CL, or set a current one with 'kvctl use -n NS -c CL'",
       );

@@ -1,35 +1,13 @@
-// kvctl's entry: parse, run, and turn every outcome into an exit code.
-import { CommanderError } from "commander";
-import { translateSeedArgs } from "./argv.js";
-import { EXIT, exitCodeOf, UsageError } from "./errors.js";
-import { buildProgram } from "./program.js";
+// kvctl's entry: with a command, run it; with none, the interactive shell (or, reading from a
+// pipe, each line of it as a command).
+import { commandIndex } from "./argv.js";
+import { runCommand } from "./run.js";
+import { runShell } from "./shell/shell.js";
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram({
-    writeOut: (text) => process.stdout.write(text),
-    writeErr: (text) => process.stderr.write(text),
-  });
-  if (argv.length === 0) {
-    program.outputHelp();
-    return EXIT.ok;
-  }
-  try {
-    await program.parseAsync(translateSeedArgs(argv), { from: "user" });
-    return EXIT.ok;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // Commander has printed its message (or the help) already.
-      const fine = ["commander.helpDisplayed", "commander.version"].includes(err.code);
-      return fine ? EXIT.ok : EXIT.usage;
-    }
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`error: ${message}\n`);
-    if (err instanceof UsageError) process.stderr.write("(see 'kvctl help')\n");
-    else if (!(err instanceof Error) || err.name === "TypeError") {
-      process.stderr.write(`${(err as Error)?.stack ?? ""}\n`);
-    }
-    return exitCodeOf(err);
-  }
+  const asksForHelp = argv.some((a) => ["-h", "--help", "-V", "--version"].includes(a));
+  if (commandIndex(argv) === -1 && !asksForHelp) return runShell(argv);
+  return runCommand(argv);
 }
 
 // `kvctl list nodes | head -1`: a reader that went away is not an error.

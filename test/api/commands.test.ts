@@ -51,7 +51,7 @@ describe("commands to the nodes", () => {
     );
     for (const r of results) {
       expect(r.ok).toBe(true);
-      expect(r.reply).toEqual(["maxclients", "10000"]);
+      expect(r.reply).toEqual(["maxclients", "10240"]);
     }
   });
 
@@ -94,7 +94,7 @@ describe("commands to the nodes", () => {
     const reply: string[] = res.body.data.results[0].reply;
     expect(reply[reply.indexOf("requirepass") + 1]).toBe("******");
     expect(reply[reply.indexOf("masterauth") + 1]).toBe("******");
-    expect(reply[reply.indexOf("maxclients") + 1]).toBe("10000");
+    expect(reply[reply.indexOf("maxclients") + 1]).toBe("10240");
   });
 
   it.each([

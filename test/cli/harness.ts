@@ -110,8 +110,16 @@ export class Kvctl {
   readonly home = mkdtempSync(join(tmpdir(), "kvctl-home-"));
   constructor(private readonly env: Record<string, string> = {}) {}
 
-  run(args: string[], env: Record<string, string> = {}): Promise<Run> {
-    return runProcess([KVCTL, ...args], cleanEnv({ HOME: this.home, ...this.env, ...env }));
+  /** `input`: what kvctl reads on stdin (a pipe; empty unless given). */
+  run(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
+    return runProcess([KVCTL, ...args], cleanEnv({ HOME: this.home, ...this.env, ...env }), {
+      input,
+    });
+  }
+
+  /** The environment kvctl runs with (for tests that start it themselves, under a pty). */
+  environment(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return cleanEnv({ HOME: this.home, ...this.env, ...env });
   }
 
   /** Runs with `-o json`, expects exit 0, answers the parsed stdout. */

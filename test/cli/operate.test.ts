@@ -45,7 +45,7 @@ describe("commands to the nodes", () => {
   it("sends a command to every node and prints each reply", async () => {
     const out = await kvctl.ok(["call", "CONFIG", "GET", "maxclients"]);
     for (const n of nodes) expect(out).toContain(`${n.addr} (`);
-    expect(out).toContain("2) 10000");
+    expect(out).toContain("2) 10240");
     const json = await kvctl.json(["call", "--masters", "PING"]);
     expect(json.results).toHaveLength(2);
     expect(json.results.every((r: { reply: string }) => r.reply === "PONG")).toBe(true);

@@ -249,7 +249,7 @@ function settings(ctx: CommandContext): Map<string, string> {
     ["cluster-enabled", c.clusterEnabled ? "yes" : "no"],
     ["requirepass", c.password],
     ["masterauth", c.password],
-    ["maxclients", ctx.node.settings.get("maxclients") ?? "10000"],
+    ["maxclients", ctx.node.settings.get("maxclients") ?? "10240"],
     ["timeout", ctx.node.settings.get("timeout") ?? "0"],
     ["slowlog-log-slower-than", ctx.node.settings.get("slowlog-log-slower-than") ?? "200000"],
   ]);
