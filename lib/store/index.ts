@@ -9,6 +9,7 @@ export {
 export { decodeJson } from "./codec.js";
 export type { Doc, DocWriteOptions } from "./docs.js";
 export { type ClusterRef, DEFAULT_PREFIX, ownerString, type StoreKeys, storeKeys } from "./keys.js";
+export { type GrantedLease, grantLease, LeaseKeeper, revokeLease } from "./lease.js";
 export {
   type AcquireOptions,
   acquireLock,
@@ -18,6 +19,18 @@ export {
   type LockOptions,
   tryLock,
 } from "./lock.js";
+export {
+  claimOwnership,
+  handOverOwnership,
+  InvocationRecord,
+  listMembers,
+  listOwners,
+  type Member,
+  type Owner,
+  ownershipFence,
+  putMember,
+  readProbeSeen,
+} from "./ownership.js";
 export {
   type ClusterUpdate,
   type ClusterUpdateFn,
