@@ -1,7 +1,8 @@
 // Probe ownership: invocations share the clusters fairly, keep them across rounds, take over
 // those of an invocation that ended or died, and a former owner can change nothing.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { emptyProbeState } from "../../lib/model/index.js";
+import { emptyProbeState, ProbeState } from "../../lib/model/index.js";
+import { collectMetrics } from "../../lib/ops/metrics.js";
 import { type ProbeInvocation, startInvocation } from "../../lib/probe/index.js";
 import { type ClusterRef, listOwners, ownerString } from "../../lib/store/index.js";
 import { EtcdCluster } from "../support/etcd.js";
@@ -171,6 +172,18 @@ describe("a running invocation's healthy rounds", () => {
       expect(summaries.map((s) => s.probed)).toEqual(Array(10).fill(1));
       expect(summaries.every((s) => s.reports[0]!.stateWritten === false)).toBe(true);
       expect(after - before).toBe(0);
+
+      // The probe's liveness still shows: from the invocation's heartbeat, not the cluster's.
+      const state = await quiet.runtime.store.getDoc(
+        quiet.runtime.store.keys.probeState("z", "c"),
+        ProbeState,
+      );
+      const now = Date.now() + 30 * 60_000;
+      const snapshot = await collectMetrics(quiet.runtime.store, now);
+      const age = snapshot.clusters.find((c) => c.cluster === "c")!.lastRoundAgeSeconds!;
+      const seen = (await quiet.runtime.store.probeSeen()).get("z/c")!;
+      expect(age).toBeCloseTo((now - seen) / 1000, 3);
+      expect(seen).toBeGreaterThan(state!.value.last_round!.at);
     } finally {
       await invocation.end();
     }
