@@ -113,6 +113,32 @@ describe("probe ownership", () => {
     await next.end();
   }, 60_000);
 
+  it("an invocation stopped with SIGTERM frees its clusters at once, and the next takes them in one round", async () => {
+    const nodes = await h.startNodes(2);
+    await h.createCluster("term", "c", nodes, 1);
+    const ref = { namespace: "term", cluster: "c" };
+    const run = spawnProbe(h.prefix, ["--for", "60s", "--every", "200ms"], {
+      KVC_PROBE_LOCK_TTL_SECONDS: "30",
+      KVC_PROBE_INTERVAL_MS: "200",
+    });
+    try {
+      await eventually(
+        async () => (await listOwners(h.etcd, h.runtime.store.keys)).has("term/c"),
+        30_000,
+        100,
+      );
+      run.child.kill("SIGTERM");
+      const exit = await run.exited;
+      expect(exit.code, run.output()).toBe(0);
+      // Long before the 30 s TTL: the lease was revoked on the way out.
+      expect((await listOwners(h.etcd, h.runtime.store.keys)).has("term/c")).toBe(false);
+      const next = await member();
+      expect((await next.plan([ref])).mine).toHaveLength(1);
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  }, 60_000);
+
   it("a write fenced by an invocation's lease is refused once that lease is lost", async () => {
     const nodes = await h.startNodes(2);
     await h.createCluster("fence", "c", nodes, 1);
