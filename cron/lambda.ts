@@ -1,6 +1,8 @@
 // AWS Lambda entry for scheduled events (EventBridge fires at most once a minute). With
 // KVC_PROBE_LAMBDA_FOR_MS (say 50000) one invocation runs a round every probe interval for that
 // long, so a dead master is failed over in seconds rather than minutes; 0 runs one round.
+// Set it longer than the schedule period so consecutive invocations overlap: the one running
+// keeps its clusters until it ends, then revokes its lease and the next takes them over.
 import { readConfig } from "../lib/config/file.js";
 import { NodePool } from "../lib/kvrocks/index.js";
 import {
@@ -8,6 +10,7 @@ import {
   probeAllClusters,
   type RoundSummary,
   runSettingsFrom,
+  startInvocation,
   summaryFields,
 } from "../lib/probe/index.js";
 import { etcdStartupFailure, openRuntime } from "../lib/runtime.js";
@@ -32,22 +35,25 @@ export async function handler() {
     errors: [] as RoundSummary["errors"],
     last: null as RoundSummary | null,
   };
-  do {
-    const started = Date.now();
-    const summary = await probeAllClusters(
-      { ...runtime.ops, etcd: runtime.etcd, nodePool },
-      settings,
-    );
-    runtime.log.info(summaryFields(summary), formatSummary(summary));
-    totals.rounds++;
-    totals.failovers += summary.failovers;
-    totals.repairs += summary.repairs;
-    totals.errors.push(...summary.errors);
-    totals.last = summary;
-    const wait = config.probe.intervalMs - (Date.now() - started);
-    if (Date.now() + Math.max(0, wait) >= until) break;
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  } while (Date.now() < until);
+  const deps = { ...runtime.ops, etcd: runtime.etcd, nodePool };
+  const invocation = forMs > 0 ? await startInvocation(deps, settings, true) : undefined;
+  try {
+    do {
+      const started = Date.now();
+      const summary = await probeAllClusters(deps, settings, undefined, invocation);
+      runtime.log.info(summaryFields(summary), formatSummary(summary));
+      totals.rounds++;
+      totals.failovers += summary.failovers;
+      totals.repairs += summary.repairs;
+      totals.errors.push(...summary.errors);
+      totals.last = summary;
+      const wait = config.probe.intervalMs - (Date.now() - started);
+      if (Date.now() + Math.max(0, wait) >= until) break;
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    } while (Date.now() < until);
+  } finally {
+    await invocation?.end();
+  }
   return {
     rounds: totals.rounds,
     clusters: totals.last?.clusters ?? 0,

@@ -1,12 +1,16 @@
 // `npm run probe -- --once` or `-- --for 55s --every 1s`: short, killable probe invocations.
-// Any number may run at once; per-cluster locks keep them from probing one cluster together.
+// Any number may run at once. A `--for` invocation holds one lease for its whole run and keeps
+// its share of the clusters from round to round; on exit (or SIGTERM) it revokes the lease so
+// the invocation started after it takes them over within one interval.
 import { readConfig } from "../lib/config/file.js";
 import { errorMessage } from "../lib/errors.js";
 import { NodePool } from "../lib/kvrocks/index.js";
 import {
   formatSummary,
+  type ProbeInvocation,
   probeAllClusters,
   runSettingsFrom,
+  startInvocation,
   summaryFields,
 } from "../lib/probe/index.js";
 import { etcdStartupFailure, openRuntime, type Runtime } from "../lib/runtime.js";
@@ -67,11 +71,20 @@ async function main(): Promise<number> {
   const deps = { ...runtime.ops, etcd: runtime.etcd, nodePool };
   const until = Date.now() + args.forMs;
   let failed = false;
+  // `--once` is a one-round run; anything longer keeps its clusters across rounds.
+  let invocation: ProbeInvocation | undefined;
   try {
     do {
       const started = Date.now();
       try {
-        const summary = await probeAllClusters(deps, settings, stop.signal);
+        if (!invocation && args.forMs > 0) {
+          invocation = await startInvocation(deps, settings, true);
+          runtime.log.info(
+            { invocation: invocation.id, observer: invocation.observer },
+            "probe: invocation started",
+          );
+        }
+        const summary = await probeAllClusters(deps, settings, stop.signal, invocation);
         // Failovers, repairs and migration steps were logged as they happened.
         runtime.log.info(summaryFields(summary), formatSummary(summary));
         for (const e of summary.errors) {
@@ -95,6 +108,8 @@ async function main(): Promise<number> {
       }
     } while (Date.now() < until && !stop.signal.aborted);
   } finally {
+    // Revoking the lease frees every cluster at once for the invocations still running.
+    await invocation?.end();
     nodePool.close();
     runtime.close();
   }

@@ -1,13 +1,16 @@
 // `npm run cron`: a long-running process that fires a probe round on a cron schedule, for
-// deployments without an external scheduler. Rounds never overlap within this process.
+// deployments without an external scheduler. Rounds never overlap within this process, and
+// the process is one probe invocation: one lease, its clusters kept from round to round.
 import { schedule } from "node-cron";
 import { readConfig } from "../lib/config/file.js";
 import { errorMessage } from "../lib/errors.js";
 import { NodePool } from "../lib/kvrocks/index.js";
 import {
   formatSummary,
+  type ProbeInvocation,
   probeAllClusters,
   runSettingsFrom,
+  startInvocation,
   summaryFields,
 } from "../lib/probe/index.js";
 import { etcdStartupFailure, openRuntime, type Runtime } from "../lib/runtime.js";
@@ -46,11 +49,14 @@ async function main() {
   const settings = runSettingsFrom(config);
   const stop = new AbortController();
   const expression = process.env.KVC_PROBE_CRON ?? cronExpression(config.probe.intervalMs);
+  let invocation: ProbeInvocation | undefined;
   const task = schedule(
     expression,
     async () => {
+      if (stop.signal.aborted) return;
       try {
-        const summary = await probeAllClusters(deps, settings, stop.signal);
+        invocation ??= await startInvocation(deps, settings, true);
+        const summary = await probeAllClusters(deps, settings, stop.signal, invocation);
         runtime.log.info(summaryFields(summary), formatSummary(summary));
       } catch (err) {
         runtime.log.error({ error: errorMessage(err) }, `cron: round failed: ${errorMessage(err)}`);
@@ -62,6 +68,8 @@ async function main() {
   const shutdown = async () => {
     stop.abort();
     await task.stop();
+    // Frees this process's clusters at once for the other invocations.
+    await invocation?.end();
     nodePool.close();
     runtime.close();
     process.exit(0);

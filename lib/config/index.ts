@@ -57,6 +57,11 @@ export const Config = z.object({
     concurrency: z.number().int().positive(),
     /** The probe Lambda's rounds per invocation last this long; 0 = one round. */
     lambdaForMs: z.number().int().nonnegative(),
+    /** Where this probe invocation looks from (`KVC_PROBE_OBSERVER`); default the host name. */
+    observer: z
+      .string()
+      .regex(/^[\w.-]{1,64}$/, "letters, digits, . _ - only")
+      .optional(),
   }),
   migration: z.object({ timeoutMs: z.number().int().positive() }),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "silent"]),
@@ -211,6 +216,7 @@ export function loadConfig(
   if (env.KVC_ETCD_USERNAME) config.etcd.username = env.KVC_ETCD_USERNAME;
   if (env.KVC_ETCD_PASSWORD) config.etcd.password = env.KVC_ETCD_PASSWORD;
   if (env.KVC_HOST) config.http.host = env.KVC_HOST;
+  if (env.KVC_PROBE_OBSERVER) config.probe.observer = env.KVC_PROBE_OBSERVER;
   const numbers: [string, (v: number) => void][] = [
     ["KVC_PORT", (v) => (config.http.port = v)],
     ["KVC_ETCD_TIMEOUT_MS", (v) => (config.etcd.callTimeoutMs = v)],

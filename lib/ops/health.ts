@@ -13,13 +13,17 @@ export async function clusterHealth(
   ns: string,
   name: string,
 ): Promise<ClusterHealth> {
-  const [{ cluster }, stored, tasks] = await Promise.all([
+  const [{ cluster }, stored, tasks, seen] = await Promise.all([
     store.getCluster(ns, name),
     store.getDocOrCorrupt(store.keys.probeState(ns, name), ProbeState),
     readTaskDocs(store, ns, name),
+    store.probeSeen(),
   ]);
   // An unreadable probe state reads as never probed; the next round replaces it.
   const state = stored.doc?.value ?? emptyProbeState();
+  // A running invocation does not rewrite a healthy node's `last_ok` each round: its own
+  // heartbeat says when it last saw the cluster, and an answering node was fine then.
+  const ownerRoundAt = seen.get(`${ns}/${name}`) ?? null;
   const nodes = cluster.shards.flatMap((shard, index) =>
     shard.nodes.map((node): NodeHealthView => {
       const h = state.nodes[node.id];
@@ -32,7 +36,10 @@ export async function clusterHealth(
         up: !(h?.failures ?? 0),
         probed: h !== undefined,
         failures: h?.failures ?? 0,
-        last_ok: h?.last_ok ?? null,
+        last_ok:
+          h && h.failures === 0 && ownerRoundAt !== null
+            ? Math.max(h.last_ok ?? 0, ownerRoundAt)
+            : (h?.last_ok ?? null),
         last_error: h?.last_error ?? null,
         reported_version: reported,
         role_seen: h?.role ?? null,

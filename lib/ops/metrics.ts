@@ -44,7 +44,11 @@ export function clusterMetricsFrom(
   tasks: readonly Task[],
   failovers: number,
   now: number,
+  /** When the cluster's probe owner last finished a round (its invocation's heartbeat). */
+  ownerRoundAt: number | null = null,
 ): ClusterMetrics {
+  // A running invocation refreshes its own heartbeat, not each cluster's state document.
+  const lastRoundAt = Math.max(state.last_round?.at ?? -1, ownerRoundAt ?? -1);
   const nodes = cluster.shards.flatMap((shard, index) =>
     shard.nodes.map((node) => ({ node, index })),
   );
@@ -84,20 +88,22 @@ export function clusterMetricsFrom(
     tasksByState,
     slowTasks: tasks.filter((t) => t.state === "running" && t.slow).length,
     failovers,
-    lastRoundAgeSeconds: state.last_round ? Math.max(0, (now - state.last_round.at) / 1000) : null,
+    lastRoundAgeSeconds: lastRoundAt >= 0 ? Math.max(0, (now - lastRoundAt) / 1000) : null,
     safeMode: state.safe_mode,
   };
 }
 
 /**
- * Two range reads whatever the number of clusters (all topologies, all state documents), then
+ * Four range reads whatever the number of clusters (all topologies, all state documents, the
+ * probe owners and the live invocations), then
  * grouped in memory: a scrape stays cheap as clusters are added.
  */
 export async function collectMetrics(store: Store, now: number): Promise<MetricsSnapshot> {
   const stateRoot = store.keys.stateRoot();
-  const [clusters, docs] = await Promise.all([
+  const [clusters, docs, seen] = await Promise.all([
     store.readAllClusters(),
     store.readPrefix(stateRoot),
+    store.probeSeen(),
   ]);
   const snapshot: MetricsSnapshot = {
     clusters: [],
@@ -137,7 +143,15 @@ export async function collectMetrics(store: Store, now: number): Promise<Metrics
         .flatMap((d) => decoded(d, HistoryRecord))
         .filter((h) => h.kind === "failover").length;
       snapshot.clusters.push(
-        clusterMetricsFrom(namespace, ref.topology, state, tasks, failovers, now),
+        clusterMetricsFrom(
+          namespace,
+          ref.topology,
+          state,
+          tasks,
+          failovers,
+          now,
+          seen.get(`${namespace}/${name}`) ?? null,
+        ),
       );
       snapshot.topologies.push({ namespace, cluster: ref.topology });
     } catch (err) {

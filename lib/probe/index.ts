@@ -1,4 +1,5 @@
 export * from "./counters.js";
 export * from "./observe.js";
+export * from "./ownership.js";
 export * from "./round.js";
 export * from "./run.js";

@@ -1,9 +1,12 @@
-// One probe round over every cluster: each under its own lock, with bounded concurrency, so
-// any number of invocations can run at once and never probe one cluster twice at the same time.
+// One probe round over the clusters an invocation owns, with bounded concurrency. Ownership
+// (see ownership.ts) lets any number of invocations run at once without probing one cluster
+// twice, and every write of a cluster's round is fenced by its owner's lease.
+import { hostname } from "node:os";
 import type { Etcd3 } from "etcd3";
 import { errorMessage } from "../errors.js";
 import type { OpsDeps } from "../ops/index.js";
-import { type ClusterRef, tryLock } from "../store/index.js";
+import type { ClusterRef } from "../store/index.js";
+import { ProbeInvocation } from "./ownership.js";
 import { type ClusterRoundReport, type ProbeSettings, probeCluster } from "./round.js";
 
 export interface ProbeRunDeps extends OpsDeps {
@@ -12,13 +15,19 @@ export interface ProbeRunDeps extends OpsDeps {
 
 export interface RunSettings extends ProbeSettings {
   concurrency: number;
+  /** TTL of the invocation's lease: how long a crashed invocation's clusters stay owned. */
   lockTtlSeconds: number;
+  /** This invocation's observer name (`KVC_PROBE_OBSERVER`); default the host name. */
+  observer?: string;
 }
 
 export interface RoundSummary {
   clusters: number;
   probed: number;
   skipped: number;
+  /** Ownership changes made this round (each one etcd write): taken over, handed on. */
+  claimed: number;
+  handedOver: number;
   failovers: number;
   repairs: number;
   errors: { ns: string; cluster: string; error: string }[];
@@ -42,36 +51,72 @@ export async function eachLimited<T>(
   await Promise.all(lanes);
 }
 
+/** Starts an invocation with the run settings (see `ProbeInvocation`). */
+export function startInvocation(
+  deps: ProbeRunDeps,
+  settings: RunSettings,
+  member: boolean,
+): Promise<ProbeInvocation> {
+  return ProbeInvocation.start(deps.etcd, deps.store.keys, {
+    ttlSeconds: settings.lockTtlSeconds,
+    observer: settings.observer ?? hostname(),
+    member,
+    heartbeatMs: settings.heartbeatMs,
+    now: deps.now,
+  });
+}
+
+/**
+ * One round. With `invocation`, over the clusters it owns (kept across rounds); without,
+ * as a one-round run that takes every unowned cluster and releases them at the end.
+ */
 export async function probeAllClusters(
   deps: ProbeRunDeps,
   settings: RunSettings,
   signal?: AbortSignal,
+  invocation?: ProbeInvocation,
+): Promise<RoundSummary> {
+  const own = invocation ?? (await startInvocation(deps, settings, false));
+  try {
+    return await probeOwnedClusters(deps, settings, own, signal);
+  } finally {
+    if (!invocation) await own.end();
+  }
+}
+
+async function probeOwnedClusters(
+  deps: ProbeRunDeps,
+  settings: RunSettings,
+  invocation: ProbeInvocation,
+  signal: AbortSignal | undefined,
 ): Promise<RoundSummary> {
   const started = deps.now();
   const refs: ClusterRef[] = await deps.store.listAllClusters();
+  const plan = await invocation.plan(refs);
+  // A member's liveness is its registry entry's heartbeat, not a per-cluster one: a healthy
+  // round then writes nothing, however many clusters it probes.
+  const clusterSettings = invocation.options.member
+    ? { ...settings, heartbeatMs: Number.POSITIVE_INFINITY }
+    : settings;
   const summary: RoundSummary = {
     clusters: refs.length,
     probed: 0,
-    skipped: 0,
+    skipped: plan.elsewhere,
+    claimed: plan.claimed,
+    handedOver: plan.handedOver,
     failovers: 0,
     repairs: 0,
-    errors: [],
+    errors: plan.errors.map(({ ref, error }) => ({
+      ns: ref.namespace,
+      cluster: ref.cluster,
+      error,
+    })),
     reports: [],
     durationMs: 0,
   };
-  await eachLimited(refs, settings.concurrency, async ({ namespace, cluster }) => {
-    if (signal?.aborted) {
-      summary.skipped++;
-      return;
-    }
-    const lock = await tryLock(deps.etcd, deps.store.keys.probeLock(namespace, cluster), {
-      ttlSeconds: settings.lockTtlSeconds,
-    }).catch((err: unknown) => {
-      summary.errors.push({ ns: namespace, cluster, error: errorMessage(err) });
-      return undefined;
-    });
-    if (lock === undefined) return;
-    if (lock === null) {
+  await eachLimited(plan.mine, settings.concurrency, async ({ ref, fence }) => {
+    const { namespace, cluster } = ref;
+    if (signal?.aborted || invocation.signal.aborted) {
       summary.skipped++;
       return;
     }
@@ -80,9 +125,9 @@ export async function probeAllClusters(
         deps,
         namespace,
         cluster,
-        settings,
-        lock.fence,
-        lock.signal,
+        clusterSettings,
+        fence,
+        invocation.signal,
       );
       summary.probed++;
       summary.failovers += report.failovers.length;
@@ -90,11 +135,10 @@ export async function probeAllClusters(
       summary.reports.push(report);
     } catch (err) {
       summary.errors.push({ ns: namespace, cluster, error: errorMessage(err) });
-    } finally {
-      await lock.release();
     }
   });
   summary.durationMs = deps.now() - started;
+  await invocation.roundDone(deps.now());
   return summary;
 }
 
@@ -104,6 +148,8 @@ export function summaryFields(summary: RoundSummary) {
     clusters: summary.clusters,
     probed: summary.probed,
     skipped: summary.skipped,
+    claimed: summary.claimed,
+    handed_over: summary.handedOver,
     failovers: summary.failovers,
     repairs: summary.repairs,
     errors: summary.errors.length,
@@ -113,7 +159,11 @@ export function summaryFields(summary: RoundSummary) {
 
 export function formatSummary(summary: RoundSummary): string {
   const errors = summary.errors.length > 0 ? `, errors ${summary.errors.length}` : "";
-  return `probe: clusters ${summary.clusters}, probed ${summary.probed}, skipped ${summary.skipped}, failovers ${summary.failovers}, repairs ${summary.repairs}${errors} in ${summary.durationMs} ms`;
+  const moved =
+    summary.claimed + summary.handedOver > 0
+      ? `, taken over ${summary.claimed}, handed on ${summary.handedOver}`
+      : "";
+  return `probe: clusters ${summary.clusters}, probed ${summary.probed}, skipped ${summary.skipped}, failovers ${summary.failovers}, repairs ${summary.repairs}${moved}${errors} in ${summary.durationMs} ms`;
 }
 
 export const HEARTBEAT_MS = 60_000;
@@ -126,7 +176,9 @@ export function runSettingsFrom(config: {
     safeModeRatio: number;
     concurrency: number;
     lockTtlSeconds: number;
+    observer?: string | undefined;
   };
 }): RunSettings {
-  return { ...config.probe, heartbeatMs: HEARTBEAT_MS };
+  const { observer, ...probe } = config.probe;
+  return { ...probe, ...(observer ? { observer } : {}), heartbeatMs: HEARTBEAT_MS };
 }

@@ -13,6 +13,7 @@ export {
 export { decodeJson } from "./codec.js";
 export type { CorruptDoc, Doc, DocWriteOptions } from "./docs.js";
 export { type ClusterRef, DEFAULT_PREFIX, ownerString, type StoreKeys, storeKeys } from "./keys.js";
+export { type GrantedLease, grantLease, LeaseKeeper, revokeLease } from "./lease.js";
 export {
   type AcquireOptions,
   acquireLock,
@@ -22,6 +23,18 @@ export {
   type LockOptions,
   tryLock,
 } from "./lock.js";
+export {
+  claimOwnership,
+  handOverOwnership,
+  InvocationRecord,
+  listMembers,
+  listOwners,
+  type Member,
+  type Owner,
+  ownershipFence,
+  putMember,
+  readProbeSeen,
+} from "./ownership.js";
 export {
   type ClusterUpdate,
   type ClusterUpdateFn,

@@ -44,6 +44,19 @@ export function storeKeys(prefix = DEFAULT_PREFIX) {
     locksPrefix: () => locks,
     lock: (...parts: string[]) => `${locks}${parts.join("/")}`,
     probeLock: (ns: string, cluster: string) => `${locks}probe/${ns}/${cluster}`,
+    /** Every cluster's probe ownership key (`probeLock`), for one range read per round. */
+    probeLocksPrefix: () => `${locks}probe/`,
+    /** The cluster a key under `probeLocksPrefix()` names, or null. */
+    parseProbeLockKey(key: string): ClusterRef | null {
+      const head = `${locks}probe/`;
+      if (!key.startsWith(head)) return null;
+      const parts = key.slice(head.length).split("/");
+      if (parts.length !== 2 || !parts[0] || !parts[1]) return null;
+      return { namespace: parts[0], cluster: parts[1] };
+    },
+    /** Live probe invocations, each key under its invocation's lease. */
+    probeInvocationsPrefix: () => `${root}/probe/invocations/`,
+    probeInvocation: (id: string) => `${root}/probe/invocations/${id}`,
 
     /** The cluster a key under `metadataPrefix()` names, or null for any other key. */
     parseClusterKey(key: string): ClusterRef | null {

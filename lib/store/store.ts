@@ -10,6 +10,7 @@ import { addressesIn, decodeCluster, encodeCluster } from "./codec.js";
 import * as docs from "./docs.js";
 import { type ClusterRef, DEFAULT_PREFIX, type StoreKeys, storeKeys } from "./keys.js";
 import type { Fence } from "./lock.js";
+import { readProbeSeen } from "./ownership.js";
 import { casLoop, committed, DEFAULT_CAS_ATTEMPTS, lostRace } from "./retry.js";
 import { commit, getKey, is, listPrefix, op, type Revision } from "./txn.js";
 
@@ -172,6 +173,11 @@ export class Store {
         return [{ ...ref, topology: null, error: errorMessage(err) }];
       }
     });
+  }
+
+  /** When each owned cluster's probe owner last finished a round (see `readProbeSeen`). */
+  probeSeen(): Promise<Map<string, number | null>> {
+    return readProbeSeen(this.etcd, this.keys);
   }
 
   /** Raw documents under a prefix in one range read; callers decode with `decodeDoc`. */

@@ -55,7 +55,7 @@ async function failoverTimes(repeats: number) {
 }
 
 /** Simulator nodes in a child process, so the probe's own cost is what gets measured. */
-async function simProcess(count: number): Promise<{ addrs: string[]; stop: () => void }> {
+export async function simProcess(count: number): Promise<{ addrs: string[]; stop: () => void }> {
   const child = spawn(
     process.execPath,
     ["--import", "tsx", "test/support/kvrocks-sim/main.ts", "--count", String(count)],

@@ -2,11 +2,13 @@
 import { benchApi } from "./api.js";
 import { benchMetrics } from "./metrics.js";
 import { benchMigration } from "./migration.js";
+import { benchOwnership } from "./ownership.js";
 import { benchProbe } from "./probe.js";
 
 const benches: [string, () => Promise<void>][] = [
   ["api", benchApi],
   ["probe", benchProbe],
+  ["ownership", benchOwnership],
   ["migration", benchMigration],
   ["metrics", benchMetrics],
 ];

@@ -200,8 +200,8 @@ describe("npm run build, as the Dockerfile runs it", () => {
 
   it("probe image: `node dist/cron/probe.js` runs a round and exits 0", async () => {
     const cmd = imageCommand("probe");
-    expect(cmd).toEqual(["node", "dist/cron/probe.js", "--for", "55s", "--every", "1s"]);
-    // The image runs --for 55s; one round is enough here.
+    expect(cmd).toEqual(["node", "dist/cron/probe.js", "--for", "75s", "--every", "1s"]);
+    // The image runs --for 75s; one round is enough here.
     const proc = startNode([cmd[1]!, "--once"], {
       KVC_ETCD_ENDPOINTS: sharedEtcdEndpoints().join(","),
       KVC_ETCD_PREFIX: uniquePrefix("image-probe"),

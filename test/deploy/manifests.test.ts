@@ -138,7 +138,7 @@ describe("deploy/docker/Dockerfile", () => {
     expect(tsconfig.include).toEqual(expect.arrayContaining(["lib", "functions", "cron"]));
   });
 
-  it("starts dist/functions/node.js (api) and dist/cron/probe.js --for 55s (probe)", () => {
+  it("starts dist/functions/node.js (api) and dist/cron/probe.js --for 75s (probe)", () => {
     const cmd = (stage: string, keyword: string) =>
       byName
         .get(stage)!
@@ -147,7 +147,9 @@ describe("deploy/docker/Dockerfile", () => {
         .at(-1);
     expect(cmd("api", "CMD")).toEqual(["node", "dist/functions/node.js"]);
     expect(cmd("probe", "ENTRYPOINT")).toEqual(["node", "dist/cron/probe.js"]);
-    expect(probeBudgetMs(cmd("probe", "CMD")!)).toBe(70_000);
+    // Longer than the minute a scheduler waits between runs: consecutive runs overlap.
+    expect(parseProbeArgs(cmd("probe", "CMD")!).forMs).toBeGreaterThan(60_000);
+    expect(probeBudgetMs(cmd("probe", "CMD")!)).toBe(90_000);
     for (const path of ["dist/functions/node.js", "dist/cron/probe.js"]) {
       expect(existsSync(join(ROOT, sourceOf(path))), sourceOf(path)).toBe(true);
     }
@@ -266,17 +268,18 @@ describe("deploy/k8s", () => {
     expect(pdb.spec.minAvailable).toBeLessThan(deployment.spec.replicas);
   });
 
-  it("schedules the probe every minute, one at a time, for 55 s, killed only after its own budget", () => {
+  it("schedules the probe every minute for 75 s, so runs overlap, killed only after its own budget", () => {
     const cron = find("CronJob");
     expect(cron.spec.schedule).toBe("* * * * *");
-    expect(cron.spec.concurrencyPolicy).toBe("Forbid");
+    // The next run starts while this one still probes: never a minute with no probe.
+    expect(cron.spec.concurrencyPolicy).toBe("Allow");
     expect(cron.spec.startingDeadlineSeconds).toBeGreaterThan(0);
     expect(cron.spec.startingDeadlineSeconds).toBeLessThan(60);
     const job = cron.spec.jobTemplate.spec;
     const container = job.template.spec.containers[0];
     expect(container.command).toEqual(["node", "dist/cron/probe.js"]);
-    expect(container.args).toEqual(["--for", "55s", "--every", "1s"]);
-    expect(parseProbeArgs(container.args).forMs).toBe(55_000);
+    expect(container.args).toEqual(["--for", "75s", "--every", "1s"]);
+    expect(parseProbeArgs(container.args).forMs).toBeGreaterThan(60_000);
     const timeout = Number(find("ConfigMap").data.KVC_PROBE_TIMEOUT_MS);
     expect(job.activeDeadlineSeconds * 1000).toBeGreaterThan(
       probeBudgetMs(container.args, timeout),
@@ -328,7 +331,6 @@ describe("deploy/systemd", () => {
   const dir = "deploy/systemd";
   const api = parseUnit(read(`${dir}/kvrocks-controller.service`));
   const probe = parseUnit(read(`${dir}/kvrocks-controller-probe.service`));
-  const timer = parseUnit(read(`${dir}/kvrocks-controller-probe.timer`));
   const INSTALL_DIR = "/opt/kvrocks-controller/";
 
   it("starts the built entry points of an install in /opt/kvrocks-controller", () => {
@@ -337,16 +339,11 @@ describe("deploy/systemd", () => {
     expect([apiNode, probeNode]).toEqual(["/usr/bin/node", "/usr/bin/node"]);
     expect(apiScript).toBe(`${INSTALL_DIR}dist/functions/node.js`);
     expect(apiArgs).toEqual([]);
-    expect(probeScript).toBe(`${INSTALL_DIR}dist/cron/probe.js`);
+    expect(probeScript).toBe(`${INSTALL_DIR}dist/cron/scheduler.js`);
     for (const script of [apiScript!, probeScript!]) {
       expect(existsSync(join(ROOT, sourceOf(script.slice(INSTALL_DIR.length))))).toBe(true);
     }
-    expect(parseProbeArgs(probeArgs).forMs).toBe(55_000);
-    expect(probe.Service!.Type).toEqual(["oneshot"]);
-    // systemd's backstop comes after the probe's own budget.
-    expect(Number.parseInt(probe.Service!.TimeoutStartSec![0]!, 10) * 1000).toBeGreaterThan(
-      probeBudgetMs(probeArgs),
-    );
+    expect(probeArgs).toEqual([]);
     for (const unit of [api, probe]) {
       expect(unit.Service!.EnvironmentFile).toEqual(["/etc/kvrocks-controller/env"]);
       expect(unit.Service!.DynamicUser).toEqual(["yes"]);
@@ -368,10 +365,12 @@ describe("deploy/systemd", () => {
     expect(read(`${dir}/env.example`)).not.toMatch(/^KVC_(API|READONLY)_TOKENS=/m);
   });
 
-  it("fires the probe service every minute", () => {
-    expect(timer.Timer!.Unit).toEqual(["kvrocks-controller-probe.service"]);
-    expect(timer.Timer!.OnCalendar).toEqual(["*-*-* *:*:00"]);
-    expect(timer.Install!.WantedBy).toEqual(["timers.target"]);
+  it("runs the probe as one long-running invocation, restarted whenever it exits", () => {
+    expect(probe.Service!.Type).toEqual(["simple"]);
+    expect(probe.Service!.Restart).toEqual(["always"]);
+    expect(probe.Service!.KillSignal).toEqual(["SIGTERM"]);
+    expect(probe.Install!.WantedBy).toEqual(["multi-user.target"]);
+    expect(readdirSync(join(ROOT, dir)).filter((f) => f.endsWith(".timer"))).toEqual([]);
   });
 
   it("ships an env file with variables lib/config reads", () => {
@@ -402,7 +401,7 @@ describe("deploy/systemd", () => {
       const units = readdirSync(tmp)
         .filter((f) => /\.(service|timer)$/.test(f))
         .map((f) => join(tmp, f));
-      expect(units).toHaveLength(3);
+      expect(units).toHaveLength(2);
       const out = await exec(analyze, ["verify", ...units], { timeoutMs: 20_000 });
       expect(`${out.stdout}${out.stderr}`.trim()).toBe("");
       expect(out.code).toBe(0);
@@ -475,6 +474,12 @@ describe("deploy/aws/template.yaml (SAM)", () => {
     expect(probeEvents.map((e) => e.Type)).toEqual(["Schedule"]);
     expect(probeEvents[0]!.Properties.Schedule).toEqual({ Ref: "ProbeSchedule" });
     expect(template.Parameters.ProbeSchedule.Default).toMatch(/^rate\(1 minute\)$/);
+    // Each invocation outlives the minute, so the next starts while it runs; the timeout
+    // lets it finish its last round, and two may run at once.
+    const runMs = template.Parameters.ProbeRunMs;
+    expect(runMs.Default).toBeGreaterThan(60_000);
+    expect(fn("ProbeFunction").Timeout * 1000).toBeGreaterThan(runMs.MaxValue + 10 * 1000);
+    expect(fn("ProbeFunction").ReservedConcurrentExecutions).toBeGreaterThanOrEqual(2);
     // API Gateway gives a request at most 30 s.
     expect(fn("ApiFunction").Timeout).toBeLessThanOrEqual(29);
   });

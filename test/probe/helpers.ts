@@ -1,12 +1,24 @@
 import { allNodes, type Cluster, masterOf } from "../../lib/model/index.js";
-import { probeAllClusters, type RoundSummary } from "../../lib/probe/index.js";
+import {
+  type ProbeInvocation,
+  type ProbeRunDeps,
+  probeAllClusters,
+  type RoundSummary,
+} from "../../lib/probe/index.js";
 import type { Harness } from "../support/harness.js";
 import { keySlot } from "../support/kvrocks-sim/keyslot.js";
 import type { SimNode } from "../support/kvrocks-sim/server.js";
 
-/** One probe round over every cluster of the harness, as a cron invocation would run it. */
-export function round(h: Harness): Promise<RoundSummary> {
-  return probeAllClusters({ ...h.runtime.ops, etcd: h.etcd, nodePool: h.nodePool }, h.settings);
+export function probeDeps(h: Harness): ProbeRunDeps {
+  return { ...h.runtime.ops, etcd: h.etcd, nodePool: h.nodePool };
+}
+
+/**
+ * One probe round over every cluster of the harness: as `--once` runs it, or, given an
+ * invocation, as one round of a running `--for` invocation (clusters kept between rounds).
+ */
+export function round(h: Harness, invocation?: ProbeInvocation): Promise<RoundSummary> {
+  return probeAllClusters(probeDeps(h), h.settings, undefined, invocation);
 }
 
 export async function rounds(h: Harness, n: number): Promise<RoundSummary[]> {

@@ -1,0 +1,12 @@
+// etcd's own count of the writes it agreed on: every put, delete, txn and lease grant or
+// revoke is one raft proposal; reads and lease keep-alives are none.
+
+/** `etcd_server_proposals_committed_total` from an etcd member's /metrics. */
+export async function proposalsCommitted(clientUrl: string): Promise<number> {
+  const res = await fetch(`${clientUrl.replace(/\/+$/, "")}/metrics`);
+  if (!res.ok) throw new Error(`etcd /metrics answered ${res.status}`);
+  const text = await res.text();
+  const line = text.split("\n").find((l) => l.startsWith("etcd_server_proposals_committed_total"));
+  if (!line) throw new Error("etcd /metrics has no etcd_server_proposals_committed_total");
+  return Number(line.split(/\s+/)[1]);
+}
