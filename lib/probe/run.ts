@@ -87,6 +87,8 @@ export async function probeAllClusters(
       await lock.release();
     }
   });
+  // Nodes no longer in any cluster (and old passwords) were not used this pass: close them.
+  deps.nodePool?.closeIdle();
   summary.durationMs = deps.now() - started;
   return summary;
 }
