@@ -114,7 +114,7 @@ export async function collectMetrics(store: Store, now: number): Promise<Metrics
       const failovers = own
         .filter((d) => d.key.startsWith(`${prefix}history/`))
         .map((d) => decodeJson(d.key, d.value, HistoryRecord))
-        .filter((h) => h.kind === "failover").length;
+        .filter((h) => h.kind === "failover" && h.outcome === "promoted").length;
       snapshot.clusters.push(
         clusterMetricsFrom(namespace, ref.topology, state, tasks, failovers, now),
       );
