@@ -14,9 +14,9 @@ export function storeKeys(prefix = DEFAULT_PREFIX) {
   const root = prefix.replace(/\/+$/, "");
   const metadata = `${root}/metadata/`;
   const state = `${root}/state/`;
-  // Claims sit beside the per-namespace state subtrees. A namespace called "addrs" cannot
-  // collide: an address always contains ':' and a cluster name never does.
-  const addrs = `${state}addrs/`;
+  // Claims sit beside the per-namespace state subtrees; a name never starts with '_', so no
+  // namespace collides with them.
+  const claims = `${state}_claims/`;
   const locks = `${root}/locks/`;
 
   return {
@@ -37,8 +37,10 @@ export function storeKeys(prefix = DEFAULT_PREFIX) {
     history: (ns: string, cluster: string, entry: string) =>
       `${state}${ns}/${cluster}/history/${entry}`,
 
-    /** The claim on a node address; its value is `<ns>/<cluster>`. */
-    addrClaim: (addr: string) => `${addrs}${addr}`,
+    /** Every cluster's claims document: one range compare guards them all. */
+    claimsPrefix: () => claims,
+    /** A cluster's claims document: the JSON list of its node addresses. */
+    claims: (ns: string, cluster: string) => `${claims}${ns}/${cluster}`,
 
     locksPrefix: () => locks,
     lock: (...parts: string[]) => `${locks}${parts.join("/")}`,
