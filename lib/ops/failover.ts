@@ -1,9 +1,9 @@
 // The one failover, used by the manual route and by the probe: promote the shard's best replica.
 import { conflict, errorMessage, invalid, KvcError, notFound } from "../errors.js";
 import { type ReplicationInfo, withNode } from "../kvrocks/index.js";
-import { type Cluster, type ClusterNode, masterOf, ProbeState } from "../model/index.js";
+import { allNodes, type Cluster, type ClusterNode, masterOf, ProbeState } from "../model/index.js";
 import type { Fence } from "../store/index.js";
-import { type PushResult, pushTopology } from "../topology/index.js";
+import { type PushResult, pushTopology, pushTopologyToNode } from "../topology/index.js";
 import { shardAt, withMasterChanged } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
 import { recordHistory } from "./history.js";
@@ -123,15 +123,112 @@ async function knowledgeOf(
   deps: OpsDeps,
   request: FailoverRequest,
   master: ClusterNode,
-): Promise<DataKnowledge> {
-  if (request.knowledge) return request.knowledge;
+): Promise<{ knowledge: DataKnowledge; masterAlive: boolean }> {
+  if (request.knowledge) return { knowledge: request.knowledge, masterAlive: false };
   const [read, [masterReport]] = await Promise.all([
     deps.store.getDocOrCorrupt(deps.store.keys.probeState(request.ns, request.cluster), ProbeState),
     surveyNodes([master], deps.nodeTimeoutMs),
   ]);
   const known = read.doc ? dataKnowledgeFrom(read.doc.value, master.id) : NOTHING_KNOWN;
-  const live = masterReport?.info?.role === "master" ? masterReport.info.sequence : 0;
-  return { ...known, masterHadData: known.masterHadData || live > 0 };
+  const masterAlive = masterReport?.info?.role === "master";
+  const live = masterAlive ? (masterReport?.info?.sequence ?? 0) : 0;
+  return {
+    knowledge: { ...known, masterHadData: known.masterHadData || live > 0 },
+    masterAlive,
+  };
+}
+
+export const DEFAULT_SWITCHOVER_CATCHUP_MS = 2000;
+
+async function sequenceOf(node: ClusterNode, timeoutMs: number): Promise<number> {
+  const info = await withNode(node.addr, { password: node.password, timeoutMs }, (c) =>
+    c.replicationInfo(),
+  );
+  return info.sequence;
+}
+
+/** Polls the node until its `sequence` reaches `target`; false when `withinMs` passes first. */
+async function waitForSequence(
+  node: ClusterNode,
+  target: number,
+  withinMs: number,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const seen = await sequenceOf(node, timeoutMs).catch(() => -1);
+    if (seen >= target) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * A planned switchover with a live master, safe by order rather than by timing: the old
+ * master gets the new topology first (it stops taking writes and redirects), the new master
+ * must then reach the old master's final `sequence`, and only then does it and every other
+ * node get the new topology. Where the node accepts `CLIENT PAUSE ... WRITE` (newer Kvrocks)
+ * writes are paused around the switch. Not caught up in time: the previous master is restored
+ * (a new version, by CAS) and the answer is a conflict saying why.
+ */
+async function switchOver(
+  deps: OpsDeps,
+  request: FailoverRequest,
+  cluster: Cluster,
+  oldMaster: ClusterNode,
+  newMasterId: string,
+): Promise<PushResult[]> {
+  const timeoutMs = deps.nodeTimeoutMs;
+  const catchupMs = deps.switchoverCatchupMs ?? DEFAULT_SWITCHOVER_CATCHUP_MS;
+  const newMaster = shardAt(cluster, request.shard).nodes.find((n) => n.id === newMasterId)!;
+  const options = { password: oldMaster.password, timeoutMs };
+  const paused = await withNode(oldMaster.addr, options, (c) =>
+    c.pauseWrites(catchupMs + 4 * timeoutMs),
+  ).catch(() => false);
+  const first = await pushTopologyToNode(cluster, oldMaster, { timeoutMs });
+  let failure: string | null = first.ok
+    ? null
+    : `the old master did not take the new topology (${first.error})`;
+  if (!failure) {
+    const final = await sequenceOf(oldMaster, timeoutMs).catch(() => null);
+    if (final === null) failure = "the old master's final sequence could not be read";
+    else if (!(await waitForSequence(newMaster, final, catchupMs, timeoutMs)))
+      failure = `${newMaster.addr} did not reach the old master's sequence ${final} within ${catchupMs} ms`;
+  }
+  if (failure) {
+    await restorePreviousMaster(deps, request, cluster, oldMaster.id);
+    if (paused) await withNode(oldMaster.addr, options, (c) => c.unpause()).catch(() => {});
+    throw conflict(
+      `switchover of shard ${request.shard} undone: ${failure}; ${oldMaster.addr} stays master`,
+    );
+  }
+  const others = new Set(
+    allNodes(cluster)
+      .filter((n) => n.id !== oldMaster.id)
+      .map((n) => n.id),
+  );
+  const rest = await pushTopology(cluster, { timeoutMs, only: others });
+  if (paused) await withNode(oldMaster.addr, options, (c) => c.unpause()).catch(() => {});
+  return [first, ...rest];
+}
+
+/** Makes the old master master again, as a new version, and pushes it to every node. */
+async function restorePreviousMaster(
+  deps: OpsDeps,
+  request: FailoverRequest,
+  switched: Cluster,
+  oldMasterId: string,
+): Promise<void> {
+  const restored = await deps.store.updateCluster(request.ns, request.cluster, (current) => {
+    if (current.version !== switched.version) {
+      throw conflict(`cluster changed during the switchover of shard ${request.shard}`);
+    }
+    return withMasterChanged(current, request.shard, oldMasterId);
+  });
+  const old = shardAt(restored.cluster, request.shard).nodes.find((n) => n.id === oldMasterId)!;
+  // The old master first: it takes writes again as soon as it is master.
+  await pushTopologyToNode(restored.cluster, old, { timeoutMs: deps.nodeTimeoutMs });
+  await pushTopology(restored.cluster, { timeoutMs: deps.nodeTimeoutMs });
 }
 
 export interface FailoverRequest {
@@ -189,7 +286,7 @@ export async function failoverShard(
     throw invalid("force needs preferred_node_id: name the node to promote", "force");
   }
   const replicas = shard.nodes.filter((n) => n.role === "slave");
-  const knowledge = await knowledgeOf(deps, request, master);
+  const { knowledge, masterAlive } = await knowledgeOf(deps, request, master);
   const candidates = await surveyReplicas(
     replicas,
     deps.nodeTimeoutMs,
@@ -238,7 +335,11 @@ export async function failoverShard(
     },
     { fence: options.fence },
   );
-  const push = await pushTopology(updated.cluster, { timeoutMs: deps.nodeTimeoutMs });
+  // A manual failover of a live master is a planned switchover; the probe's is not.
+  const push =
+    masterAlive && !request.expectedMasterId
+      ? await switchOver(deps, request, updated.cluster, master, newMasterId)
+      : await pushTopology(updated.cluster, { timeoutMs: deps.nodeTimeoutMs });
   const durationMs = deps.now() - started;
   const log = deps.log.child({
     namespace: request.ns,
