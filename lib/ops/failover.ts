@@ -186,7 +186,9 @@ async function switchOver(
     c.pauseWrites(catchupMs + 4 * timeoutMs),
   ).catch(() => false);
   const first = await pushTopologyToNode(cluster, oldMaster, { timeoutMs });
-  let failure: string | null = first.ok
+  // Refused as older than what it holds: a later change (built on this one) got there first.
+  const holds = first.ok || (await versionOf(oldMaster, timeoutMs)) >= cluster.version;
+  let failure: string | null = holds
     ? null
     : `the old master did not take the new topology (${first.error})`;
   if (!failure) {
@@ -195,8 +197,7 @@ async function switchOver(
     else if (!(await waitForSequence(newMaster, final, catchupMs, timeoutMs)))
       failure = `${newMaster.addr} did not reach the old master's sequence ${final} within ${catchupMs} ms`;
   }
-  if (failure) {
-    await restorePreviousMaster(deps, request, cluster, oldMaster.id);
+  if (failure && (await restorePreviousMaster(deps, request, cluster, oldMaster.id))) {
     if (paused) await withNode(oldMaster.addr, options, (c) => c.unpause()).catch(() => {});
     throw conflict(
       `switchover of shard ${request.shard} undone: ${failure}; ${oldMaster.addr} stays master`,
@@ -212,23 +213,39 @@ async function switchOver(
   return [first, ...rest];
 }
 
-/** Makes the old master master again, as a new version, and pushes it to every node. */
+async function versionOf(node: ClusterNode, timeoutMs: number): Promise<number> {
+  return withNode(node.addr, { password: node.password, timeoutMs }, (c) => c.version()).catch(
+    () => -1,
+  );
+}
+
+/**
+ * Makes the old master master again, as a new version, and pushes it to every node. False
+ * when the cluster changed since the switch: that later version, already built on the
+ * switch and pushed by its writer, stands, and the switchover with it.
+ */
 async function restorePreviousMaster(
   deps: OpsDeps,
   request: FailoverRequest,
   switched: Cluster,
   oldMasterId: string,
-): Promise<void> {
-  const restored = await deps.store.updateCluster(request.ns, request.cluster, (current) => {
-    if (current.version !== switched.version) {
-      throw conflict(`cluster changed during the switchover of shard ${request.shard}`);
-    }
-    return withMasterChanged(current, request.shard, oldMasterId);
-  });
+): Promise<boolean> {
+  const moved = new Error("moved on");
+  let restored: Awaited<ReturnType<typeof deps.store.updateCluster>>;
+  try {
+    restored = await deps.store.updateCluster(request.ns, request.cluster, (current) => {
+      if (current.version !== switched.version) throw moved;
+      return withMasterChanged(current, request.shard, oldMasterId);
+    });
+  } catch (err) {
+    if (err === moved) return false;
+    throw err;
+  }
   const old = shardAt(restored.cluster, request.shard).nodes.find((n) => n.id === oldMasterId)!;
   // The old master first: it takes writes again as soon as it is master.
   await pushTopologyToNode(restored.cluster, old, { timeoutMs: deps.nodeTimeoutMs });
   await pushTopology(restored.cluster, { timeoutMs: deps.nodeTimeoutMs });
+  return true;
 }
 
 export interface FailoverRequest {
