@@ -53,14 +53,21 @@ function parseJsonBody<T extends ZodType>(text: string, schema: T, optional: boo
   return result.data as z.infer<T>;
 }
 
-export const ShardIndex = z.coerce
-  .number({ message: "must be a shard index" })
-  .int("must be a shard index")
-  .nonnegative("must be a shard index");
+/** A shard index in a body: a JSON integer >= 0. `null`, `true` or `"1"` are not indexes. */
+export const ShardIndex = z
+  .number({ message: "must be a shard index (an integer >= 0)" })
+  .int("must be a shard index (an integer >= 0)")
+  .nonnegative("must be a shard index (an integer >= 0)");
+
+/** A shard index in a path: decimal digits only, so " ", "0x1" or "1e0" never mean a shard. */
+export const ShardIndexParam = z
+  .string()
+  .regex(/^\d{1,9}$/, "must be a shard index (an integer >= 0)")
+  .transform(Number);
 
 export const NamespaceParams = z.object({ ns: ResourceName });
 export const ClusterParams = z.object({ ns: ResourceName, cluster: ResourceName });
-export const ShardParams = ClusterParams.extend({ shard: ShardIndex });
+export const ShardParams = ClusterParams.extend({ shard: ShardIndexParam });
 
 /** For routes whose body is optional (upstream's failover and sync accept none). */
 export async function optionalJsonBody<T extends ZodType>(

@@ -34,6 +34,7 @@ export function openRuntime(config: Config, log: Logger = createLogger(config.lo
       nodeTimeoutMs: config.nodeTimeoutMs,
       now: Date.now,
       migrationTimeoutMs: config.migration.timeoutMs,
+      switchoverCatchupMs: config.switchoverCatchupMs,
       log,
     },
     log,

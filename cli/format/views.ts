@@ -148,7 +148,9 @@ export function failoversView(records: readonly FailoverRecord[]): string {
     formatTime(r.at),
     r.shard,
     `${r.old_master_addr} (${shortId(r.old_master_id)})`,
-    `${r.new_master_addr} (${shortId(r.new_master_id)})`,
+    r.outcome === "refused"
+      ? "— (not failed over)"
+      : `${r.new_master_addr} (${shortId(r.new_master_id)})`,
     r.reason,
     formatDuration(r.duration_ms),
     r.version,

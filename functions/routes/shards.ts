@@ -33,7 +33,13 @@ const AddNodeBody = z.object({
   password: z.string().default(""),
 });
 
-const FailoverBody = z.object({ preferred_node_id: NodeId.optional() }).default({});
+const FailoverBody = z
+  .object({
+    preferred_node_id: NodeId.optional(),
+    /** Promote the preferred node even if it lacks data its master had (empty, or behind). */
+    force: z.boolean().default(false),
+  })
+  .default({ force: false });
 
 const NodeParams = ShardParams.extend({ id: NodeId });
 
@@ -177,7 +183,8 @@ export function shardRoutes(deps: AppDeps) {
           cluster,
           shard,
           preferredNodeId: body.preferred_node_id,
-          reason: "manual",
+          force: body.force,
+          reason: body.force ? "manual (forced)" : "manual",
         });
         noteVersion(c, result.cluster.version);
         return c.json({ data: { new_master_id: result.newMasterId } });

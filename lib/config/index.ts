@@ -64,6 +64,8 @@ export const Config = z.object({
       .optional(),
   }),
   migration: z.object({ timeoutMs: z.number().int().positive() }),
+  /** A planned switchover waits this long for the chosen replica to catch up, then is undone. */
+  switchoverCatchupMs: z.number().int().positive(),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "silent"]),
 });
 export type Config = z.infer<typeof Config>;
@@ -83,6 +85,7 @@ export const defaultConfig: Config = {
     lambdaForMs: 0,
   },
   migration: { timeoutMs: 10 * 60 * 1000 },
+  switchoverCatchupMs: 2000,
   logLevel: "info",
 };
 
@@ -230,6 +233,7 @@ export function loadConfig(
     ["KVC_PROBE_CONCURRENCY", (v) => (config.probe.concurrency = v)],
     ["KVC_MIGRATION_TIMEOUT", (v) => (config.migration.timeoutMs = v)],
     ["KVC_PROBE_LAMBDA_FOR_MS", (v) => (config.probe.lambdaForMs = v)],
+    ["KVC_SWITCHOVER_CATCHUP_MS", (v) => (config.switchoverCatchupMs = v)],
   ];
   for (const [key, set] of numbers) {
     const value = numberFrom(env, key);

@@ -184,6 +184,23 @@ export class KvrocksClient {
     await this.call("CLUSTERX", "MIGRATE", formatSlotRange(range), destinationId);
   }
 
+  /**
+   * `CLIENT PAUSE <ms> WRITE`: true if the node paused writes, false if it does not know the
+   * command (Kvrocks 2.10.1 answers an error): callers then go without.
+   */
+  async pauseWrites(ms: number): Promise<boolean> {
+    try {
+      await this.call("CLIENT", "PAUSE", ms, "WRITE");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async unpause(): Promise<void> {
+    await this.call("CLIENT", "UNPAUSE");
+  }
+
   close(): void {
     this.redis.disconnect();
   }

@@ -6,6 +6,8 @@ import { isNodeError } from "./errors.js";
 
 export class NodePool {
   private readonly clients = new Map<string, KvrocksClient>();
+  /** Keys used since the last `closeIdle`. */
+  private readonly used = new Set<string>();
 
   async use<T>(
     addr: string,
@@ -13,7 +15,9 @@ export class NodePool {
     fn: (client: KvrocksClient) => Promise<T>,
   ): Promise<T> {
     const key = `${addr}\u0000${options.password ?? ""}\u0000${options.timeoutMs ?? ""}`;
+    this.used.add(key);
     const pooled = this.clients.get(key);
+    if (!pooled) this.closeOtherPasswords(addr, options.password ?? "");
     try {
       return await this.run(key, pooled ?? this.open(key, addr, options), fn);
     } catch (err) {
@@ -57,8 +61,41 @@ export class NodePool {
     }
   }
 
+  /**
+   * A node's password changed: the connection authenticated with the old one is of no use
+   * any more, and the node should not keep a session the operator meant to revoke.
+   */
+  private closeOtherPasswords(addr: string, password: string): void {
+    for (const [key, client] of this.clients) {
+      const [keyAddr, keyPassword] = key.split("\u0000");
+      if (keyAddr === addr && keyPassword !== password) {
+        this.clients.delete(key);
+        client.close();
+      }
+    }
+  }
+
+  /**
+   * Closes the connections not used since the previous call. Called once per probe pass over
+   * every cluster: a node no longer in any cluster is not probed, so its connection goes.
+   */
+  closeIdle(): void {
+    for (const [key, client] of this.clients) {
+      if (this.used.has(key)) continue;
+      this.clients.delete(key);
+      client.close();
+    }
+    this.used.clear();
+  }
+
+  /** Open connections, for metrics and tests. */
+  get size(): number {
+    return this.clients.size;
+  }
+
   close(): void {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
+    this.used.clear();
   }
 }

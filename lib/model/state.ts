@@ -17,12 +17,31 @@ export const NodeHealth = z.object({
 });
 export type NodeHealth = z.infer<typeof NodeHealth>;
 
+/**
+ * A replica seen without a working link to its master (down, or `master_link_status:down`).
+ * Written when that is first seen and when the master then takes writes, not every round.
+ */
+export const ReplicaLag = z.object({
+  /** The master's `sequence` when the replica was first seen unlinked. */
+  master_sequence: z.number().int().nonnegative(),
+  /** The master took writes since: the replica lacks data until its link is up again. */
+  stale: z.boolean(),
+});
+export type ReplicaLag = z.infer<typeof ReplicaLag>;
+
 export const ProbeState = z.object({
   nodes: z.record(z.string(), NodeHealth).default({}),
   safe_mode: z.boolean().default(false),
   safe_mode_reason: z.string().nullable().default(null),
   /** Per shard index: why a failover that was due did not happen. */
   failover_blocked: z.record(z.string(), z.string()).default({}),
+  /**
+   * Ids of masters seen holding data (`sequence` > 0): once the master is dead, an empty
+   * replica of its shard must not replace it.
+   */
+  masters_with_data: z.array(z.string()).default([]),
+  /** Per replica id: its link to the master was seen down. Kept while the master is dead. */
+  replica_lag: z.record(z.string(), ReplicaLag).default({}),
   /** A node that claims a newer version than etcd: reported, never adopted. */
   ahead: z.record(z.string(), z.number().int()).default({}),
   /**
@@ -47,6 +66,11 @@ export const FailoverRecord = z.object({
   new_master_id: z.string(),
   new_master_addr: z.string(),
   reason: z.string(),
+  /**
+   * `refused`: the failover was due and did not happen (no replica could be promoted without
+   * losing data); `reason` says why and the new master fields are empty.
+   */
+  outcome: z.enum(["promoted", "refused"]).default("promoted"),
   /** The old master's consecutive failures when the probe acted; null for a manual failover. */
   failures: z.number().int().nullable(),
   duration_ms: z.number(),

@@ -14,4 +14,6 @@ export interface OpsDeps {
   log: Logger;
   /** How long one migrating range may take before its task fails (config `migration.timeoutMs`). */
   migrationTimeoutMs?: number;
+  /** How long a planned switchover waits for the new master to catch up (config, default 2000). */
+  switchoverCatchupMs?: number;
 }

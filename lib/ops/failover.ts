@@ -1,9 +1,9 @@
 // The one failover, used by the manual route and by the probe: promote the shard's best replica.
-import { conflict, errorMessage, KvcError, notFound } from "../errors.js";
+import { conflict, errorMessage, invalid, KvcError, notFound } from "../errors.js";
 import { type ReplicationInfo, withNode } from "../kvrocks/index.js";
-import { type Cluster, type ClusterNode, masterOf } from "../model/index.js";
+import { allNodes, type Cluster, type ClusterNode, masterOf, ProbeState } from "../model/index.js";
 import type { Fence } from "../store/index.js";
-import { type PushResult, pushTopology } from "../topology/index.js";
+import { type PushResult, pushTopology, pushTopologyToNode } from "../topology/index.js";
 import { shardAt, withMasterChanged } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
 import { recordHistory } from "./history.js";
@@ -19,9 +19,45 @@ export interface CandidateReport {
   ineligible: string | null;
 }
 
-/** The rules, pure: answers, is a slave, not in full sync, and has data if anyone has. */
+/**
+ * What is known of where the shard's data is beyond the replicas' own answers: from the probe
+ * state (the master may be dead) and, when it answers, the master itself.
+ */
+export interface DataKnowledge {
+  /** The master held data (`sequence` > 0) when last seen. */
+  masterHadData: boolean;
+  /** Replica id -> why it lacks writes the master took (its link was down meanwhile). */
+  stale: Record<string, string>;
+}
+
+/** The reasons `force` waives: the node answers and could serve, but lacks data. */
+const DATA_RULE = /has no data|missed writes/;
+
+export const NOTHING_KNOWN: DataKnowledge = { masterHadData: false, stale: {} };
+
+/** The knowledge about one shard's master from the probe state's data fields. */
+export function dataKnowledgeFrom(
+  state: Pick<ProbeState, "masters_with_data" | "replica_lag">,
+  masterId: string,
+): DataKnowledge {
+  const stale: Record<string, string> = {};
+  for (const [id, lag] of Object.entries(state.replica_lag)) {
+    if (lag.stale)
+      stale[id] =
+        `missed writes: its link to the master was down while the master wrote past sequence ${lag.master_sequence}`;
+  }
+  return { masterHadData: state.masters_with_data.includes(masterId), stale };
+}
+
+/**
+ * The rules, pure: answers, is a slave, not in full sync, and holds the shard's data: not
+ * empty while the master or another replica had data, not behind writes it missed. `forced`
+ * (an operator naming the node) waives the data rules for that node only.
+ */
 export function rankCandidates(
   reports: readonly Omit<CandidateReport, "ineligible">[],
+  knowledge: DataKnowledge = NOTHING_KNOWN,
+  forced?: string,
 ): CandidateReport[] {
   const anyoneHasData = reports.some(
     (r) => r.info && r.info.role === "slave" && r.info.sequence > 0,
@@ -31,8 +67,12 @@ export function rankCandidates(
     if (!r.info) ineligible = `does not answer (${r.error ?? "no reply"})`;
     else if (r.info.role !== "slave") ineligible = `reports role:${r.info.role}`;
     else if (r.info.syncInProgress) ineligible = "is in a full sync (master_sync_in_progress:1)";
+    else if (r.id === forced) ineligible = null;
+    else if (knowledge.masterHadData && r.info.sequence === 0)
+      ineligible = "has no data (sequence 0) while its master had data";
     else if (anyoneHasData && r.info.sequence === 0)
       ineligible = "has no data while another replica has";
+    else if (knowledge.stale[r.id]) ineligible = knowledge.stale[r.id] ?? null;
     return { ...r, ineligible };
   });
 }
@@ -48,12 +88,13 @@ export function pickNewMaster(candidates: readonly CandidateReport[]): Candidate
   return eligible[0] ?? null;
 }
 
-export async function surveyReplicas(
-  replicas: readonly ClusterNode[],
+/** INFO replication + keyspace of each node; a node that does not answer has `info: null`. */
+export async function surveyNodes(
+  nodes: readonly ClusterNode[],
   timeoutMs: number,
-): Promise<CandidateReport[]> {
-  const reports = await Promise.all(
-    replicas.map(async (node) => {
+): Promise<Omit<CandidateReport, "ineligible">[]> {
+  return Promise.all(
+    nodes.map(async (node) => {
       try {
         const info = await withNode(node.addr, { password: node.password, timeoutMs }, (c) =>
           c.replicationInfo(),
@@ -64,7 +105,148 @@ export async function surveyReplicas(
       }
     }),
   );
-  return rankCandidates(reports);
+}
+
+export async function surveyReplicas(
+  replicas: readonly ClusterNode[],
+  timeoutMs: number,
+  knowledge: DataKnowledge = NOTHING_KNOWN,
+  forced?: string,
+): Promise<CandidateReport[]> {
+  return rankCandidates(await surveyNodes(replicas, timeoutMs), knowledge, forced);
+}
+
+/**
+ * For a request that brings no knowledge (manual): what the probe state remembers, and the
+ * master's own `sequence` when it answers. An unreadable probe state knows nothing.
+ */
+async function knowledgeOf(
+  deps: OpsDeps,
+  request: FailoverRequest,
+  master: ClusterNode,
+): Promise<{ knowledge: DataKnowledge; masterAlive: boolean }> {
+  if (request.knowledge) return { knowledge: request.knowledge, masterAlive: false };
+  const [read, [masterReport]] = await Promise.all([
+    deps.store.getDocOrCorrupt(deps.store.keys.probeState(request.ns, request.cluster), ProbeState),
+    surveyNodes([master], deps.nodeTimeoutMs),
+  ]);
+  const known = read.doc ? dataKnowledgeFrom(read.doc.value, master.id) : NOTHING_KNOWN;
+  const masterAlive = masterReport?.info?.role === "master";
+  const live = masterAlive ? (masterReport?.info?.sequence ?? 0) : 0;
+  return {
+    knowledge: { ...known, masterHadData: known.masterHadData || live > 0 },
+    masterAlive,
+  };
+}
+
+export const DEFAULT_SWITCHOVER_CATCHUP_MS = 2000;
+
+async function sequenceOf(node: ClusterNode, timeoutMs: number): Promise<number> {
+  const info = await withNode(node.addr, { password: node.password, timeoutMs }, (c) =>
+    c.replicationInfo(),
+  );
+  return info.sequence;
+}
+
+/** Polls the node until its `sequence` reaches `target`; false when `withinMs` passes first. */
+async function waitForSequence(
+  node: ClusterNode,
+  target: number,
+  withinMs: number,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const seen = await sequenceOf(node, timeoutMs).catch(() => -1);
+    if (seen >= target) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * A planned switchover with a live master, safe by order rather than by timing: the old
+ * master gets the new topology first (it stops taking writes and redirects), the new master
+ * must then reach the old master's final `sequence`, and only then does it and every other
+ * node get the new topology. Where the node accepts `CLIENT PAUSE ... WRITE` (newer Kvrocks)
+ * writes are paused around the switch. Not caught up in time: the previous master is restored
+ * (a new version, by CAS) and the answer is a conflict saying why.
+ */
+async function switchOver(
+  deps: OpsDeps,
+  request: FailoverRequest,
+  cluster: Cluster,
+  oldMaster: ClusterNode,
+  newMasterId: string,
+): Promise<PushResult[]> {
+  const timeoutMs = deps.nodeTimeoutMs;
+  const catchupMs = deps.switchoverCatchupMs ?? DEFAULT_SWITCHOVER_CATCHUP_MS;
+  const newMaster = shardAt(cluster, request.shard).nodes.find((n) => n.id === newMasterId)!;
+  const options = { password: oldMaster.password, timeoutMs };
+  const paused = await withNode(oldMaster.addr, options, (c) =>
+    c.pauseWrites(catchupMs + 4 * timeoutMs),
+  ).catch(() => false);
+  const first = await pushTopologyToNode(cluster, oldMaster, { timeoutMs });
+  // Refused as older than what it holds: a later change (built on this one) got there first.
+  const holds = first.ok || (await versionOf(oldMaster, timeoutMs)) >= cluster.version;
+  let failure: string | null = holds
+    ? null
+    : `the old master did not take the new topology (${first.error})`;
+  if (!failure) {
+    const final = await sequenceOf(oldMaster, timeoutMs).catch(() => null);
+    if (final === null) failure = "the old master's final sequence could not be read";
+    else if (!(await waitForSequence(newMaster, final, catchupMs, timeoutMs)))
+      failure = `${newMaster.addr} did not reach the old master's sequence ${final} within ${catchupMs} ms`;
+  }
+  if (failure && (await restorePreviousMaster(deps, request, cluster, oldMaster.id))) {
+    if (paused) await withNode(oldMaster.addr, options, (c) => c.unpause()).catch(() => {});
+    throw conflict(
+      `switchover of shard ${request.shard} undone: ${failure}; ${oldMaster.addr} stays master`,
+    );
+  }
+  const others = new Set(
+    allNodes(cluster)
+      .filter((n) => n.id !== oldMaster.id)
+      .map((n) => n.id),
+  );
+  const rest = await pushTopology(cluster, { timeoutMs, only: others });
+  if (paused) await withNode(oldMaster.addr, options, (c) => c.unpause()).catch(() => {});
+  return [first, ...rest];
+}
+
+async function versionOf(node: ClusterNode, timeoutMs: number): Promise<number> {
+  return withNode(node.addr, { password: node.password, timeoutMs }, (c) => c.version()).catch(
+    () => -1,
+  );
+}
+
+/**
+ * Makes the old master master again, as a new version, and pushes it to every node. False
+ * when the cluster changed since the switch: that later version, already built on the
+ * switch and pushed by its writer, stands, and the switchover with it.
+ */
+async function restorePreviousMaster(
+  deps: OpsDeps,
+  request: FailoverRequest,
+  switched: Cluster,
+  oldMasterId: string,
+): Promise<boolean> {
+  const moved = new Error("moved on");
+  let restored: Awaited<ReturnType<typeof deps.store.updateCluster>>;
+  try {
+    restored = await deps.store.updateCluster(request.ns, request.cluster, (current) => {
+      if (current.version !== switched.version) throw moved;
+      return withMasterChanged(current, request.shard, oldMasterId);
+    });
+  } catch (err) {
+    if (err === moved) return false;
+    throw err;
+  }
+  const old = shardAt(restored.cluster, request.shard).nodes.find((n) => n.id === oldMasterId)!;
+  // The old master first: it takes writes again as soon as it is master.
+  await pushTopologyToNode(restored.cluster, old, { timeoutMs: deps.nodeTimeoutMs });
+  await pushTopology(restored.cluster, { timeoutMs: deps.nodeTimeoutMs });
+  return true;
 }
 
 export interface FailoverRequest {
@@ -78,6 +260,10 @@ export interface FailoverRequest {
   reason: string;
   /** The master's consecutive probe failures, when the probe asks. */
   failures?: number;
+  /** Promote `preferredNodeId` even if it lacks data the master had: the operator's call. */
+  force?: boolean;
+  /** Where the data is, as the probe knows it; read from the probe state when absent. */
+  knowledge?: DataKnowledge;
 }
 
 export interface FailoverResult {
@@ -114,15 +300,30 @@ export async function failoverShard(
   if (request.preferredNodeId && !shard.nodes.some((n) => n.id === request.preferredNodeId)) {
     throw notFound(`node ${request.preferredNodeId} not found in shard ${request.shard}`);
   }
+  if (request.force && !request.preferredNodeId) {
+    throw invalid("force needs preferred_node_id: name the node to promote", "force");
+  }
   const replicas = shard.nodes.filter((n) => n.role === "slave");
-  const candidates = await surveyReplicas(replicas, deps.nodeTimeoutMs);
+  const { knowledge, masterAlive } = await knowledgeOf(deps, request, master);
+  const candidates = await surveyReplicas(
+    replicas,
+    deps.nodeTimeoutMs,
+    knowledge,
+    request.force ? request.preferredNodeId : undefined,
+  );
 
   let chosen: CandidateReport | null;
   if (request.preferredNodeId) {
     chosen = candidates.find((c) => c.id === request.preferredNodeId) ?? null;
     if (chosen?.ineligible) {
       // An operator who names a node wants that node; promoting another would surprise them.
-      throw new NoCandidateError(`preferred node ${chosen.id} ${chosen.ineligible}`, candidates);
+      const hint = DATA_RULE.test(chosen.ineligible)
+        ? " (to promote it anyway and lose that data, repeat with force)"
+        : "";
+      throw new NoCandidateError(
+        `preferred node ${chosen.id} ${chosen.ineligible}${hint}`,
+        candidates,
+      );
     }
   } else {
     chosen = pickNewMaster(candidates);
@@ -155,7 +356,11 @@ export async function failoverShard(
     },
     { fence: options.fence },
   );
-  const push = await pushTopology(updated.cluster, { timeoutMs: deps.nodeTimeoutMs });
+  // A manual failover of a live master is a planned switchover; the probe's is not.
+  const push =
+    masterAlive && !request.expectedMasterId
+      ? await switchOver(deps, request, updated.cluster, master, newMasterId)
+      : await pushTopology(updated.cluster, { timeoutMs: deps.nodeTimeoutMs });
   const durationMs = deps.now() - started;
   const log = deps.log.child({
     namespace: request.ns,
@@ -190,6 +395,7 @@ export async function failoverShard(
         new_master_id: newMasterId,
         new_master_addr: promoted.addr,
         reason: request.reason,
+        outcome: "promoted",
         failures: request.failures ?? null,
         duration_ms: durationMs,
         version: updated.cluster.version,
@@ -208,4 +414,42 @@ export async function failoverShard(
     push,
     durationMs,
   };
+}
+
+/**
+ * A failover that was due and did not happen, in the failover history: the probe calls it
+ * when a shard's reason changes, not every round.
+ */
+export async function recordRefusedFailover(
+  deps: OpsDeps,
+  refusal: {
+    ns: string;
+    cluster: Cluster;
+    shard: number;
+    master: ClusterNode;
+    reason: string;
+    failures: number | null;
+  },
+  options: { fence?: Fence } = {},
+): Promise<void> {
+  await recordHistory(
+    deps.store,
+    refusal.ns,
+    refusal.cluster.name,
+    {
+      kind: "failover",
+      at: deps.now(),
+      shard: refusal.shard,
+      old_master_id: refusal.master.id,
+      old_master_addr: refusal.master.addr,
+      new_master_id: "",
+      new_master_addr: "",
+      reason: refusal.reason,
+      outcome: "refused",
+      failures: refusal.failures,
+      duration_ms: 0,
+      version: refusal.cluster.version,
+    },
+    options,
+  );
 }

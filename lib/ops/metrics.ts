@@ -141,7 +141,7 @@ export async function collectMetrics(store: Store, now: number): Promise<Metrics
       const failovers = own
         .filter((d) => d.key.startsWith(`${prefix}history/`))
         .flatMap((d) => decoded(d, HistoryRecord))
-        .filter((h) => h.kind === "failover").length;
+        .filter((h) => h.kind === "failover" && h.outcome === "promoted").length;
       snapshot.clusters.push(
         clusterMetricsFrom(
           namespace,

@@ -5,6 +5,7 @@ import {
   isNodeError,
   type NodeLine,
   type NodePool,
+  type ReplicationInfo,
   withNode,
 } from "../kvrocks/index.js";
 import type { ClusterNode } from "../model/index.js";
@@ -19,6 +20,8 @@ export interface Observation {
   version: number | null;
   info: ClusterInfo | null;
   view: NodeLine[] | null;
+  /** INFO replication + keyspace: role, link, `sequence`; null when it could not be read. */
+  replication: ReplicationInfo | null;
   error: string | null;
 }
 
@@ -34,15 +37,21 @@ export async function observeNode(
     version: null,
     info: null,
     view: null,
+    replication: null,
     error: null,
   };
   try {
     const options = { password: node.password, timeoutMs };
     const use = pool ? pool.use.bind(pool) : withNode;
     return await use(node.addr, options, async (client) => {
-      // Both go out in one write; an uninitialized node fails both, which is handled below.
-      const [info, view] = await Promise.all([client.clusterInfo(), client.clusterNodes()]);
-      return { ...base, alive: true, version: info.currentEpoch, info, view };
+      // All go out in one write; an uninitialized node fails the first two, handled below.
+      // INFO is read only to keep what failover needs (who holds data): missing, it is null.
+      const [info, view, replication] = await Promise.all([
+        client.clusterInfo(),
+        client.clusterNodes(),
+        client.replicationInfo().catch(() => null),
+      ]);
+      return { ...base, alive: true, version: info.currentEpoch, info, view, replication };
     });
   } catch (err) {
     if (isNodeError(err) && err.notInitialized) {

@@ -13,6 +13,7 @@ import {
 } from "../model/index.js";
 import {
   bumpVersion,
+  dataKnowledgeFrom,
   failoverShard,
   foldCompletedMigrations,
   NoCandidateError,
@@ -20,12 +21,14 @@ import {
   pushCluster,
   readTaskDocs,
   recordedMoves,
+  recordRefusedFailover,
   type StoredTask,
   updateTopology,
 } from "../ops/index.js";
 import type { CorruptDoc, Fence } from "../store/index.js";
 import { type PushResult, pushTopologyToNode, viewMatches } from "../topology/index.js";
 import { type CounterSettings, nextCounters } from "./counters.js";
+import { nextDataGuard } from "./data-guard.js";
 import { type Observation, observeNode } from "./observe.js";
 
 export interface ProbeSettings extends CounterSettings {
@@ -98,6 +101,7 @@ async function failOverDeadMasters(
           expectedMasterId: master.id,
           reason: `master ${master.addr} failed ${health.failures} probes: ${health.last_error ?? "no answer"}`,
           failures: health.failures,
+          knowledge: dataKnowledgeFrom(state, master.id),
         },
         { fence },
       );
@@ -114,13 +118,40 @@ async function failOverDeadMasters(
         isKvcError(err, "conflict") ||
         isKvcError(err, "not_found")
       ) {
-        blocked[String(index)] = errorMessage(err);
+        const why = errorMessage(err);
+        blocked[String(index)] = why;
+        if (err instanceof NoCandidateError && state.failover_blocked[String(index)] !== why)
+          await recordRefusal(deps, ns, cluster, index, health.failures, why, fence);
       } else {
         throw err;
       }
     }
   }
   return { cluster: current, done, blocked };
+}
+
+/** A refusal is history only when its reason is new: a dead master writes it once, not every round. */
+async function recordRefusal(
+  deps: OpsDeps,
+  ns: string,
+  cluster: Cluster,
+  shard: number,
+  failures: number,
+  why: string,
+  fence: Fence | undefined,
+): Promise<void> {
+  const master = masterOf(cluster.shards[shard]!)!;
+  try {
+    await recordRefusedFailover(
+      deps,
+      { ns, cluster, shard, master, reason: `not failed over: ${why}`, failures },
+      { fence },
+    );
+  } catch (err) {
+    deps.log
+      .child({ namespace: ns, cluster: cluster.name, shard })
+      .warn({ error: errorMessage(err) }, "failover: refusal not written to history");
+  }
 }
 
 /**
@@ -206,6 +237,7 @@ export async function probeCluster(
   const state: ProbeState = {
     ...previous,
     nodes: nextCounters(previous, cluster, observations, now, settings),
+    ...nextDataGuard(previous, cluster, observations),
   };
 
   const safeReason = safeModeReason(observations, settings.safeModeRatio);

@@ -137,6 +137,8 @@ async function probeOwnedClusters(
       summary.errors.push({ ns: namespace, cluster, error: errorMessage(err) });
     }
   });
+  // Nodes no longer in any cluster (and old passwords) were not used this pass: close them.
+  deps.nodePool?.closeIdle();
   summary.durationMs = deps.now() - started;
   await invocation.roundDone(deps.now());
   return summary;

@@ -1,13 +1,19 @@
-// An address belongs to at most one node across all clusters. Two checks make that hold
-// under concurrent writers: a scan of every stored cluster (which also sees clusters
-// written by upstream's controller, which keeps no claims), and a claim key per address
-// written in the same transaction as the cluster, so two writers adding one address
-// cannot both commit.
-import type { Etcd3, ICompare, IKeyValue, IRequestOp } from "etcd3";
+// An address belongs to at most one node across all clusters. Two things make that hold
+// under concurrent writers, whatever the cluster's size:
+// - a scan of every stored cluster before a write that adds addresses (it also sees
+//   clusters written by upstream's controller, which keeps no claims);
+// - one claims document per cluster (its address list) under one prefix. A write that adds
+//   addresses commits only if no claims document changed since it read them (one range
+//   compare), and writes its own: of two writers adding one address, the second re-reads,
+//   scans again, and is refused. A write that adds none compares nothing.
+// One put and at most one compare per transaction, so etcd's 128-operation limit does not
+// cap a cluster's size. The scan is the truth; a claims document whose cluster is gone (an
+// orphan, left when upstream's controller deleted the cluster) only ever causes a retry.
+import type { Etcd3, ICompare, IRequestOp } from "etcd3";
 import { exists } from "../errors.js";
 import { addressesIn } from "./codec.js";
-import { type ClusterRef, ownerString, parseOwner, type StoreKeys } from "./keys.js";
-import { getKey, is, listPrefix, op } from "./txn.js";
+import { type ClusterRef, ownerString, type StoreKeys } from "./keys.js";
+import { is, listPrefix, op, prefixRevision } from "./txn.js";
 
 export interface ClaimPlan {
   compare: ICompare[];
@@ -55,62 +61,26 @@ export async function planClaims(
   const removed = [...had].filter((a) => !will.has(a));
   if (added.length === 0 && removed.length === 0) return emptyPlan;
 
-  const me = ownerString(owner);
-  // Claims are read before the scan: a claim that the scan then cannot explain is stale.
-  const claims = await readClaims(etcd, keys, [...added, ...removed]);
+  const doc = keys.claims(owner.namespace, owner.cluster);
+  const success = [will.size === 0 ? op.del(doc) : op.put(doc, JSON.stringify([...will].sort()))];
+  if (added.length === 0) return { compare: [], success };
+  // The revision is read before the scan: a claim written after it fails the commit, and
+  // one written before it belongs to a cluster the scan sees.
+  const revision = await prefixRevision(etcd, keys.claimsPrefix());
   const taken = await scanAddressOwners(etcd, keys, new Set(added), owner);
-  const plan: ClaimPlan = { compare: [], success: [] };
-
   for (const addr of added) {
     const user = taken.get(addr);
-    if (user) throw addressTaken(addr, user);
-    const key = keys.addrClaim(addr);
-    const claim = claims.get(addr);
-    // No cluster has this address, so an existing claim is stale (left by a cluster that
-    // upstream's controller changed): take it over, unless it changes meanwhile.
-    plan.compare.push(claim ? is.modRevision(key, claim.mod_revision) : is.absent(key));
-    plan.success.push(op.put(key, me));
+    if (user) throw exists(`address ${addr} is already used by ${ownerString(user)}`);
   }
-  for (const addr of removed) {
-    const claim = claims.get(addr);
-    if (!claim || claim.value.toString() !== me) continue; // not ours to release
-    const key = keys.addrClaim(addr);
-    plan.compare.push(is.modRevision(key, claim.mod_revision));
-    plan.success.push(op.del(key));
-  }
-  return plan;
+  return { compare: [is.unchangedSince(keys.claimsPrefix(), revision)], success };
 }
 
-async function readClaims(
-  etcd: Etcd3,
-  keys: StoreKeys,
-  addrs: string[],
-): Promise<Map<string, IKeyValue>> {
-  const found = await Promise.all(addrs.map((addr) => getKey(etcd, keys.addrClaim(addr))));
-  const claims = new Map<string, IKeyValue>();
-  addrs.forEach((addr, i) => {
-    const kv = found[i];
-    if (kv) claims.set(addr, kv);
-  });
-  return claims;
-}
-
-function addressTaken(addr: string, user: ClusterRef) {
-  return exists(`address ${addr} is already used by ${ownerString(user)}`);
-}
-
-/** Who uses `addr`: its claim if the claimed cluster really has it, else a full scan. */
+/** Who uses `addr`: the stored cluster that has it, or null. */
 export async function findAddressOwner(
   etcd: Etcd3,
   keys: StoreKeys,
   addr: string,
 ): Promise<ClusterRef | null> {
-  const claim = await getKey(etcd, keys.addrClaim(addr));
-  const claimed = claim ? parseOwner(claim.value.toString()) : null;
-  if (claimed) {
-    const cluster = await getKey(etcd, keys.cluster(claimed.namespace, claimed.cluster));
-    if (cluster && addressesIn(cluster.value.toString()).includes(addr)) return claimed;
-  }
   const owners = await scanAddressOwners(etcd, keys, new Set([addr]));
   return owners.get(addr) ?? null;
 }

@@ -14,10 +14,9 @@ export function storeKeys(prefix = DEFAULT_PREFIX) {
   const root = prefix.replace(/\/+$/, "");
   const metadata = `${root}/metadata/`;
   const state = `${root}/state/`;
-  // Claims sit beside the per-namespace state subtrees. A namespace called "addrs" holding a
-  // cluster named like an address still never shares a key: a claim is a leaf, and a
-  // cluster's state documents sit one '/' further down.
-  const addrs = `${state}addrs/`;
+  // Claims live outside state/: namespace names are upstream's (anything but '/', control
+  // characters and the like), so no subtree name inside state/ is safe from a namespace.
+  const claims = `${root}/claims/`;
   const locks = `${root}/locks/`;
 
   return {
@@ -29,7 +28,7 @@ export function storeKeys(prefix = DEFAULT_PREFIX) {
 
     /** Everything we keep about one cluster besides its topology; deleted with it. */
     clusterStatePrefix: (ns: string, cluster: string) => `${state}${ns}/${cluster}/`,
-    /** Everything under state/: every cluster's probe state, tasks and history, and the claims. */
+    /** Everything under state/: every cluster's probe state, tasks and history. */
     stateRoot: () => state,
     probeState: (ns: string, cluster: string) => `${state}${ns}/${cluster}/probe`,
     tasksPrefix: (ns: string, cluster: string) => `${state}${ns}/${cluster}/tasks/`,
@@ -38,8 +37,10 @@ export function storeKeys(prefix = DEFAULT_PREFIX) {
     history: (ns: string, cluster: string, entry: string) =>
       `${state}${ns}/${cluster}/history/${entry}`,
 
-    /** The claim on a node address; its value is `<ns>/<cluster>`. */
-    addrClaim: (addr: string) => `${addrs}${addr}`,
+    /** Every cluster's claims document: one range compare guards them all. */
+    claimsPrefix: () => claims,
+    /** A cluster's claims document: the JSON list of its node addresses. */
+    claims: (ns: string, cluster: string) => `${claims}${ns}/${cluster}`,
 
     locksPrefix: () => locks,
     lock: (...parts: string[]) => `${locks}${parts.join("/")}`,

@@ -58,6 +58,14 @@ export const is = {
     result: CompareResult.Equal,
     mod_revision: revision,
   }),
+  /** No key under `prefix` was created or changed after `revision` (deletions pass). */
+  unchangedSince: (prefix: string, revision: Revision): ICompare => ({
+    key: buf(prefix),
+    range_end: prefixEnd(prefix),
+    target: CompareTarget.Mod,
+    result: CompareResult.Less,
+    mod_revision: String(BigInt(revision) + 1n),
+  }),
   leasedBy: (key: string, lease: string): ICompare => ({
     key: buf(key),
     target: CompareTarget.Lease,
@@ -128,6 +136,20 @@ export async function listPrefix(
       keys_only: options.keysOnly ?? false,
     });
     return res.kvs;
+  } catch (err) {
+    throw toStoreError(err);
+  }
+}
+
+/** The store's current revision, as seen by a read of `prefix` (nothing is transferred). */
+export async function prefixRevision(etcd: Etcd3, prefix: string): Promise<Revision> {
+  try {
+    const res = await etcd.kv.range({
+      key: buf(prefix),
+      range_end: prefixEnd(prefix),
+      count_only: true,
+    });
+    return res.header.revision;
   } catch (err) {
     throw toStoreError(err);
   }

@@ -95,7 +95,11 @@ describe("automatic failover", () => {
     expect(after.version).toBe(cluster.version);
     const state = await probeState();
     expect(state?.failover_blocked["2"]).toMatch(/full sync/);
-    expect(await listHistory(h.runtime.store, "p", "c")).toHaveLength(0);
+    // Once in the history, with the reason, however many rounds found it blocked.
+    const history = await listHistory(h.runtime.store, "p", "c");
+    expect(history).toHaveLength(1);
+    expect(history[0]).toMatchObject({ outcome: "refused", shard: 2 });
+    expect(history[0]!.reason).toMatch(/full sync/);
   });
 
   it("never promotes an empty replica while another has data", async () => {

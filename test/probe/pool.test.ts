@@ -1,15 +1,18 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { NodePool } from "../../lib/kvrocks/index.js";
+import { eventually, type Harness, startHarness } from "../support/harness.js";
 import { type SimNode, startSimNode } from "../support/kvrocks-sim/server.js";
+import { round } from "./helpers.js";
 
 let node: SimNode;
 let pool: NodePool;
-afterEach(async () => {
-  pool.close();
-  await node.close();
-});
 
 describe("connections kept between probe rounds", () => {
+  afterEach(async () => {
+    pool.close();
+    await node.close();
+  });
+
   it("reuse one connection, and a node restarted since is reached on a fresh one, not counted as down", async () => {
     node = await startSimNode();
     pool = new NodePool();
@@ -32,5 +35,51 @@ describe("connections kept between probe rounds", () => {
     expect(await pool.use(node.addr, { timeoutMs: 500 }, (c) => c.version())).toBe(-1);
     await node.stop();
     await expect(pool.use(node.addr, { timeoutMs: 500 }, (c) => c.version())).rejects.toThrow();
+  });
+});
+
+describe("connections of the probe's pool", () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+  it("are closed for a node removed from its cluster", async () => {
+    h = await startHarness({ label: "pool" });
+    const nodes = await h.startNodes(4);
+    await h.createCluster("pp", "c", nodes, 2);
+    await round(h);
+    for (const sim of nodes) expect(sim.kvrocks.connectedClients).toBe(1);
+    const cluster = await h.cluster("pp", "c");
+    const replica = cluster.shards[0]!.nodes[1]!;
+    const removed = await h.request(
+      "DELETE",
+      `/api/v1/namespaces/pp/clusters/c/shards/0/nodes/${replica.id}`,
+    );
+    expect(removed.status, removed.text).toBe(204);
+    await round(h);
+    const gone = nodes.find((n) => n.addr === replica.addr)!;
+    await eventually(() => gone.kvrocks.connectedClients === 0);
+    for (const sim of nodes.filter((n) => n !== gone)) expect(sim.kvrocks.connectedClients).toBe(1);
+  });
+
+  it("are closed after the cluster's password changes", async () => {
+    h = await startHarness({ label: "pool" });
+    const nodes = await h.startNodes(2, { password: "old" });
+    await h.createCluster("pp", "c", nodes, 2, "old");
+    await round(h);
+    for (const sim of nodes) expect(sim.kvrocks.connectedClients).toBe(1);
+    for (const sim of nodes) sim.kvrocks.config.password = "new";
+    await h.runtime.store.updateCluster("pp", "c", (c) => ({
+      ...c,
+      shards: c.shards.map((s) => ({
+        ...s,
+        nodes: s.nodes.map((n) => ({ ...n, password: "new" })),
+      })),
+    }));
+    await round(h);
+    for (const sim of nodes) await eventually(() => sim.kvrocks.connectedClients === 1);
+    await round(h);
+    for (const sim of nodes) expect(sim.kvrocks.connectedClients).toBe(1);
   });
 });

@@ -294,10 +294,12 @@ describe("a 3-member etcd losing members", () => {
     const final = (await store.getCluster("o", "c")).cluster;
     expect(final.version).toBe(cluster.version + 1);
     everyAddr.push(...allNodes(final).map((n) => n.addr));
-    const claims = await reader.getAll().prefix(store.keys.addrClaim("")).keys();
-    expect(claims.map((k) => k.slice(store.keys.addrClaim("").length)).sort()).toEqual(
-      everyAddr.sort(),
-    );
+    const claims = await reader.getAll().prefix(store.keys.claimsPrefix()).strings();
+    expect(
+      Object.values(claims)
+        .flatMap((doc) => JSON.parse(doc) as string[])
+        .sort(),
+    ).toEqual(everyAddr.sort());
     expect(server.alive()).toBe(true);
     expect(server.output()).not.toMatch(/unhandled|Unhandled|TypeError|ReferenceError/);
   }, 120_000);

@@ -63,8 +63,10 @@ describe("address uniqueness across clusters", () => {
       c.shards[0]!.nodes.push(node("10.0.0.4:6666"));
       return c;
     });
-    expect(await etcd.get(store.keys.addrClaim("10.0.0.2:6666")).string()).toBeNull();
-    expect(await etcd.get(store.keys.addrClaim("10.0.0.4:6666")).string()).toBe("n1/c1");
+    expect(JSON.parse((await etcd.get(store.keys.claims("n1", "c1")).string()) ?? "null")).toEqual([
+      "10.0.0.1:6666",
+      "10.0.0.4:6666",
+    ]);
 
     await store.updateCluster("n1", "c2", addNode("10.0.0.2:6666"));
     expect(await store.findAddressOwner("10.0.0.2:6666")).toEqual({
@@ -115,12 +117,46 @@ describe("address uniqueness across clusters", () => {
     expect(await store.findAddressOwner("10.0.0.7:6666")).toBeNull();
   });
 
-  it("takes over a stale claim that no cluster backs", async () => {
+  it("ignores an orphan claims document that no cluster backs", async () => {
     const { store, etcd } = freshStore("addr");
     await store.createNamespace("n1");
-    await etcd.put(store.keys.addrClaim("10.0.0.1:6666")).value("n1/gone");
+    await etcd.put(store.keys.claims("n1", "gone")).value(JSON.stringify(["10.0.0.1:6666"]));
     expect(await store.findAddressOwner("10.0.0.1:6666")).toBeNull();
     await store.createCluster("n1", makeCluster("c1", [["10.0.0.1:6666"]]));
-    expect(await etcd.get(store.keys.addrClaim("10.0.0.1:6666")).string()).toBe("n1/c1");
+    expect(await etcd.get(store.keys.claims("n1", "c1")).string()).toBe('["10.0.0.1:6666"]');
+  });
+
+  it("lets exactly one of two racing updates add an address", async () => {
+    const { store } = freshStore("addr");
+    await store.createNamespace("n1");
+    for (let round = 0; round < 10; round++) {
+      const addr = `10.3.${round}.1:6666`;
+      await store.createCluster("n1", makeCluster(`x${round}`, [[`10.4.${round}.1:6666`]]));
+      await store.createCluster("n1", makeCluster(`y${round}`, [[`10.5.${round}.1:6666`]]));
+      const results = await Promise.allSettled([
+        store.updateCluster("n1", `x${round}`, addNode(addr)),
+        store.updateCluster("n1", `y${round}`, addNode(addr)),
+      ]);
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      const lost = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      expect(lost?.reason.kind).toBe("exists");
+    }
+  });
+
+  it("keeps claims of a cluster far over etcd's 128 operations per transaction", async () => {
+    const { store } = freshStore("addr");
+    await store.createNamespace("n1");
+    const addrs = (base: number) =>
+      Array.from({ length: 150 }, (_, i) => [`10.9.${base + Math.floor(i / 100)}.${i % 100}:6666`]);
+    await store.createCluster("n1", makeCluster("big", addrs(0)));
+    await store.createCluster("n1", makeCluster("big2", addrs(10)));
+    const err = await caught(() => store.createCluster("n1", makeCluster("dup", addrs(0))));
+    expect(err.kind).toBe("exists");
+    await store.deleteCluster("n1", "big");
+    await store.createCluster("n1", makeCluster("dup", addrs(0)));
+    expect(await store.findAddressOwner("10.9.0.7:6666")).toEqual({
+      namespace: "n1",
+      cluster: "dup",
+    });
   });
 });

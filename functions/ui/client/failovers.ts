@@ -37,11 +37,13 @@ export function renderFailovers(
               { href: nodeUi(ctx.ns, ctx.cluster, f.old_master_id), title: f.old_master_id },
               f.old_master_addr,
             ),
-            h(
-              "a",
-              { href: nodeUi(ctx.ns, ctx.cluster, f.new_master_id), title: f.new_master_id },
-              f.new_master_addr,
-            ),
+            f.outcome === "refused"
+              ? "not failed over"
+              : h(
+                  "a",
+                  { href: nodeUi(ctx.ns, ctx.cluster, f.new_master_id), title: f.new_master_id },
+                  f.new_master_addr,
+                ),
             f.reason,
             f.failures === null ? "—" : String(f.failures),
             `${f.duration_ms} ms`,

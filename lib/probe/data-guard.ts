@@ -1,0 +1,55 @@
+// What the probe remembers about where a shard's data is, pure: which masters held data and
+// which replicas missed writes. Failover reads it after the master is gone, when the master
+// can no longer be asked. It changes only when something happens (a master's first write, a
+// replica's link going down, the master writing past it), so healthy rounds write nothing.
+import { type Cluster, masterOf, type ProbeState, type ReplicaLag } from "../model/index.js";
+import type { Observation } from "./observe.js";
+
+export type DataGuard = Pick<ProbeState, "masters_with_data" | "replica_lag">;
+
+/** The master's `sequence` as it answered this round, or null when it did not answer as master. */
+function liveMasterSequence(observation: Observation | undefined): number | null {
+  const replication = observation?.alive ? observation.replication : null;
+  return replication?.role === "master" ? replication.sequence : null;
+}
+
+/** Answers as a replica whose link to its master is up and not in a full sync. */
+function linkedReplica(observation: Observation | undefined): boolean {
+  const replication = observation?.alive ? observation.replication : null;
+  return replication?.role === "slave" && replication.masterLinkUp && !replication.syncInProgress;
+}
+
+function nextReplicaLag(
+  previous: ReplicaLag | undefined,
+  masterSequence: number | null,
+): ReplicaLag | undefined {
+  // The master cannot be asked (dead): what was known when it could is what holds.
+  if (masterSequence === null) return previous;
+  if (!previous) return { master_sequence: masterSequence, stale: false };
+  if (!previous.stale && masterSequence > previous.master_sequence)
+    return { ...previous, stale: true };
+  return previous;
+}
+
+export function nextDataGuard(
+  previous: DataGuard,
+  cluster: Cluster,
+  observations: readonly Observation[],
+): DataGuard {
+  const byId = new Map(observations.map((o) => [o.node.id, o]));
+  const hadData = new Set(previous.masters_with_data);
+  const masters: string[] = [];
+  const lag: Record<string, ReplicaLag> = {};
+  for (const shard of cluster.shards) {
+    const master = masterOf(shard);
+    if (!master) continue;
+    const masterSequence = liveMasterSequence(byId.get(master.id));
+    if (hadData.has(master.id) || (masterSequence ?? 0) > 0) masters.push(master.id);
+    for (const replica of shard.nodes) {
+      if (replica.role !== "slave" || linkedReplica(byId.get(replica.id))) continue;
+      const next = nextReplicaLag(previous.replica_lag[replica.id], masterSequence);
+      if (next) lag[replica.id] = next;
+    }
+  }
+  return { masters_with_data: masters.sort(), replica_lag: lag };
+}
