@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { onTestFailed } from "vitest";
+import { parseReplicationInfo } from "../../lib/kvrocks/index.js";
 import { type SimNode, startSimNode } from "./kvrocks-sim/server.js";
 
 export interface TestNodeOptions {
@@ -34,6 +35,11 @@ export interface TestNode {
   kill(): Promise<void>;
   /** Start again on the same port and data dir. */
   restart(): Promise<void>;
+  /**
+   * Stop, discard everything the node kept (data, nodes.conf), start again on the same
+   * port: a replaced machine. `sim` is the new simulated node afterwards.
+   */
+  restartEmpty(): Promise<void>;
   /** SIGSTOP: connections stay open, nothing is answered until `resume`. */
   pause(): Promise<void>;
   /** SIGCONT. */
@@ -125,12 +131,21 @@ async function callOnce(
 class SimTestNode implements TestNode {
   readonly real = false;
   private constructor(
-    readonly sim: SimNode,
+    private current: SimNode,
     private readonly password: string | undefined,
   ) {}
 
   static async start(opts: TestNodeOptions): Promise<SimTestNode> {
     return new SimTestNode(await startSimNode({ password: opts.password }), opts.password);
+  }
+
+  get sim() {
+    return this.current;
+  }
+  async restartEmpty() {
+    const port = this.current.port;
+    await this.current.close();
+    this.current = await startSimNode({ password: this.password, port });
   }
 
   get host() {
@@ -286,6 +301,12 @@ class RealTestNode implements TestNode {
     await this.spawnAndWait();
   }
 
+  async restartEmpty(): Promise<void> {
+    await this.kill();
+    rmSync(join(this.dir, "data"), { recursive: true, force: true });
+    await this.restart();
+  }
+
   async pause(): Promise<void> {
     this.proc?.kill("SIGSTOP");
   }
@@ -322,6 +343,83 @@ process.once("exit", () => {
     if (node instanceof RealTestNode) node.killSync();
   }
 });
+
+/** What a node says about itself over the wire: the same fields from real and simulated nodes. */
+export interface NodeView {
+  id: string;
+  version: number;
+  role: "master" | "slave";
+  /** "host:port" of the master it follows, or null. */
+  masterAddr: string | null;
+  linkUp: boolean;
+  syncInProgress: boolean;
+  /** RocksDB's latest sequence (the simulator counts single-key writes). */
+  sequence: number;
+}
+
+/** Reads a node's view of itself (CLUSTERX VERSION / MYID, INFO replication and keyspace). */
+export async function nodeView(node: TestNode): Promise<NodeView> {
+  const [version, id, replication, keyspace] = await Promise.all([
+    node.call("CLUSTERX", "VERSION"),
+    node.call("CLUSTERX", "MYID").catch(() => ""),
+    node.call("INFO", "replication"),
+    node.call("INFO", "keyspace"),
+  ]);
+  const info = parseReplicationInfo(`${String(replication)}\r\n${String(keyspace)}`);
+  return {
+    id: String(id),
+    version: Number(version),
+    role: info.role,
+    masterAddr: info.masterHost === null ? null : `${info.masterHost}:${info.masterPort}`,
+    linkUp: info.masterLinkUp,
+    syncInProgress: info.syncInProgress,
+    sequence: info.sequence,
+  };
+}
+
+/** Whether the node stores `key`, whoever owns its slot (KEYS is not routed in Kvrocks). */
+export async function holdsKey(node: TestNode, key: string): Promise<boolean> {
+  const found = (await node.call("KEYS", key)) as string[];
+  return found.includes(key);
+}
+
+/**
+ * Writes every key=value on `node` over one connection, pipelined; throws the first error
+ * (MOVED when the node does not own a key's slot).
+ */
+export async function writeKeys(
+  node: TestNode,
+  entries: Iterable<[string, string]>,
+  password?: string,
+): Promise<void> {
+  const client = new Redis({
+    host: node.host,
+    port: node.port,
+    protocol: 2,
+    password: password || undefined,
+    maxRetriesPerRequest: 0,
+    enableReadyCheck: false,
+    retryStrategy: () => null,
+  });
+  client.on("error", () => {});
+  try {
+    let batch = client.pipeline();
+    let n = 0;
+    const flush = async () => {
+      const results = (await batch.exec()) ?? [];
+      for (const [err] of results) if (err) throw err;
+      batch = client.pipeline();
+      n = 0;
+    };
+    for (const [k, v] of entries) {
+      batch.set(k, v);
+      if (++n === 500) await flush();
+    }
+    if (n > 0) await flush();
+  } finally {
+    client.disconnect();
+  }
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
