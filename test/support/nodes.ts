@@ -379,7 +379,8 @@ export async function nodeView(node: TestNode): Promise<NodeView> {
 
 /** Whether the node stores `key`, whoever owns its slot (KEYS is not routed in Kvrocks). */
 export async function holdsKey(node: TestNode, key: string): Promise<boolean> {
-  const found = (await node.call("KEYS", key)) as string[];
+  // Kvrocks's KEYS takes only a prefix pattern.
+  const found = (await node.call("KEYS", `${key}*`)) as string[];
   return found.includes(key);
 }
 
