@@ -149,9 +149,13 @@ describe("a migration that does not succeed", () => {
 
   it("fails at the migration timeout when the node never finishes", async () => {
     const { nodes, cluster } = await loaded("c3", ["600"]);
-    // The target hangs (SIGSTOP): the source's migration never hears back.
+    // Real nodes: the target hangs (SIGSTOP); Kvrocks's source gives up only after ~2 s of
+    // read timeouts, later than the controller's 1.5 s. The simulator fails a migration to a
+    // hung target sooner (migrationFailDelayMs), so there the source's job is held instead.
     const target = testMaster(nodes, cluster, 1);
-    await target.pause();
+    const source = testMaster(nodes, cluster, 0);
+    if (source.sim) source.sim.setFault({ migration: "stuck" });
+    else await target.pause();
     const started = Date.now();
     const res = await h.request("POST", `${api("c3")}/migrate`, { target: 1, slot: 600 });
     expect(res.status).toBe(202);
