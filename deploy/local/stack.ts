@@ -61,8 +61,24 @@ export const READY_BANNER = "kvrocks-controller local stack ready";
 /** How long the probe loop runs before it is started again (setTimeout caps at ~24.8 days). */
 const PROBE_FOR = "1440m";
 
-const say = (line = "") => process.stdout.write(`${line}\n`);
-const warn = (line: string) => process.stderr.write(`${line}\n`);
+// `npm run local | tee local.log`: Ctrl-C kills tee too, and every later write to the pipe
+// fails with EPIPE. Unhandled, each failure raised another one while reporting it, the event
+// loop never got back to the shutdown, and tsx, not hearing back from its child, SIGKILLed it
+// with etcd, the controller and the probe still running. A closed stream is dropped instead.
+const closedStreams = new Set<NodeJS.WriteStream>();
+function dropWhenClosed(stream: NodeJS.WriteStream): void {
+  stream.on("error", () => closedStreams.add(stream));
+}
+function writeTo(stream: NodeJS.WriteStream, text: string): void {
+  if (closedStreams.has(stream) || stream.destroyed) return;
+  try {
+    stream.write(text);
+  } catch {
+    closedStreams.add(stream);
+  }
+}
+const say = (line = "") => writeTo(process.stdout, `${line}\n`);
+const warn = (line: string) => writeTo(process.stderr, `${line}\n`);
 const rel = (p: string) => {
   const r = relative(process.cwd(), p);
   return r === "" ? "." : r.startsWith("..") ? p : r;
@@ -720,6 +736,8 @@ KVC_LOCAL_NODE_PORT (first node, 30001), KVC_LOCAL_DIR (.local), KVROCKS_BIN, ET
 KVC_* variable of the controller (passed to the controller and the probe).`;
 
 async function main(argv: string[]): Promise<number> {
+  dropWhenClosed(process.stdout);
+  dropWhenClosed(process.stderr);
   const [command = "up", ...rest] = argv;
   let s: LocalSettings;
   try {
