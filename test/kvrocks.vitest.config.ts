@@ -18,6 +18,7 @@ export default defineConfig({
     root: fileURLToPath(new URL("..", import.meta.url)),
     include: [
       "test/support/nodes.test.ts",
+      "test/sim/agreement.test.ts",
       "test/api/cluster-lifecycle.test.ts",
       "test/probe/failover.test.ts",
       "test/probe/repair.test.ts",
