@@ -13,9 +13,10 @@ import { ROOT } from "./helpers.js";
 import { freePortRange, markedProcesses } from "./stack-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kvc-local-pipe-"));
+const stateDir = join(dir, "state");
 
 afterAll(() => {
-  for (const pid of markedProcesses(dir)) {
+  for (const pid of markedProcesses(stateDir)) {
     try {
       process.kill(pid, "SIGKILL");
     } catch {}
@@ -29,7 +30,7 @@ it("Ctrl-C stops everything when stdout is a pipe whose reader dies with it", as
   const log = join(dir, "local.log");
   const env = {
     ...process.env,
-    KVC_LOCAL_DIR: join(dir, "state"),
+    KVC_LOCAL_DIR: stateDir,
     KVC_PORT: String(await freePort()),
     KVC_LOCAL_ETCD_PORT: String(await freePort()),
     KVC_LOCAL_ETCD_PEER_PORT: String(await freePort()),
