@@ -26,7 +26,7 @@ export default defineConfig({
       "test/migration/scale.test.ts",
       "test/migration/crash.test.ts",
       "test/kvrocks/**/*.test.ts",
-      "test/deploy/local-kvrocks.test.ts",
+      "test/deploy/local-stack.test.ts",
       "test/ui/console.test.ts",
     ],
     globalSetup: ["test/support/kvrocks-setup.ts", "test/support/global-setup.ts"],
