@@ -3,7 +3,7 @@
 // `TestNode` run unchanged on both (`npm test` on the simulator, `npm run test:kvrocks` on
 // real nodes).
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -272,7 +272,8 @@ class RealTestNode implements TestNode {
       if (exited !== null)
         throw new Error(`kvrocks on ${this.addr} ${exited}\n${this.output.slice(-4096)}`);
       try {
-        await this.call("PING");
+        // PING is answered while the node still loads its data; this is not.
+        await this.call("CLUSTERX", "VERSION");
         return;
       } catch (err) {
         if (/NOAUTH|invalid password/i.test(String(err))) return;
@@ -309,10 +310,31 @@ class RealTestNode implements TestNode {
 
   async pause(): Promise<void> {
     this.proc?.kill("SIGSTOP");
+    await this.untilStopped(true);
   }
 
   async resume(): Promise<void> {
     this.proc?.kill("SIGCONT");
+    await this.untilStopped(false);
+  }
+
+  /** A signal is delivered asynchronously: wait until the process state says it arrived. */
+  private async untilStopped(stopped: boolean): Promise<void> {
+    const pid = this.proc?.pid;
+    if (pid === undefined) return;
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      let state = "";
+      try {
+        // "pid (comm) S ...": the state is the first field after the command name.
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      } catch {
+        return; // no /proc (not Linux) or the process is gone
+      }
+      if ((state === "T" || state === "t") === stopped) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   call(...args: (string | number)[]): Promise<unknown> {
