@@ -63,9 +63,9 @@ const PROBE_FOR = "1440m";
 
 // `npm run local | tee local.log`: Ctrl-C kills tee too, and every later write to the pipe
 // fails with EPIPE. Unhandled, each one became an uncaught exception whose report met the
-// same closed pipe, and the stack, busy with them, was SIGKILLed mid-shutdown by tsx's CLI
-// (which kills a child that does not confirm a relayed signal within ~60 ms), leaving etcd,
-// the controller and the probe running. Output to a closed stream is dropped instead, and
+// same closed pipe; busy with them, the stack either never finished its shutdown or was
+// SIGKILLed by tsx's CLI (which kills a child that does not confirm a relayed signal within
+// ~60 ms); both were seen, and both left etcd, the controller and the probe running. Output to a closed stream is dropped instead, and
 // `npm run local` runs `node --import tsx` with no relaying parent in between.
 const closedStreams = new Set<NodeJS.WriteStream>();
 function dropWhenClosed(stream: NodeJS.WriteStream): void {
