@@ -68,8 +68,26 @@ export const READY_BANNER = "kvrocks-controller local stack ready";
 /** How long the probe loop runs before it is started again (setTimeout caps at ~24.8 days). */
 const PROBE_FOR = "1440m";
 
-const say = (line = "") => process.stdout.write(`${line}\n`);
-const warn = (line: string) => process.stderr.write(`${line}\n`);
+// `npm run local | tee local.log`: Ctrl-C kills tee too, and every later write to the pipe
+// fails with EPIPE. Unhandled, each one became an uncaught exception whose report met the
+// same closed pipe; busy with them, the stack either never finished its shutdown or was
+// SIGKILLed by tsx's CLI (which kills a child that does not confirm a relayed signal within
+// ~60 ms); both were seen, and both left etcd, the controller and the probe running. Output to a closed stream is dropped instead, and
+// `npm run local` runs `node --import tsx` with no relaying parent in between.
+const closedStreams = new Set<NodeJS.WriteStream>();
+function dropWhenClosed(stream: NodeJS.WriteStream): void {
+  stream.on("error", () => closedStreams.add(stream));
+}
+function writeTo(stream: NodeJS.WriteStream, text: string): void {
+  if (closedStreams.has(stream) || stream.destroyed) return;
+  try {
+    stream.write(text);
+  } catch {
+    closedStreams.add(stream);
+  }
+}
+const say = (line = "") => writeTo(process.stdout, `${line}\n`);
+const warn = (line: string) => writeTo(process.stderr, `${line}\n`);
 const rel = (p: string) => {
   const r = relative(process.cwd(), p);
   return r === "" ? "." : r.startsWith("..") ? p : r;
@@ -729,6 +747,8 @@ KVC_LOCAL_NODE_PORT (first node, 30001), KVC_LOCAL_DIR (.local), KVROCKS_BIN, ET
 KVC_* variable of the controller (passed to the controller and the probe).`;
 
 async function main(argv: string[]): Promise<number> {
+  dropWhenClosed(process.stdout);
+  dropWhenClosed(process.stderr);
   const [command = "up", ...rest] = argv;
   let s: LocalSettings;
   try {

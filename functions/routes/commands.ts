@@ -1,9 +1,7 @@
 // Commands to a cluster's nodes. The token check admits any token that may see the
 // namespace; a token that may not write it may send only the read-only commands.
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import { KvcError } from "../../lib/errors.js";
 import { NodeRole } from "../../lib/model/index.js";
 import { sendNodeCommand } from "../../lib/ops/index.js";
 import { mayWrite, principalOf } from "../auth.js";

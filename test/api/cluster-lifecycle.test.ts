@@ -1,16 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatSlotRanges } from "../../lib/slots/index.js";
 import { eventually, type Harness, startHarness } from "../support/harness.js";
-import type { SimNode } from "../support/kvrocks-sim/server.js";
+import { nodeView, type TestNode } from "../support/nodes.js";
 
 const V1 = "/api/v1/namespaces";
 let h: Harness;
-let nodes: SimNode[];
+let nodes: TestNode[];
 
 beforeAll(async () => {
   h = await startHarness({ label: "api" });
-  nodes = await h.startNodes(4, { password: "s3cret" });
+  nodes = await h.startTestNodes(4, { password: "s3cret" });
 });
+
+const versions = () => Promise.all(nodes.map(async (n) => (await nodeView(n)).version));
 afterAll(async () => h.close());
 
 describe("namespaces", () => {
@@ -52,8 +54,8 @@ describe("a cluster's life", () => {
       [nodes[0]!.addr, "master"],
       [nodes[1]!.addr, "slave"],
     ]);
-    for (const node of nodes) expect(node.state.version).toBe(1);
-    expect(nodes[1]!.state.masterAddr).toBe(nodes[0]!.addr);
+    expect(await versions()).toEqual([1, 1, 1, 1]);
+    expect((await nodeView(nodes[1]!)).masterAddr).toBe(nodes[0]!.addr);
   });
 
   it("refuses a second cluster that reuses an address", async () => {
@@ -80,7 +82,7 @@ describe("a cluster's life", () => {
     expect(cluster.version).toBe(2);
     expect(formatSlotRanges(cluster.shards[0]!.slot_ranges)).toEqual(["0-2", "4-8191"]);
     expect(formatSlotRanges(cluster.shards[1]!.slot_ranges)).toEqual(["3", "8192-16383"]);
-    for (const node of nodes) expect(node.state.version).toBe(2);
+    expect(await versions()).toEqual([2, 2, 2, 2]);
   });
 
   it("refuses to remove a shard that owns slots and removes an empty one", async () => {
@@ -132,10 +134,11 @@ describe("a cluster's life", () => {
     const after = await h.cluster("ns1", "c1");
     expect(after.version).toBe(before.version + 1);
     expect(after.shards[0]!.nodes.find((n) => n.role === "master")!.id).toBe(replica.id);
-    await eventually(() => nodes.every((n) => n.state.version === after.version));
-    expect(nodes[1]!.state.role).toBe("master");
-    expect(nodes[0]!.state.role).toBe("slave");
-    expect(nodes[0]!.state.masterAddr).toBe(nodes[1]!.addr);
+    await eventually(async () => (await versions()).every((v) => v === after.version));
+    expect((await nodeView(nodes[1]!)).role).toBe("master");
+    const oldMaster = await nodeView(nodes[0]!);
+    expect(oldMaster.role).toBe("slave");
+    expect(oldMaster.masterAddr).toBe(nodes[1]!.addr);
     const history = await h.request("GET", `${base}/failovers`);
     expect(history.body.data.failovers).toHaveLength(1);
     expect(history.body.data.failovers[0]).toMatchObject({
@@ -169,14 +172,14 @@ describe("a cluster's life", () => {
     expect((await h.request("DELETE", `${V1}/ns1`)).status).toBe(403);
     expect((await h.request("DELETE", base)).status).toBe(204);
     expect((await h.request("GET", base)).status).toBe(404);
-    expect(nodes[0]!.state.version).toBeGreaterThan(0);
+    expect((await nodeView(nodes[0]!)).version).toBeGreaterThan(0);
     expect((await h.request("DELETE", `${V1}/ns1`)).status).toBe(204);
   });
 });
 
 describe("import", () => {
   it("builds a cluster from the nodes' own view", async () => {
-    const fresh = await h.startNodes(2, { password: "s3cret" });
+    const fresh = await h.startTestNodes(2, { password: "s3cret" });
     await h.createCluster("ns2", "orig", fresh, 1, "s3cret");
     const original = await h.cluster("ns2", "orig");
     await h.request("DELETE", `${V1}/ns2/clusters/orig`);
@@ -193,8 +196,8 @@ describe("import", () => {
   });
 
   it("refuses nodes that disagree, naming them", async () => {
-    const a = await h.startNodes(1);
-    const b = await h.startNodes(1);
+    const a = await h.startTestNodes(1);
+    const b = await h.startTestNodes(1);
     await h.createCluster("ns3", "a", a, 1);
     await h.createCluster("ns3", "b", b, 1);
     await h.request("DELETE", `${V1}/ns3/clusters/a`);

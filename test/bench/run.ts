@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark, one table each. Numbers, not pass/fail.
 import { benchApi } from "./api.js";
+import { benchClient } from "./client.js";
 import { benchMetrics } from "./metrics.js";
 import { benchMigration } from "./migration.js";
 import { benchOwnership } from "./ownership.js";
@@ -11,6 +12,7 @@ const benches: [string, () => Promise<void>][] = [
   ["ownership", benchOwnership],
   ["migration", benchMigration],
   ["metrics", benchMetrics],
+  ["client", benchClient],
 ];
 const only = process.argv.slice(2);
 

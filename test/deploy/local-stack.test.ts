@@ -54,7 +54,8 @@ beforeAll(async () => {
     KVC_API_TOKENS: "",
     KVC_ETCD_ENDPOINTS: "",
     KVC_ETCD_PREFIX: "",
-    KVROCKS_BIN: "",
+    // Real nodes under `npm run test:kvrocks`, the simulator otherwise.
+    KVROCKS_BIN: process.env.KVROCKS_BIN ?? "",
   };
   stack = await StackProcess.start(env);
 }, 120_000);

@@ -23,14 +23,7 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 /** ~5 s for 100 keys on a real node (20 keys a second); the same on a simulated one. */
-const SLOW = { config: { "migrate-speed": "20" } };
-function slowDown(nodes: readonly TestNode[]): void {
-  for (const n of nodes) {
-    // The simulator copies a range in one step after this delay (no migrate-speed).
-    const sim = n.sim as unknown as { kvrocks?: { config: { migrationDelayMs: number } } };
-    if (sim?.kvrocks) sim.kvrocks.config.migrationDelayMs = 5000;
-  }
-}
+const SLOW = { config: { "migrate-speed": "20" }, simulator: { migrationDelayMs: 5000 } };
 
 /** A cluster client: any node, follows MOVED, retries TRYAGAIN for a while. */
 class Client {
@@ -92,7 +85,6 @@ async function lostOf(client: Client, start: string, acked: Map<string, string>)
 describe("a range slower than the migration timeout", () => {
   it("completes when the node says success; a write acknowledged after it survives the next push", async () => {
     const nodes = await h.startTestNodes(3, SLOW);
-    slowDown(nodes);
     const [a, b, spare] = nodes as [TestNode, TestNode, TestNode];
     const cluster = await h.createCluster(NS, "slow", [a, b], 1);
     const client = new Client(() => nodes);
@@ -159,7 +151,6 @@ describe("a range slower than the migration timeout", () => {
 describe("a failover of the source shard mid-migration", () => {
   it("completes from the target's import state; the writes the target accepted stay", async () => {
     const nodes = await h.startTestNodes(4, SLOW);
-    slowDown(nodes);
     const cluster = await h.createCluster(NS, "fo", nodes, 2);
     const byAddr = (addr: string) => nodes.find((n) => n.addr === addr)!;
     const source = byAddr(masterOf(cluster.shards[0]!)!.addr);

@@ -4,16 +4,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterViolations, type Task } from "../../lib/model/index.js";
 import { probeAllClusters } from "../../lib/probe/index.js";
 import { formatSlotRanges } from "../../lib/slots/index.js";
-import { type Harness, startHarness } from "../support/harness.js";
+import { eventually, type Harness, startHarness } from "../support/harness.js";
+import { nodeView, type TestNodeOptions, usingRealKvrocks } from "../support/nodes.js";
 import {
-  load,
-  masterNode,
-  nodeAt,
+  loadNodes,
   roundsUntilFinished,
   sleep,
   slotsOf,
+  storesKey,
   tagsForSlots,
   tasksOf,
+  testMaster,
+  testNodeAt,
+  valueOn,
 } from "./helpers.js";
 
 let h: Harness;
@@ -21,18 +24,22 @@ const NS = "mig";
 const api = (cl: string) => `/api/v1/namespaces/${NS}/clusters/${cl}`;
 
 beforeAll(async () => {
-  h = await startHarness({ label: "mig", env: { KVC_MIGRATION_TIMEOUT: "1500" } });
+  h = await startHarness({
+    label: "mig",
+    // Failover is not under test: a target killed or paused on purpose must not be replaced.
+    env: { KVC_MIGRATION_TIMEOUT: "1500", KVC_PROBE_FAILURES: "1000000" },
+  });
 });
 afterAll(async () => h.close());
 
 /** Two shards of master + replica, with two keys in every slot of `ranges` and 200 others. */
-async function loaded(cl: string, ranges: string[], opts = {}) {
-  const nodes = await h.startNodes(4, opts);
+async function loaded(cl: string, ranges: string[], options: TestNodeOptions = {}) {
+  const nodes = await h.startTestNodes(4, options);
   let cluster = await h.createCluster(NS, cl, nodes, 2);
   const tags = tagsForSlots(slotsOf(ranges));
   const inRanges = [...tags.values()].flatMap((t) => [`{${t}}:a`, `{${t}}:b`]);
   const others = Array.from({ length: 200 }, (_, i) => `other:${i}`);
-  const data = load(h, cluster, [...inRanges, ...others]);
+  const data = await loadNodes(nodes, cluster, [...inRanges, ...others]);
   cluster = await h.cluster(NS, cl);
   return { nodes, cluster, data, inRanges, others };
 }
@@ -41,12 +48,12 @@ describe("a data migration of several ranges", () => {
   const ranges = ["10", "11-14", "100-200"];
 
   it("moves every key, one version per range, and ends with the shard state cleared", async () => {
-    const { cluster, data, inRanges } = await loaded("c1", ranges);
-    const src = masterNode(h, cluster, 0);
-    const srcReplica = nodeAt(h, cluster.shards[0]!.nodes[1]!.addr);
-    const dst = masterNode(h, cluster, 1);
+    const { nodes, cluster, data, inRanges } = await loaded("c1", ranges);
+    const src = testMaster(nodes, cluster, 0);
+    const srcReplica = testNodeAt(nodes, cluster.shards[0]!.nodes[1]!.addr);
+    const dst = testMaster(nodes, cluster, 1);
     const v0 = cluster.version;
-    expect(inRanges.every((k) => src.read(k) === data.get(k))).toBe(true);
+    for (const k of inRanges) expect(await valueOn(src, k), k).toBe(data.get(k));
 
     const res = await h.request("POST", `${api("c1")}/migrate`, { target: 1, slots: ranges });
     expect(res.status, res.text).toBe(202);
@@ -80,12 +87,16 @@ describe("a data migration of several ranges", () => {
       "100-200",
       "8192-16383",
     ]);
-    for (const k of inRanges) {
-      expect(dst.read(k), k).toBe(data.get(k));
-      expect(src.read(k), k).toBeUndefined();
-      expect(srcReplica.read(k), k).toBeUndefined();
+    for (const k of inRanges) expect(await valueOn(dst, k), k).toBe(data.get(k));
+    // The source drops migrated keys after the new topology; its replica follows.
+    for (const node of [src, srcReplica]) {
+      await eventually(
+        async () => (await Promise.all(inRanges.map((k) => storesKey(node, k)))).every((x) => !x),
+        10_000,
+        50,
+      );
     }
-    expect(src.state.version).toBe(v0 + 3);
+    expect((await nodeView(src)).version).toBe(v0 + 3);
 
     const one = await h.request("GET", `${api("c1")}/tasks/${task!.id}`);
     expect(one.body.data.task.state).toBe("succeeded");
@@ -121,9 +132,10 @@ describe("a data migration of several ranges", () => {
 
 describe("a migration that does not succeed", () => {
   it("fails with the node's state; the range stays and the record is cleared", async () => {
-    const { cluster, inRanges, data } = await loaded("c2", ["500-510"]);
-    const src = masterNode(h, cluster, 0);
-    src.setFault({ migration: "fail" });
+    const { nodes, cluster, inRanges, data } = await loaded("c2", ["500-510"]);
+    const src = testMaster(nodes, cluster, 0);
+    // The target is gone: nothing listens on its port.
+    await testMaster(nodes, cluster, 1).kill();
     const res = await h.request("POST", `${api("c2")}/migrate`, { target: 1, slot: "500-510" });
     expect(res.status, res.text).toBe(202);
     const [task] = await roundsUntilFinished(h, NS, "c2");
@@ -134,41 +146,59 @@ describe("a migration that does not succeed", () => {
     expect(formatSlotRanges(after.shards[0]!.slot_ranges)).toEqual(["0-8191"]);
     expect(after.shards[0]!.migrating_slot).toBeNull();
     expect(after.shards[0]!.target_shard_index).toBe(-1);
-    for (const k of inRanges) expect(src.read(k)).toBe(data.get(k));
+    for (const k of inRanges) expect(await valueOn(src, k), k).toBe(data.get(k));
   });
 
-  it("past the timeout the task is only marked slow (task, health, metrics), never failed", async () => {
-    const { cluster } = await loaded("c3", ["600"]);
-    masterNode(h, cluster, 0).setFault({ migration: "stuck" });
-    const res = await h.request("POST", `${api("c3")}/migrate`, { target: 1, slot: 600 });
-    expect(res.status).toBe(202);
-    const id = res.body.data.task.id;
-    const deadline = Date.now() + 20_000;
-    let task: Task | undefined;
-    while (Date.now() < deadline) {
-      await probeAllClusters({ ...h.runtime.ops, etcd: h.etcd }, h.settings);
-      [task] = await tasksOf(h, NS, "c3");
-      if (task?.slow) break;
-      await sleep(100);
-    }
-    expect(task).toMatchObject({ id, state: "running", slow: true, in_flight: "600", error: null });
-    const health = await h.request("GET", `${api("c3")}/health`);
-    expect(health.body.data.slow_migrations).toEqual([
-      expect.objectContaining({ task: id, range: "600" }),
-    ]);
-    const metrics = await h.app.request("/metrics");
-    expect(await metrics.text()).toMatch(
-      /kvc_cluster_slow_migrations\{namespace="mig",cluster="c3"\} 1/,
-    );
-    const after = await h.cluster(NS, "c3");
-    // The node still copies: the record stays, the range is neither moved nor given up.
-    expect(after.shards[0]!.migrating_slot).toEqual({ start: 600, stop: 600 });
-    expect(after.version).toBe(cluster.version);
-  });
+  // Simulator only: a real source cannot be held migrating forever on demand (a paused target
+  // makes it fail); the slow real range is test/migration/acked-writes.test.ts.
+  it.skipIf(usingRealKvrocks())(
+    "past the timeout the task is only marked slow (task, health, metrics), never failed",
+    async () => {
+      const { nodes, cluster } = await loaded("c3", ["600"]);
+      testMaster(nodes, cluster, 0).sim!.setFault({ migration: "stuck" });
+      const res = await h.request("POST", `${api("c3")}/migrate`, { target: 1, slot: 600 });
+      expect(res.status).toBe(202);
+      const id = res.body.data.task.id;
+      const deadline = Date.now() + 20_000;
+      let task: Task | undefined;
+      while (Date.now() < deadline) {
+        await probeAllClusters({ ...h.runtime.ops, etcd: h.etcd }, h.settings);
+        [task] = await tasksOf(h, NS, "c3");
+        if (task?.slow) break;
+        await sleep(100);
+      }
+      expect(task).toMatchObject({
+        id,
+        state: "running",
+        slow: true,
+        in_flight: "600",
+        error: null,
+      });
+      const health = await h.request("GET", `${api("c3")}/health`);
+      expect(health.body.data.slow_migrations).toEqual([
+        expect.objectContaining({ task: id, range: "600" }),
+      ]);
+      const metrics = await h.app.request("/metrics");
+      expect(await metrics.text()).toMatch(
+        /kvc_cluster_slow_migrations\{namespace="mig",cluster="c3"\} 1/,
+      );
+      const after = await h.cluster(NS, "c3");
+      // The node still copies: the record stays, the range is neither moved nor given up.
+      expect(after.shards[0]!.migrating_slot).toEqual({ start: 600, stop: 600 });
+      expect(after.version).toBe(cluster.version);
+    },
+  );
 
   it("a range slower than the timeout completes when the node says success", async () => {
-    const { cluster, inRanges, data } = await loaded("c3b", ["650-660"], {
-      migrationDelayMs: 3000,
+    // About 4 s of copying against the 1.5 s timeout, on either kind of node.
+    const {
+      nodes: all,
+      cluster,
+      inRanges,
+      data,
+    } = await loaded("c3b", ["650-660"], {
+      config: { "migrate-speed": "5" },
+      simulator: { migrationDelayMs: 3000 },
     });
     const res = await h.request("POST", `${api("c3b")}/migrate`, { target: 1, slot: "650-660" });
     expect(res.status).toBe(202);
@@ -177,14 +207,14 @@ describe("a migration that does not succeed", () => {
     const after = await h.cluster(NS, "c3b");
     expect(after.version).toBe(cluster.version + 1);
     expect(formatSlotRanges(after.shards[1]!.slot_ranges)).toEqual(["650-660", "8192-16383"]);
-    const dst = masterNode(h, after, 1);
-    for (const k of inRanges) expect(dst.read(k), k).toBe(data.get(k));
+    const dst = testMaster(all, after, 1);
+    for (const k of inRanges) expect(await valueOn(dst, k), k).toBe(data.get(k));
   });
 });
 
 describe("cancel", () => {
   it("lets the range in flight finish and drops the queued ranges", async () => {
-    const { cluster } = await loaded("c4", ["700", "701", "702"], { migrationDelayMs: 300 });
+    const { cluster } = await loaded("c4", ["700", "701", "702"]);
     const res = await h.request("POST", `${api("c4")}/migrate`, {
       target: 1,
       slots: ["700", "701", "702"],
@@ -203,7 +233,7 @@ describe("cancel", () => {
   });
 
   it("cancels a queued task at once; a finished one cannot be cancelled", async () => {
-    await loaded("c5", [], { migrationDelayMs: 300 });
+    await loaded("c5", []);
     const first = await h.request("POST", `${api("c5")}/migrate`, { target: 1, slot: "800" });
     const second = await h.request("POST", `${api("c5")}/migrate`, { target: 1, slot: "801" });
     expect(second.body.data.task.state).toBe("queued");
@@ -218,7 +248,7 @@ describe("cancel", () => {
   });
 
   it("refuses to remove a shard while tasks are active", async () => {
-    await loaded("c6", [], { migrationDelayMs: 300 });
+    await loaded("c6", []);
     await h.request("POST", `${api("c6")}/shards`, { nodes: ["127.0.0.1:1"] });
     await h.request("POST", `${api("c6")}/migrate`, { target: 1, slots: ["900", "901"] });
     const refused = await h.request("DELETE", `${api("c6")}/shards/2`);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { masterOf, Task } from "../../lib/model/index.js";
 import { probeCluster } from "../../lib/probe/index.js";
 import { renderSetNodes } from "../../lib/topology/index.js";
-import { round, simFor } from "../probe/helpers.js";
+import { masterSim, round } from "../probe/helpers.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { tasksOf } from "./helpers.js";
 
@@ -26,7 +26,7 @@ describe("an unreadable task document", () => {
     const before = await h.createCluster(NS, "bad", nodes, 2);
     const key = h.runtime.store.keys.task(NS, "bad", "bad");
     await h.etcd.put(key).value('{"id":5}');
-    await masterSim(nodes, before).stop();
+    await masterSim(nodes, before, 0).stop();
     for (let i = 0; i < h.settings.failures + 1; i++) {
       const summary = await round(h);
       expect(summary.errors).toEqual([]);
@@ -64,13 +64,6 @@ async function callNode(addr: string, ...args: (string | number)[]): Promise<unk
   } finally {
     client.disconnect();
   }
-}
-
-function masterSim(
-  nodes: Parameters<typeof simFor>[0],
-  cluster: Awaited<ReturnType<Harness["cluster"]>>,
-) {
-  return simFor(nodes, masterOf(cluster.shards[0]!)!.addr);
 }
 
 describe("pushes never go backwards", () => {
@@ -115,7 +108,7 @@ describe("a round that lost its lock", () => {
   it("touches no node: no failover, no push", async () => {
     const nodes = await h.startNodes(2);
     const before = await h.createCluster(NS, "lost", nodes, 2);
-    await masterSim(nodes, before).stop();
+    await masterSim(nodes, before, 0).stop();
     for (let i = 0; i < h.settings.failures - 1; i++) await round(h);
     const lost = new AbortController();
     lost.abort();

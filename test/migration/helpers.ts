@@ -8,6 +8,7 @@ import { containsRange, countSlots } from "../../lib/slots/index.js";
 import type { Harness } from "../support/harness.js";
 import { keySlot } from "../support/kvrocks-sim/keyslot.js";
 import type { SimNode } from "../support/kvrocks-sim/server.js";
+import { holdsKey, type TestNode, writeKeys } from "../support/nodes.js";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -54,6 +55,45 @@ export function load(h: Harness, cluster: Cluster, keys: string[]): Map<string, 
   }
   return written;
 }
+
+export function testNodeAt(nodes: readonly TestNode[], addr: string): TestNode {
+  const node = nodes.find((n) => n.addr === addr);
+  if (!node) throw new Error(`no test node at ${addr}`);
+  return node;
+}
+
+export function testMaster(nodes: readonly TestNode[], cluster: Cluster, shard: number): TestNode {
+  return testNodeAt(nodes, masterOf(cluster.shards[shard]!)!.addr);
+}
+
+/** `load` for real or simulated nodes: each key written on the master owning its slot. */
+export async function loadNodes(
+  nodes: readonly TestNode[],
+  cluster: Cluster,
+  keys: string[],
+  password?: string,
+): Promise<Map<string, string>> {
+  const written = new Map<string, string>();
+  const perShard = new Map<number, [string, string][]>();
+  for (const key of keys) {
+    const value = `v-${key}`;
+    written.set(key, value);
+    const shard = ownerOf(cluster, keySlot(key));
+    perShard.set(shard, [...(perShard.get(shard) ?? []), [key, value]]);
+  }
+  for (const [shard, entries] of perShard) {
+    await writeKeys(testMaster(nodes, cluster, shard), entries, password);
+  }
+  return written;
+}
+
+/** The value a node serves for `key` (it must own the key's slot). */
+export async function valueOn(node: TestNode, key: string): Promise<string | null> {
+  return (await node.call("GET", key)) as string | null;
+}
+
+/** Whether `node` still stores `key`, whoever owns its slot now. */
+export const storesKey = holdsKey;
 
 export async function tasksOf(h: Harness, ns: string, cl: string): Promise<Task[]> {
   const res = await h.request("GET", `/api/v1/namespaces/${ns}/clusters/${cl}/tasks`);

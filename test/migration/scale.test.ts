@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allNodes, clusterViolations, type Task } from "../../lib/model/index.js";
 import { type Harness, startHarness } from "../support/harness.js";
-import { ClusterReader, load, roundsUntilFinished, slotCounts, slotsOf } from "./helpers.js";
+import { nodeView } from "../support/nodes.js";
+import { ClusterReader, loadNodes, roundsUntilFinished, slotCounts, slotsOf } from "./helpers.js";
 
 let h: Harness;
 let reader: ClusterReader;
@@ -20,10 +21,10 @@ interface PlanMove {
 beforeAll(async () => {
   h = await startHarness({ label: "scale" });
   reader = new ClusterReader();
-  const nodes = await h.startNodes(4);
+  const nodes = await h.startTestNodes(4);
   const cluster = await h.createCluster(NS, "c", nodes, 2);
-  data = load(
-    h,
+  data = await loadNodes(
+    nodes,
     cluster,
     Array.from({ length: 1500 }, (_, i) => `user:${i}`),
   );
@@ -58,7 +59,7 @@ describe("scale out from 2 to 4 shards", () => {
   let added: string[][];
 
   it("dry_run returns the plan and changes nothing", async () => {
-    const spare = await h.startNodes(4);
+    const spare = await h.startTestNodes(4);
     added = [
       [spare[0]!.addr, spare[1]!.addr],
       [spare[2]!.addr, spare[3]!.addr],
@@ -147,7 +148,7 @@ describe("scale in from 4 to 3 shards", () => {
 
 describe("slot-only scale", () => {
   it("moves the slots in the topology at once, one version each way", async () => {
-    const nodes = await h.startNodes(1);
+    const nodes = await h.startTestNodes(1);
     const cluster = await h.createCluster(NS, "empty", nodes, 1);
     const url = `/api/v1/namespaces/${NS}/clusters/empty/scale`;
     const out = await h.request("POST", url, {
@@ -161,7 +162,7 @@ describe("slot-only scale", () => {
     // One version for the new shards, one for the moves.
     expect(grown.version).toBe(cluster.version + 2);
     expect(slotCounts(grown).sort()).toEqual([5461, 5461, 5462]);
-    expect(nodes[0]!.state.version).toBe(grown.version);
+    expect((await nodeView(nodes[0]!)).version).toBe(grown.version);
 
     const back = await h.request("POST", url, { remove_shards: [1, 2], slot_only: true });
     expect(back.status, back.text).toBe(200);

@@ -8,6 +8,7 @@ import {
 import type { Harness } from "../support/harness.js";
 import { keySlot } from "../support/kvrocks-sim/keyslot.js";
 import type { SimNode } from "../support/kvrocks-sim/server.js";
+import { nodeView, type TestNode } from "../support/nodes.js";
 
 export function probeDeps(h: Harness): ProbeRunDeps {
   return { ...h.runtime.ops, etcd: h.etcd, nodePool: h.nodePool };
@@ -27,13 +28,17 @@ export async function rounds(h: Harness, n: number): Promise<RoundSummary[]> {
   return out;
 }
 
-export function simFor(nodes: readonly SimNode[], addr: string): SimNode {
+export function simFor<N extends { addr: string }>(nodes: readonly N[], addr: string): N {
   const node = nodes.find((n) => n.addr === addr);
   if (!node) throw new Error(`no sim node at ${addr}`);
   return node;
 }
 
-export function masterSim(nodes: readonly SimNode[], cluster: Cluster, shard: number): SimNode {
+export function masterSim<N extends { addr: string }>(
+  nodes: readonly N[],
+  cluster: Cluster,
+  shard: number,
+): N {
   return simFor(nodes, masterOf(cluster.shards[shard]!)!.addr);
 }
 
@@ -52,6 +57,25 @@ export function assertConverged(nodes: readonly SimNode[], cluster: Cluster): st
     }
     if (sim.state.role !== node.role)
       problems.push(`${node.addr} is ${sim.state.role}, stored ${node.role}`);
+  }
+  return problems;
+}
+
+/** `assertConverged` for real or simulated nodes, read over the wire. */
+export async function converged(nodes: readonly TestNode[], cluster: Cluster): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [i, shard] of cluster.shards.entries()) {
+    const masters = shard.nodes.filter((n) => n.role === "master").length;
+    if (masters !== 1) problems.push(`shard ${i} has ${masters} masters`);
+  }
+  for (const node of allNodes(cluster)) {
+    const test = simFor(nodes, node.addr);
+    if (!test.running) continue;
+    const view = await nodeView(test);
+    if (view.version !== cluster.version) {
+      problems.push(`${node.addr} at version ${view.version}, stored ${cluster.version}`);
+    }
+    if (view.role !== node.role) problems.push(`${node.addr} is ${view.role}, stored ${node.role}`);
   }
   return problems;
 }

@@ -2,15 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withNode } from "../../lib/kvrocks/index.js";
 import { renderSetNodes } from "../../lib/topology/index.js";
 import { type Harness, startHarness } from "../support/harness.js";
-import type { SimNode } from "../support/kvrocks-sim/server.js";
-import { assertConverged, round, simFor } from "./helpers.js";
+import { nodeView, type TestNode } from "../support/nodes.js";
+import { converged, round, simFor } from "./helpers.js";
 
 let h: Harness;
-let nodes: SimNode[];
+let nodes: TestNode[];
 
 beforeAll(async () => {
   h = await startHarness({ label: "repair" });
-  nodes = await h.startNodes(6);
+  nodes = await h.startTestNodes(6);
   await h.createCluster("r", "c", nodes, 2);
   // Move the version past 1 so there is an older topology to push by hand.
   await h.request("POST", "/api/v1/namespaces/r/clusters/c/migrate", {
@@ -33,12 +33,12 @@ describe("drift repair", () => {
     await withNode(victim.addr, {}, (c) =>
       c.setNodes(renderSetNodes({ ...cluster, version: 1 }), 1, true),
     );
-    expect(victim.state.version).toBe(1);
+    expect((await nodeView(victim)).version).toBe(1);
     const summary = await round(h);
     expect(summary.reports[0]!.repairs.map((r) => [r.addr, r.reason, r.ok])).toEqual([
       [victim.addr, "behind", true],
     ]);
-    expect(assertConverged(nodes, cluster)).toEqual([]);
+    expect(await converged(nodes, cluster)).toEqual([]);
   });
 
   it("repairs a node that holds a different view at the same version, with a new version", async () => {
@@ -69,11 +69,11 @@ describe("drift repair", () => {
     const cluster = await h.cluster("r", "c");
     const victim = simFor(nodes, cluster.shards[2]!.nodes[1]!.addr);
     // Hard reset: the node comes back empty, as a replaced machine would.
-    await victim.close();
-    const fresh = await h.startNodes(1, { port: victim.port });
+    await victim.restartEmpty();
+    expect((await nodeView(victim)).version).toBe(-1);
     const summary = await round(h);
     expect(summary.reports[0]!.repairs.map((r) => r.reason)).toContain("not_initialized");
-    expect(fresh[0]!.state.version).toBe(cluster.version);
+    expect(await converged(nodes, cluster)).toEqual([]);
   });
 
   it("reports and never adopts a node that claims a newer version", async () => {

@@ -3,19 +3,22 @@
 // `TestNode` run unchanged on both (`npm test` on the simulator, `npm run test:kvrocks` on
 // real nodes).
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { onTestFailed } from "vitest";
-import { type SimNode, startSimNode } from "./kvrocks-sim/server.js";
+import { parseReplicationInfo } from "../../lib/kvrocks/index.js";
+import { type SimNode, type SimNodeOptions, startSimNode } from "./kvrocks-sim/server.js";
 
 export interface TestNodeOptions {
   /** requirepass (and masterauth, so replicas can follow their master). */
   password?: string;
   /** Extra config lines for a real node (`migrate-speed: "20"`); ignored by the simulator. */
   config?: Record<string, string>;
+  /** The simulator's stand-ins for such settings; ignored by a real node. */
+  simulator?: Pick<SimNodeOptions, "migrationDelayMs">;
 }
 
 /** What a test may do with a node, real or simulated. */
@@ -34,6 +37,11 @@ export interface TestNode {
   kill(): Promise<void>;
   /** Start again on the same port and data dir. */
   restart(): Promise<void>;
+  /**
+   * Stop, discard everything the node kept (data, nodes.conf), start again on the same
+   * port: a replaced machine. `sim` is the new simulated node afterwards.
+   */
+  restartEmpty(): Promise<void>;
   /** SIGSTOP: connections stay open, nothing is answered until `resume`. */
   pause(): Promise<void>;
   /** SIGCONT. */
@@ -125,12 +133,24 @@ async function callOnce(
 class SimTestNode implements TestNode {
   readonly real = false;
   private constructor(
-    readonly sim: SimNode,
+    private current: SimNode,
     private readonly password: string | undefined,
   ) {}
 
   static async start(opts: TestNodeOptions): Promise<SimTestNode> {
-    return new SimTestNode(await startSimNode({ password: opts.password }), opts.password);
+    return new SimTestNode(
+      await startSimNode({ password: opts.password, ...opts.simulator }),
+      opts.password,
+    );
+  }
+
+  get sim() {
+    return this.current;
+  }
+  async restartEmpty() {
+    const port = this.current.port;
+    await this.current.close();
+    this.current = await startSimNode({ password: this.password, port });
   }
 
   get host() {
@@ -257,7 +277,8 @@ class RealTestNode implements TestNode {
       if (exited !== null)
         throw new Error(`kvrocks on ${this.addr} ${exited}\n${this.output.slice(-4096)}`);
       try {
-        await this.call("PING");
+        // PING is answered while the node still loads its data; this is not.
+        await this.call("CLUSTERX", "VERSION");
         return;
       } catch (err) {
         if (/NOAUTH|invalid password/i.test(String(err))) return;
@@ -286,12 +307,39 @@ class RealTestNode implements TestNode {
     await this.spawnAndWait();
   }
 
+  async restartEmpty(): Promise<void> {
+    await this.kill();
+    rmSync(join(this.dir, "data"), { recursive: true, force: true });
+    await this.restart();
+  }
+
   async pause(): Promise<void> {
     this.proc?.kill("SIGSTOP");
+    await this.untilStopped(true);
   }
 
   async resume(): Promise<void> {
     this.proc?.kill("SIGCONT");
+    await this.untilStopped(false);
+  }
+
+  /** A signal is delivered asynchronously: wait until the process state says it arrived. */
+  private async untilStopped(stopped: boolean): Promise<void> {
+    const pid = this.proc?.pid;
+    if (pid === undefined) return;
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      let state = "";
+      try {
+        // "pid (comm) S ...": the state is the first field after the command name.
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      } catch {
+        return; // no /proc (not Linux) or the process is gone
+      }
+      if ((state === "T" || state === "t") === stopped) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   call(...args: (string | number)[]): Promise<unknown> {
@@ -322,6 +370,84 @@ process.once("exit", () => {
     if (node instanceof RealTestNode) node.killSync();
   }
 });
+
+/** What a node says about itself over the wire: the same fields from real and simulated nodes. */
+export interface NodeView {
+  id: string;
+  version: number;
+  role: "master" | "slave";
+  /** "host:port" of the master it follows, or null. */
+  masterAddr: string | null;
+  linkUp: boolean;
+  syncInProgress: boolean;
+  /** RocksDB's latest sequence (the simulator counts single-key writes). */
+  sequence: number;
+}
+
+/** Reads a node's view of itself (CLUSTERX VERSION / MYID, INFO replication and keyspace). */
+export async function nodeView(node: TestNode): Promise<NodeView> {
+  const [version, id, replication, keyspace] = await Promise.all([
+    node.call("CLUSTERX", "VERSION"),
+    node.call("CLUSTERX", "MYID").catch(() => ""),
+    node.call("INFO", "replication"),
+    node.call("INFO", "keyspace"),
+  ]);
+  const info = parseReplicationInfo(`${String(replication)}\r\n${String(keyspace)}`);
+  return {
+    id: String(id),
+    version: Number(version),
+    role: info.role,
+    masterAddr: info.masterHost === null ? null : `${info.masterHost}:${info.masterPort}`,
+    linkUp: info.masterLinkUp,
+    syncInProgress: info.syncInProgress,
+    sequence: info.sequence,
+  };
+}
+
+/** Whether the node stores `key`, whoever owns its slot (KEYS is not routed in Kvrocks). */
+export async function holdsKey(node: TestNode, key: string): Promise<boolean> {
+  // Kvrocks's KEYS takes only a prefix pattern.
+  const found = (await node.call("KEYS", `${key}*`)) as string[];
+  return found.includes(key);
+}
+
+/**
+ * Writes every key=value on `node` over one connection, pipelined; throws the first error
+ * (MOVED when the node does not own a key's slot).
+ */
+export async function writeKeys(
+  node: TestNode,
+  entries: Iterable<[string, string]>,
+  password?: string,
+): Promise<void> {
+  const client = new Redis({
+    host: node.host,
+    port: node.port,
+    protocol: 2,
+    password: password || undefined,
+    maxRetriesPerRequest: 0,
+    enableReadyCheck: false,
+    retryStrategy: () => null,
+  });
+  client.on("error", () => {});
+  try {
+    let batch = client.pipeline();
+    let n = 0;
+    const flush = async () => {
+      const results = (await batch.exec()) ?? [];
+      for (const [err] of results) if (err) throw err;
+      batch = client.pipeline();
+      n = 0;
+    };
+    for (const [k, v] of entries) {
+      batch.set(k, v);
+      if (++n === 500) await flush();
+    }
+    if (n > 0) await flush();
+  } finally {
+    client.disconnect();
+  }
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -96,10 +96,12 @@ export class SlotMigrator {
   private startMigration(): void {
     const target = lookupNode(this.dstHost, this.dstPort);
     if (!target?.servesPeers()) {
-      const why = target?.running ? "Connection timed out" : "Connection refused";
-      this.schedule(this.node.config.migrationFailDelayMs, () =>
-        this.fail(`failed to connect to the destination node: ${why}`),
-      );
+      // Kvrocks 2.10.1 against a SIGSTOPped target: the TCP connect succeeds (the kernel
+      // accepts), then reading the import-state reply times out.
+      const why = target?.running
+        ? "failed to set import status on destination node: failed to check the response from the destination node: failed to read response: Resource temporarily unavailable"
+        : "failed to connect to the destination node: Connection refused";
+      this.schedule(this.node.config.migrationFailDelayMs, () => this.fail(why));
       return;
     }
     const session = newSession();

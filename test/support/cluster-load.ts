@@ -1,0 +1,109 @@
+// Writers of unique keys through one ioredis Cluster client (RESP2), each write tagged with
+// the phase it was sent in, so a test or a benchmark can tell what a client saw while the
+// controller changed the cluster: errors, the longest stall, and acknowledged writes lost.
+import { Cluster as ClusterClient } from "ioredis";
+import { keySlot } from "./kvrocks-sim/keyslot.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A cluster client as an application would configure it: fail fast, follow redirects. */
+export function clusterClient(seed: { host: string; port: number }): ClusterClient {
+  const client = new ClusterClient([seed], {
+    redisOptions: {
+      protocol: 2,
+      connectTimeout: 1000,
+      commandTimeout: 2000,
+      maxRetriesPerRequest: 1,
+    },
+    slotsRefreshInterval: 1000,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 50,
+    // Between a migration's success and the new topology reaching both nodes, the source
+    // redirects to the target and the target back to the source; a short pause per MOVED
+    // rides that window out instead of spending every redirection in a few milliseconds.
+    retryDelayOnMoved: 20,
+    maxRedirections: 32,
+  });
+  client.on("error", () => {});
+  return client;
+}
+
+export type Phase = "warmup" | "failover" | "switchover" | "migrate" | "scale";
+
+export interface Stats {
+  acked: Map<string, string>;
+  errors: Map<Phase, number>;
+  writes: Map<Phase, number>;
+  lastError: Map<Phase, string>;
+  /** The slowest acknowledged write of each phase: how long a client stalled. */
+  maxLatencyMs: Map<Phase, number>;
+}
+
+/** Writers of unique keys through one ioredis Cluster client, tagged with the current phase. */
+export class Load {
+  phase: Phase = "warmup";
+  readonly stats: Stats = {
+    acked: new Map(),
+    errors: new Map(),
+    writes: new Map(),
+    lastError: new Map(),
+    maxLatencyMs: new Map(),
+  };
+  private running = true;
+  private loops: Promise<void>[] = [];
+  /** The first write to a key of `slots` sent at or after `since` that succeeded, and when. */
+  watch: { slots: (slot: number) => boolean; since: number; firstOk: number | null } | null = null;
+
+  constructor(readonly client: ClusterClient) {}
+
+  start(writers = 12): void {
+    this.loops = Array.from({ length: writers }, (_, w) => this.writer(w));
+  }
+
+  private async writer(w: number): Promise<void> {
+    for (let n = 0; this.running; n++) {
+      const phase = this.phase;
+      const key = `${phase}:w${w}:${n}`;
+      const sentAt = Date.now();
+      const value = `${n}-${sentAt}`;
+      try {
+        await this.client.set(key, value);
+        const now = Date.now();
+        this.stats.acked.set(key, value);
+        this.stats.writes.set(phase, (this.stats.writes.get(phase) ?? 0) + 1);
+        if (now - sentAt > (this.stats.maxLatencyMs.get(phase) ?? 0))
+          this.stats.maxLatencyMs.set(phase, now - sentAt);
+        const watch = this.watch;
+        if (watch && watch.firstOk === null && sentAt >= watch.since && watch.slots(keySlot(key))) {
+          watch.firstOk = now;
+        }
+      } catch (err) {
+        this.stats.errors.set(phase, (this.stats.errors.get(phase) ?? 0) + 1);
+        this.stats.lastError.set(phase, (err as Error).message);
+        await sleep(5);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+
+  /** Acknowledged writes of `phase` that do not read back with their value. */
+  async lost(phase?: Phase): Promise<string[]> {
+    const missing: string[] = [];
+    const keys = [...this.stats.acked].filter(
+      ([k]) => phase === undefined || k.startsWith(`${phase}:`),
+    );
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const values = await Promise.all(chunk.map(([k]) => this.client.get(k)));
+      chunk.forEach(([k, v], j) => {
+        if (values[j] !== v) missing.push(k);
+      });
+    }
+    return missing;
+  }
+}
