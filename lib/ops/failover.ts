@@ -28,6 +28,8 @@ export interface DataKnowledge {
   masterHadData: boolean;
   /** Replica id -> why it lacks writes the master took (its link was down meanwhile). */
   stale: Record<string, string>;
+  /** Replica id -> the master's sequence when its link was first seen down: it must hold that. */
+  holds?: Record<string, number>;
 }
 
 /** The reasons `force` waives: the node answers and could serve, but lacks data. */
@@ -41,12 +43,14 @@ export function dataKnowledgeFrom(
   masterId: string,
 ): DataKnowledge {
   const stale: Record<string, string> = {};
+  const holds: Record<string, number> = {};
   for (const [id, lag] of Object.entries(state.replica_lag)) {
+    holds[id] = lag.master_sequence;
     if (lag.stale)
       stale[id] =
         `missed writes: its link to the master was down while the master wrote past sequence ${lag.master_sequence}`;
   }
-  return { masterHadData: state.masters_with_data.includes(masterId), stale };
+  return { masterHadData: state.masters_with_data.includes(masterId), stale, holds };
 }
 
 /**
@@ -73,6 +77,8 @@ export function rankCandidates(
     else if (anyoneHasData && r.info.sequence === 0)
       ineligible = "has no data while another replica has";
     else if (knowledge.stale[r.id]) ineligible = knowledge.stale[r.id] ?? null;
+    else if (r.info.sequence < (knowledge.holds?.[r.id] ?? 0))
+      ineligible = `missed writes: at sequence ${r.info.sequence}, while its master had reached ${knowledge.holds?.[r.id]} when its link was seen down`;
     return { ...r, ineligible };
   });
 }
