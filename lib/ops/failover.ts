@@ -342,6 +342,43 @@ export async function failoverShard(
     );
   }
   const newMasterId = chosen.id;
+  // A manual failover of a live master is a planned switchover; the probe's is not. The
+  // marker keeps probe rounds from pushing the new topology to the new master before it
+  // has caught up (they would see it behind etcd and repair it).
+  const planned = masterAlive && !request.expectedMasterId;
+  const marker = planned ? await beginSwitchover(deps, request) : null;
+  try {
+    return await commitFailover(
+      deps,
+      request,
+      options,
+      { master, newMasterId, candidates },
+      started,
+      planned,
+    );
+  } finally {
+    await marker?.release().catch(() => {});
+  }
+}
+
+async function beginSwitchover(deps: OpsDeps, request: FailoverRequest) {
+  const catchupMs = deps.switchoverCatchupMs ?? DEFAULT_SWITCHOVER_CATCHUP_MS;
+  // Past this a dead controller's marker expires and the probe repairs the nodes as usual.
+  const ttlSeconds = Math.ceil((catchupMs + 6 * deps.nodeTimeoutMs) / 1000) + 1;
+  const marker = await deps.store.beginSwitchover(request.ns, request.cluster, ttlSeconds);
+  if (!marker) throw conflict(`a switchover of cluster ${request.cluster} is already under way`);
+  return marker;
+}
+
+async function commitFailover(
+  deps: OpsDeps,
+  request: FailoverRequest,
+  options: { fence?: Fence },
+  plan: { master: ClusterNode; newMasterId: string; candidates: CandidateReport[] },
+  started: number,
+  planned: boolean,
+): Promise<FailoverResult> {
+  const { master, newMasterId, candidates } = plan;
   // Through the shared commit: a migration of this shard the nodes completed is folded into
   // the failover's topology, so the new master never takes back a range the target serves.
   const updated = await updateTopology(
@@ -362,11 +399,9 @@ export async function failoverShard(
     },
     { fence: options.fence },
   );
-  // A manual failover of a live master is a planned switchover; the probe's is not.
-  const push =
-    masterAlive && !request.expectedMasterId
-      ? await switchOver(deps, request, updated.cluster, master, newMasterId)
-      : await pushTopology(updated.cluster, { timeoutMs: deps.nodeTimeoutMs });
+  const push = planned
+    ? await switchOver(deps, request, updated.cluster, master, newMasterId)
+    : await pushTopology(updated.cluster, { timeoutMs: deps.nodeTimeoutMs });
   const durationMs = deps.now() - started;
   const log = deps.log.child({
     namespace: request.ns,
