@@ -238,9 +238,10 @@ async function restorePreviousMaster(
   oldMasterId: string,
 ): Promise<boolean> {
   const moved = new Error("moved on");
-  let restored: Awaited<ReturnType<typeof deps.store.updateCluster>>;
+  let restored: Awaited<ReturnType<typeof updateTopology>>;
   try {
-    restored = await deps.store.updateCluster(request.ns, request.cluster, (current) => {
+    // Through the shared commit: a move the nodes completed meanwhile is folded in, not undone.
+    restored = await updateTopology(deps, request.ns, request.cluster, (current) => {
       if (current.version !== switched.version) throw moved;
       return withMasterChanged(current, request.shard, oldMasterId);
     });
