@@ -53,6 +53,14 @@ describe("suspect, then confirm", () => {
     expect(record!.reason).toMatch(/refused connections for \d+ ms over \d+ probes/);
     const state = await probeState(h);
     expect(state?.nodes[masterOf(before.shards[0]!)!.id]?.last_failure).toBe("refused");
+    const health = await h.request("GET", "/api/v1/namespaces/p/clusters/c/health");
+    expect(health.status).toBe(200);
+    expect(
+      health.body.data.nodes.find((n: { addr: string }) => n.addr === master.addr),
+    ).toMatchObject({
+      up: false,
+      last_failure: "refused",
+    });
   });
 
   it("never fails over a master paused for 800 ms, however often it is probed meanwhile", async () => {
