@@ -217,6 +217,7 @@ async function confirmSuspectedMasters(
   sent: number,
   settings: ProbeSettings,
   signal: AbortSignal | undefined,
+  log: OpsDeps["log"],
 ): Promise<Map<string, Verdict>> {
   const masters = new Set(cluster.shards.map((s) => masterOf(s)?.id));
   const suspects = observations.filter((o) => !o.alive && masters.has(o.node.id));
@@ -226,6 +227,15 @@ async function confirmSuspectedMasters(
       confirmDown(o, sent, settings, { now: deps.now, sleep, pool: deps.nodePool }, signal),
     ),
   );
+  for (const [i, o] of suspects.entries()) {
+    const verdict = verdicts[i]!;
+    // A suspicion that came to nothing leaves no trace in etcd: the log is its record.
+    if (verdict.kind === "recovered")
+      log.info(
+        { node: o.node.id, addr: o.node.addr, failed_probes: verdict.probes, first_error: o.error },
+        "probe: suspected master answered again",
+      );
+  }
   return new Map(suspects.map((o, i) => [o.node.id, verdicts[i]!]));
 }
 
@@ -233,7 +243,6 @@ async function confirmSuspectedMasters(
 function withVerdicts(
   nodes: ProbeState["nodes"],
   verdicts: ReadonlyMap<string, Verdict>,
-  settings: ProbeSettings,
 ): ProbeState["nodes"] {
   for (const [id, verdict] of verdicts) {
     const health = nodes[id];
@@ -241,7 +250,7 @@ function withVerdicts(
     const how = verdict.refusedOnly ? "refused connections" : "did not answer";
     nodes[id] = {
       ...health,
-      failures: Math.max(health.failures, verdict.probes, settings.failures),
+      failures: Math.max(health.failures, verdict.probes),
       down: true,
       last_error: `${how} for ${verdict.unreachableMs} ms over ${verdict.probes} probes: ${verdict.error ?? "no answer"}`,
     };
@@ -291,7 +300,7 @@ export async function probeCluster(
   const safeReason = safeModeReason(observed, settings.safeModeRatio);
   const verdicts =
     safeReason === null && settings.downAfterMs > 0
-      ? await confirmSuspectedMasters(deps, cluster, observed, sent, settings, signal)
+      ? await confirmSuspectedMasters(deps, cluster, observed, sent, settings, signal, log)
       : new Map<string, Verdict>();
   const observations = observed.map((o) => {
     const verdict = verdicts.get(o.node.id);
@@ -300,11 +309,7 @@ export async function probeCluster(
   const now = deps.now();
   const state: ProbeState = {
     ...previous,
-    nodes: withVerdicts(
-      nextCounters(previous, cluster, observations, now, settings),
-      verdicts,
-      settings,
-    ),
+    nodes: withVerdicts(nextCounters(previous, cluster, observations, now, settings), verdicts),
     ...nextDataGuard(previous, cluster, observations),
   };
 
