@@ -4,6 +4,7 @@
 // Set it longer than the schedule period so consecutive invocations overlap: the one running
 // keeps its clusters until it ends, then revokes its lease and the next takes them over.
 import { readConfig } from "../lib/config/file.js";
+import { errorMessage } from "../lib/errors.js";
 import { NodePool } from "../lib/kvrocks/index.js";
 import {
   formatSummary,
@@ -40,13 +41,24 @@ export async function handler() {
   try {
     do {
       const started = Date.now();
-      const summary = await probeAllClusters(deps, settings, undefined, invocation);
-      runtime.log.info(summaryFields(summary), formatSummary(summary));
+      // One failed round (an etcd leader election, say) must not end the whole window:
+      // failover would then wait for the next scheduled invocation.
+      try {
+        const summary = await probeAllClusters(deps, settings, undefined, invocation);
+        runtime.log.info(summaryFields(summary), formatSummary(summary));
+        totals.failovers += summary.failovers;
+        totals.repairs += summary.repairs;
+        totals.errors.push(...summary.errors);
+        totals.last = summary;
+      } catch (err) {
+        runtime.log.error(
+          { error: errorMessage(err) },
+          `probe: round failed: ${errorMessage(err)}`,
+        );
+        totals.errors.push({ ns: "", cluster: "", error: errorMessage(err) });
+        if (forMs <= 0) throw err;
+      }
       totals.rounds++;
-      totals.failovers += summary.failovers;
-      totals.repairs += summary.repairs;
-      totals.errors.push(...summary.errors);
-      totals.last = summary;
       const wait = config.probe.intervalMs - (Date.now() - started);
       if (Date.now() + Math.max(0, wait) >= until) break;
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));

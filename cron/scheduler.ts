@@ -50,17 +50,24 @@ async function main() {
   const stop = new AbortController();
   const expression = process.env.KVC_PROBE_CRON ?? cronExpression(config.probe.intervalMs);
   let invocation: ProbeInvocation | undefined;
+  // The round in flight: a stop waits for it, so no cluster is released mid-failover or
+  // mid-MIGRATE (node-cron's stop only clears its timers).
+  let inFlight: Promise<void> = Promise.resolve();
+  const runRound = async () => {
+    try {
+      invocation ??= await startInvocation(deps, settings, true);
+      const summary = await probeAllClusters(deps, settings, stop.signal, invocation);
+      runtime.log.info(summaryFields(summary), formatSummary(summary));
+    } catch (err) {
+      runtime.log.error({ error: errorMessage(err) }, `cron: round failed: ${errorMessage(err)}`);
+    }
+  };
   const task = schedule(
     expression,
     async () => {
       if (stop.signal.aborted) return;
-      try {
-        invocation ??= await startInvocation(deps, settings, true);
-        const summary = await probeAllClusters(deps, settings, stop.signal, invocation);
-        runtime.log.info(summaryFields(summary), formatSummary(summary));
-      } catch (err) {
-        runtime.log.error({ error: errorMessage(err) }, `cron: round failed: ${errorMessage(err)}`);
-      }
+      inFlight = runRound();
+      await inFlight;
     },
     { noOverlap: true, name: "probe" },
   );
@@ -68,6 +75,7 @@ async function main() {
   const shutdown = async () => {
     stop.abort();
     await task.stop();
+    await inFlight;
     // Frees this process's clusters at once for the other invocations.
     await invocation?.end();
     nodePool.close();

@@ -124,8 +124,11 @@ export function loggableArgs(args: readonly string[]): string[] {
   const first = (args[0] ?? "").toUpperCase();
   const hideAll = first === "AUTH" || first === "HELLO";
   const configSet = commandName(args) === "CONFIG SET";
+  // MIGRATE ... AUTH <password> / AUTH2 <user> <password>: everything after the keyword.
+  const authAt = first === "MIGRATE" ? args.findIndex((a) => /^AUTH2?$/i.test(a)) : -1;
   return args.slice(0, LOGGED_ARGS).map((arg, i) => {
     if (i > 0 && hideAll) return "******";
+    if (authAt > 0 && i > authAt) return "******";
     if (configSet && i >= 3 && SECRET_CONFIG.has((args[i - 1] ?? "").toLowerCase())) {
       return "******";
     }

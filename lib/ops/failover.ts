@@ -28,6 +28,8 @@ export interface DataKnowledge {
   masterHadData: boolean;
   /** Replica id -> why it lacks writes the master took (its link was down meanwhile). */
   stale: Record<string, string>;
+  /** Replica id -> the master's sequence when its link was first seen down: it must hold that. */
+  holds?: Record<string, number>;
 }
 
 /** The reasons `force` waives: the node answers and could serve, but lacks data. */
@@ -41,12 +43,14 @@ export function dataKnowledgeFrom(
   masterId: string,
 ): DataKnowledge {
   const stale: Record<string, string> = {};
+  const holds: Record<string, number> = {};
   for (const [id, lag] of Object.entries(state.replica_lag)) {
+    holds[id] = lag.master_sequence;
     if (lag.stale)
       stale[id] =
         `missed writes: its link to the master was down while the master wrote past sequence ${lag.master_sequence}`;
   }
-  return { masterHadData: state.masters_with_data.includes(masterId), stale };
+  return { masterHadData: state.masters_with_data.includes(masterId), stale, holds };
 }
 
 /**
@@ -73,6 +77,8 @@ export function rankCandidates(
     else if (anyoneHasData && r.info.sequence === 0)
       ineligible = "has no data while another replica has";
     else if (knowledge.stale[r.id]) ineligible = knowledge.stale[r.id] ?? null;
+    else if (r.info.sequence < (knowledge.holds?.[r.id] ?? 0))
+      ineligible = `missed writes: at sequence ${r.info.sequence}, while its master had reached ${knowledge.holds?.[r.id]} when its link was seen down`;
     return { ...r, ineligible };
   });
 }
@@ -232,9 +238,10 @@ async function restorePreviousMaster(
   oldMasterId: string,
 ): Promise<boolean> {
   const moved = new Error("moved on");
-  let restored: Awaited<ReturnType<typeof deps.store.updateCluster>>;
+  let restored: Awaited<ReturnType<typeof updateTopology>>;
   try {
-    restored = await deps.store.updateCluster(request.ns, request.cluster, (current) => {
+    // Through the shared commit: a move the nodes completed meanwhile is folded in, not undone.
+    restored = await updateTopology(deps, request.ns, request.cluster, (current) => {
       if (current.version !== switched.version) throw moved;
       return withMasterChanged(current, request.shard, oldMasterId);
     });
@@ -336,6 +343,43 @@ export async function failoverShard(
     );
   }
   const newMasterId = chosen.id;
+  // A manual failover of a live master is a planned switchover; the probe's is not. The
+  // marker keeps probe rounds from pushing the new topology to the new master before it
+  // has caught up (they would see it behind etcd and repair it).
+  const planned = masterAlive && !request.expectedMasterId;
+  const marker = planned ? await beginSwitchover(deps, request) : null;
+  try {
+    return await commitFailover(
+      deps,
+      request,
+      options,
+      { master, newMasterId, candidates },
+      started,
+      planned,
+    );
+  } finally {
+    await marker?.release().catch(() => {});
+  }
+}
+
+async function beginSwitchover(deps: OpsDeps, request: FailoverRequest) {
+  const catchupMs = deps.switchoverCatchupMs ?? DEFAULT_SWITCHOVER_CATCHUP_MS;
+  // Past this a dead controller's marker expires and the probe repairs the nodes as usual.
+  const ttlSeconds = Math.ceil((catchupMs + 6 * deps.nodeTimeoutMs) / 1000) + 1;
+  const marker = await deps.store.beginSwitchover(request.ns, request.cluster, ttlSeconds);
+  if (!marker) throw conflict(`a switchover of cluster ${request.cluster} is already under way`);
+  return marker;
+}
+
+async function commitFailover(
+  deps: OpsDeps,
+  request: FailoverRequest,
+  options: { fence?: Fence },
+  plan: { master: ClusterNode; newMasterId: string; candidates: CandidateReport[] },
+  started: number,
+  planned: boolean,
+): Promise<FailoverResult> {
+  const { master, newMasterId, candidates } = plan;
   // Through the shared commit: a migration of this shard the nodes completed is folded into
   // the failover's topology, so the new master never takes back a range the target serves.
   const updated = await updateTopology(
@@ -356,11 +400,9 @@ export async function failoverShard(
     },
     { fence: options.fence },
   );
-  // A manual failover of a live master is a planned switchover; the probe's is not.
-  const push =
-    masterAlive && !request.expectedMasterId
-      ? await switchOver(deps, request, updated.cluster, master, newMasterId)
-      : await pushTopology(updated.cluster, { timeoutMs: deps.nodeTimeoutMs });
+  const push = planned
+    ? await switchOver(deps, request, updated.cluster, master, newMasterId)
+    : await pushTopology(updated.cluster, { timeoutMs: deps.nodeTimeoutMs });
   const durationMs = deps.now() - started;
   const log = deps.log.child({
     namespace: request.ns,

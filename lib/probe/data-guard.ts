@@ -2,6 +2,8 @@
 // which replicas missed writes. Failover reads it after the master is gone, when the master
 // can no longer be asked. It changes only when something happens (a master's first write, a
 // replica's link going down, the master writing past it), so healthy rounds write nothing.
+// The master's sequence recorded when a replica is first seen unlinked also bounds what the
+// replica must hold to be promoted: writes made before the probe noticed the link down count.
 import { type Cluster, masterOf, type ProbeState, type ReplicaLag } from "../model/index.js";
 import type { Observation } from "./observe.js";
 
@@ -13,10 +15,18 @@ function liveMasterSequence(observation: Observation | undefined): number | null
   return replication?.role === "master" ? replication.sequence : null;
 }
 
-/** Answers as a replica whose link to its master is up and not in a full sync. */
-function linkedReplica(observation: Observation | undefined): boolean {
+/**
+ * Answers as a replica whose link to its master is up, not in a full sync, and holding at
+ * least `caughtUpTo` (what its master had reached while the link was down).
+ */
+function linkedReplica(observation: Observation | undefined, caughtUpTo: number): boolean {
   const replication = observation?.alive ? observation.replication : null;
-  return replication?.role === "slave" && replication.masterLinkUp && !replication.syncInProgress;
+  return (
+    replication?.role === "slave" &&
+    replication.masterLinkUp &&
+    !replication.syncInProgress &&
+    replication.sequence >= caughtUpTo
+  );
 }
 
 function nextReplicaLag(
@@ -46,8 +56,14 @@ export function nextDataGuard(
     const masterSequence = liveMasterSequence(byId.get(master.id));
     if (hadData.has(master.id) || (masterSequence ?? 0) > 0) masters.push(master.id);
     for (const replica of shard.nodes) {
-      if (replica.role !== "slave" || linkedReplica(byId.get(replica.id))) continue;
-      const next = nextReplicaLag(previous.replica_lag[replica.id], masterSequence);
+      const known = previous.replica_lag[replica.id];
+      // A replica that relinks keeps its entry until it holds what its master had reached.
+      if (
+        replica.role !== "slave" ||
+        linkedReplica(byId.get(replica.id), known?.master_sequence ?? 0)
+      )
+        continue;
+      const next = nextReplicaLag(known, masterSequence);
       if (next) lag[replica.id] = next;
     }
   }

@@ -261,6 +261,9 @@ function withVerdicts(
 /** Thrown between steps once the round's lock is lost. */
 class LockLost extends Error {}
 
+/** Thrown inside a round to skip its node side effects while a switchover pushes in order. */
+class SwitchoverUnderWay extends Error {}
+
 export async function probeCluster(
   deps: OpsDeps,
   ns: string,
@@ -274,9 +277,10 @@ export async function probeCluster(
   const started = deps.now();
   const log = deps.log.child({ namespace: ns, cluster: name });
   const stateKey = store.keys.probeState(ns, name);
-  const [{ cluster }, read] = await Promise.all([
+  const [{ cluster }, read, switching] = await Promise.all([
     store.getCluster(ns, name),
     store.getDocOrCorrupt(stateKey, ProbeState),
+    store.switchoverUnderWay(ns, name),
   ]);
   const held = () => {
     if (signal?.aborted) throw new LockLost();
@@ -323,6 +327,9 @@ export async function probeCluster(
   let repairs: Repair[] = [];
   let ahead: Record<string, number> = {};
   try {
+    // A planned switchover pushes its topology in a careful order: this round neither fails
+    // over nor repairs (the new master would look behind etcd), it only counts.
+    if (switching) throw new SwitchoverUnderWay();
     // A migration the nodes completed goes into the topology before any failover or repair
     // pushes one without it. No node is asked when the cluster records no migration.
     if (recordedMoves(cluster).length > 0) {
@@ -364,8 +371,12 @@ export async function probeCluster(
     ahead = repaired.ahead;
     current = repaired.cluster;
   } catch (err) {
-    if (!(err instanceof LockLost)) throw err;
-    log.warn("probe: lock lost, round stopped before touching more nodes");
+    if (err instanceof SwitchoverUnderWay) {
+      log.info("probe: a planned switchover is under way: no failover or repair this round");
+      state.failover_blocked = previous.failover_blocked;
+    } else if (err instanceof LockLost) {
+      log.warn("probe: lock lost, round stopped before touching more nodes");
+    } else throw err;
   }
   const lockLost = signal?.aborted ?? false;
   state.ahead = ahead;
@@ -420,7 +431,7 @@ export async function probeCluster(
   // tasks are read only now, leniently: failover never depends on migration bookkeeping.
   let corrupt: CorruptDoc[] = [];
   let migrations: MigrationEvent[] = [];
-  if (!lockLost) {
+  if (!lockLost && !switching) {
     let tasks: StoredTask[] | undefined;
     try {
       const read = await readTaskDocs(store, ns, name);

@@ -45,6 +45,8 @@ export function storeKeys(prefix = DEFAULT_PREFIX) {
     locksPrefix: () => locks,
     lock: (...parts: string[]) => `${locks}${parts.join("/")}`,
     probeLock: (ns: string, cluster: string) => `${locks}probe/${ns}/${cluster}`,
+    /** Held while a planned switchover of the cluster pushes its topology in order. */
+    switchover: (ns: string, cluster: string) => `${locks}switchover/${ns}/${cluster}`,
     /** Every cluster's probe ownership key (`probeLock`), for one range read per round. */
     probeLocksPrefix: () => `${locks}probe/`,
     /** The cluster a key under `probeLocksPrefix()` names, or null. */

@@ -9,7 +9,7 @@ import { toStoreError } from "./client.js";
 import { addressesIn, decodeCluster, encodeCluster } from "./codec.js";
 import * as docs from "./docs.js";
 import { type ClusterRef, DEFAULT_PREFIX, type StoreKeys, storeKeys } from "./keys.js";
-import type { Fence } from "./lock.js";
+import { type Fence, type Lock, tryLock } from "./lock.js";
 import { readProbeSeen } from "./ownership.js";
 import { casLoop, committed, DEFAULT_CAS_ATTEMPTS, lostRace } from "./retry.js";
 import { commit, getKey, is, listPrefix, op, type Revision } from "./txn.js";
@@ -87,6 +87,20 @@ export class Store {
     } catch (err) {
       throw toStoreError(err);
     }
+  }
+
+  /**
+   * Marks a planned switchover of the cluster as under way, for at most `ttlSeconds` if the
+   * process dies; null when one already is. Probe rounds leave the cluster's nodes alone
+   * while it is held: a push of the new topology to the new master before it has caught up
+   * would lose writes.
+   */
+  beginSwitchover(ns: string, cluster: string, ttlSeconds: number): Promise<Lock | null> {
+    return tryLock(this.etcd, this.keys.switchover(ns, cluster), { ttlSeconds });
+  }
+
+  async switchoverUnderWay(ns: string, cluster: string): Promise<boolean> {
+    return (await getKey(this.etcd, this.keys.switchover(ns, cluster))) !== null;
   }
 
   // --- namespaces ---

@@ -146,6 +146,10 @@ describe("commands to the nodes", () => {
     logged.length = 0;
     await send({ command: ["CONFIG", "SET", "requirepass", "new-secret-1"] });
     await send({ command: ["AUTH", "new-secret-2"] });
+    await send({ command: ["MIGRATE", "127.0.0.1", "1", "k", "0", "100", "AUTH", "new-secret-3"] });
+    await send({
+      command: ["MIGRATE", "127.0.0.1", "1", "k", "0", "100", "AUTH2", "u", "new-secret-4"],
+    });
     await send({ command: ["CONFIG", "GET", "maxclients"] });
     const lines = logged.join("");
     expect(lines).toContain('"command":"CONFIG SET"');

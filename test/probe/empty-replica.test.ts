@@ -123,4 +123,28 @@ describe("a replica that lacks its master's data", () => {
     )?.value;
     expect(state?.failover_blocked["0"]).toMatch(/missed writes/);
   }, 120_000);
+
+  it("is not promoted when the writes it missed came before the probe saw its link down", async () => {
+    await master.call("SET", "first", "1");
+    const masterSequence = await sequenceOf(master);
+    await eventually(async () => (await sequenceOf(replica)) >= masterSequence, 30_000, 100);
+    await round(h);
+    // No round between the replica's death and the writes: the probe first sees it down after.
+    await replica.kill();
+    for (let i = 0; i < KEYS; i++) expect(await master.call("SET", `key-${i}`, `v${i}`)).toBe("OK");
+    await round(h);
+    await master.kill();
+    await replica.restart();
+    const before = await h.cluster("e", "c");
+
+    await rounds(h, 5);
+    expect((await h.cluster("e", "c")).version).toBe(before.version);
+    const state = (
+      await h.runtime.store.getDoc(h.runtime.store.keys.probeState("e", "c"), ProbeState)
+    )?.value;
+    expect(state?.failover_blocked["0"]).toMatch(/missed writes/);
+    await master.restart();
+    await rounds(h, 2);
+    expect(await keysLeft(master)).toBe(KEYS);
+  }, 120_000);
 });

@@ -49,8 +49,10 @@ describe("probe invocations", () => {
     const run = spawnProbe(h.prefix, ["--once", "--budget", "8s"]);
     const exit = await run.exited;
     expect(exit.code, run.output()).toBe(0);
-    expect(exit.ms).toBeLessThan(8000);
-  }, 20_000);
+    // The round itself, as the probe reports it: process start-up (tsx) is not the budget's.
+    const roundMs = Number(/ in (\d+) ms/.exec(run.output())?.[1]);
+    expect(roundMs, run.output()).toBeLessThan(8000);
+  }, 40_000);
 
   // Points in a failover where a killed run leaves the most behind: after it counted the
   // failure, right after it committed the new topology (push under way), after the history.

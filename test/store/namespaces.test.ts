@@ -35,7 +35,8 @@ describe("namespaces", () => {
 
   it("refuses a namespace name that cannot be a key segment", async () => {
     const { store } = freshStore("ns");
-    for (const bad of ["", "a/b", "has space", "-lead"]) {
+    // Names are upstream's: only what would break a key or a URL is refused.
+    for (const bad of ["", "a/b", "a\u0001b", ".."]) {
       expect((await caught(() => store.createNamespace(bad))).kind).toBe("invalid");
     }
     expect(await store.listNamespaces()).toEqual([]);

@@ -261,8 +261,8 @@ describe("web console", () => {
       const shard = cluster.shards.findIndex((s) =>
         s.slot_ranges.some((r) => keySlot(key) >= r.start && keySlot(key) <= r.stop),
       );
-      const master = h.nodes.find((n) => n.addr === masterOf(cluster.shards[shard]!)?.addr);
-      master!.write(key, "v");
+      const master = nodes.find((n) => n.addr === masterOf(cluster.shards[shard]!)?.addr);
+      await master!.call("SET", key, "v");
       written[shard]!++;
     }
     const stats = page.locator("#stats");
