@@ -16,17 +16,39 @@ import {
 import { etcdStartupFailure, openRuntime, type Runtime } from "../lib/runtime.js";
 import { parseProbeArgs } from "./args.js";
 
-/** Waits, or returns early on SIGTERM; leaves no listener behind (55 rounds would leak 55). */
-function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
+/**
+ * The pause between rounds. It ends early on SIGTERM, and when a kept node connection drops
+ * (a killed master closes it at once): the next round then suspects that master right away
+ * instead of up to an interval later. A drop during a round skips the next pause once.
+ */
+class Pause {
+  private wake: (() => void) | null = null;
+  private dropped = false;
+
+  nodeLost(): void {
+    this.dropped = true;
+    this.wake?.();
+  }
+
+  /** Leaves no listener behind (55 rounds would leak 55). */
+  until(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.dropped) {
+      this.dropped = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        this.wake = null;
+        this.dropped = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
 }
 
 async function main(): Promise<number> {
@@ -67,7 +89,8 @@ async function main(): Promise<number> {
     return 1;
   }
   // Connections to the nodes are kept between rounds of this invocation.
-  const nodePool = new NodePool();
+  const pause = new Pause();
+  const nodePool = new NodePool({ onLost: () => pause.nodeLost() });
   const deps = { ...runtime.ops, etcd: runtime.etcd, nodePool };
   const until = Date.now() + args.forMs;
   let failed = false;
@@ -104,7 +127,7 @@ async function main(): Promise<number> {
       }
       const wait = Math.min(everyMs - (Date.now() - started), until - Date.now());
       if (wait > 0 && !stop.signal.aborted) {
-        await sleepUnlessAborted(wait, stop.signal);
+        await pause.until(wait, stop.signal);
       }
     } while (Date.now() < until && !stop.signal.aborted);
   } finally {

@@ -51,6 +51,12 @@ export const Config = z.object({
   probe: z.object({
     intervalMs: z.number().int().positive(),
     failures: z.number().int().positive(),
+    /**
+     * A master is judged down once unreachable this long (and `failures` probes in a row
+     * failed), re-probed every `confirmEveryMs` meanwhile; 0 = counted once per round only.
+     */
+    downAfterMs: z.number().int().nonnegative(),
+    confirmEveryMs: z.number().int().min(10).max(1000),
     timeoutMs: z.number().int().positive(),
     safeModeRatio: z.number().min(0).max(1),
     lockTtlSeconds: z.number().int().min(2),
@@ -78,6 +84,8 @@ export const defaultConfig: Config = {
   probe: {
     intervalMs: 1000,
     failures: 3,
+    downAfterMs: 1000,
+    confirmEveryMs: 150,
     timeoutMs: 1000,
     safeModeRatio: 0.5,
     lockTtlSeconds: 5,
@@ -227,6 +235,8 @@ export function loadConfig(
     ["KVC_NODE_TIMEOUT_MS", (v) => (config.nodeTimeoutMs = v)],
     ["KVC_PROBE_INTERVAL_MS", (v) => (config.probe.intervalMs = v)],
     ["KVC_PROBE_FAILURES", (v) => (config.probe.failures = v)],
+    ["KVC_PROBE_DOWN_AFTER_MS", (v) => (config.probe.downAfterMs = v)],
+    ["KVC_PROBE_CONFIRM_EVERY_MS", (v) => (config.probe.confirmEveryMs = v)],
     ["KVC_PROBE_TIMEOUT_MS", (v) => (config.probe.timeoutMs = v)],
     ["KVC_SAFE_MODE_RATIO", (v) => (config.probe.safeModeRatio = v)],
     ["KVC_PROBE_LOCK_TTL_SECONDS", (v) => (config.probe.lockTtlSeconds = v)],

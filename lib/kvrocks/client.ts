@@ -18,6 +18,11 @@ export interface NodeClientOptions {
   password?: string;
   /** Deadline for connecting and for each command. */
   timeoutMs?: number;
+  /**
+   * Called once when a connection that was up closes without `close()`: the node went away
+   * (killed, restarted, cut off) and whoever keeps the connection may want to look now.
+   */
+  onLost?: () => void;
 }
 
 export const DEFAULT_NODE_TIMEOUT_MS = 1000;
@@ -27,6 +32,7 @@ export class KvrocksClient {
   private readonly timeoutMs: number;
   /** The first error the connection reported (see the constructor). */
   private connectionError: Error | null = null;
+  private closing = false;
 
   constructor(
     readonly addr: string,
@@ -55,6 +61,18 @@ export class KvrocksClient {
     this.redis.on("error", (err: Error) => {
       this.connectionError ??= err;
     });
+    const onLost = options.onLost;
+    if (onLost) {
+      // Only a connection that was up: a node that refuses every connect is no news each time.
+      let up = false;
+      this.redis.on("ready", () => {
+        up = true;
+      });
+      this.redis.on("close", () => {
+        if (up && !this.closing) onLost();
+        up = false;
+      });
+    }
   }
 
   /** One command with an outer deadline: `commandTimeout` alone misses a silent handshake. */
@@ -202,6 +220,7 @@ export class KvrocksClient {
   }
 
   close(): void {
+    this.closing = true;
     this.redis.disconnect();
   }
 }

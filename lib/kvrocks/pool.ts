@@ -4,7 +4,14 @@
 import { KvrocksClient, type NodeClientOptions } from "./client.js";
 import { isNodeError } from "./errors.js";
 
+export interface NodePoolOptions {
+  /** A kept connection closed under us (see `NodeClientOptions.onLost`): its address. */
+  onLost?: (addr: string) => void;
+}
+
 export class NodePool {
+  constructor(private readonly poolOptions: NodePoolOptions = {}) {}
+
   private readonly clients = new Map<string, KvrocksClient>();
   /** Keys used since the last `closeIdle`. */
   private readonly used = new Set<string>();
@@ -31,7 +38,11 @@ export class NodePool {
   }
 
   private open(key: string, addr: string, options: NodeClientOptions): KvrocksClient {
-    const client = new KvrocksClient(addr, options);
+    const onLost = this.poolOptions.onLost;
+    const client = new KvrocksClient(
+      addr,
+      onLost ? { ...options, onLost: () => onLost(addr) } : options,
+    );
     this.clients.set(key, client);
     return client;
   }

@@ -13,6 +13,8 @@ export const NodeHealthView = z.object({
   failures: z.number().int(),
   last_ok: z.number().nullable(),
   last_error: z.string().nullable(),
+  /** How the last failed probe failed: refused (process gone), timeout, or other. */
+  last_failure: z.enum(["refused", "timeout", "other"]).nullable().default(null),
   reported_version: z.number().int().nullable(),
   role_seen: NodeRole.nullable(),
   behind: z.boolean(),

@@ -11,6 +11,8 @@ export const NodeHealth = z.object({
   down: z.boolean(),
   last_ok: z.number().nullable(),
   last_error: z.string().nullable(),
+  /** How the last failed probe failed: refused (process gone), timeout, or other. */
+  last_failure: z.enum(["refused", "timeout", "other"]).nullable().default(null),
   /** The topology version the node reported (-1: not initialized), null if it did not answer. */
   version: z.number().int().nullable(),
   role: NodeRole.nullable(),

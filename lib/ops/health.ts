@@ -41,6 +41,7 @@ export async function clusterHealth(
             ? Math.max(h.last_ok ?? 0, ownerRoundAt)
             : (h?.last_ok ?? null),
         last_error: h?.last_error ?? null,
+        last_failure: h?.last_failure ?? null,
         reported_version: reported,
         role_seen: h?.role ?? null,
         behind: reported !== null && reported < cluster.version,

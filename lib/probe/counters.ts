@@ -27,6 +27,7 @@ export function nextNodeHealth(
       last_ok: stale || recovered ? now : (previous?.last_ok ?? now),
       // Kept after recovery: the last thing that went wrong is what an operator asks about.
       last_error: previous?.last_error ?? null,
+      last_failure: previous?.last_failure ?? null,
       version: observation.version,
       role,
     };
@@ -43,6 +44,7 @@ export function nextNodeHealth(
     down: failures >= settings.failures,
     last_ok: previous?.last_ok ?? null,
     last_error: observation.error,
+    last_failure: observation.failure,
     version: null,
     role: previous?.role ?? null,
   };

@@ -23,6 +23,20 @@ export interface Observation {
   /** INFO replication + keyspace: role, link, `sequence`; null when it could not be read. */
   replication: ReplicationInfo | null;
   error: string | null;
+  /**
+   * Why it did not answer: refused (nothing listens: the process is gone), timeout (stalled,
+   * overloaded or cut off), or other (reset, closed, an error reply); null when it answered.
+   */
+  failure: FailureKind | null;
+}
+
+export type FailureKind = "refused" | "timeout" | "other";
+
+function failureKind(err: unknown): FailureKind {
+  if (!isNodeError(err)) return "other";
+  if (err.failure === "timeout") return "timeout";
+  if (err.failure === "unreachable" && /ECONNREFUSED/.test(err.message)) return "refused";
+  return "other";
 }
 
 export async function observeNode(
@@ -39,6 +53,7 @@ export async function observeNode(
     view: null,
     replication: null,
     error: null,
+    failure: null,
   };
   try {
     const options = { password: node.password, timeoutMs };
@@ -60,7 +75,7 @@ export async function observeNode(
     if (isNodeError(err) && err.loading) {
       return { ...base, alive: true, loading: true, error: err.reply ?? errorMessage(err) };
     }
-    return { ...base, alive: false, error: errorMessage(err) };
+    return { ...base, alive: false, error: errorMessage(err), failure: failureKind(err) };
   }
 }
 

@@ -2,6 +2,8 @@
 // migrations, fail over, repair, advance migrations, and write the probe state only when it
 // changed. Every write carries the round's lock fence, so a run that lost its lock can change
 // nothing in etcd, and the lock's signal stops every node side effect once it is lost.
+
+import { setTimeout as delay } from "node:timers/promises";
 import { errorMessage, isKvcError } from "../errors.js";
 import { advanceMigrations, type MigrationEvent } from "../migration/index.js";
 import {
@@ -27,6 +29,7 @@ import {
 } from "../ops/index.js";
 import type { CorruptDoc, Fence } from "../store/index.js";
 import { type PushResult, pushTopologyToNode, viewMatches } from "../topology/index.js";
+import { confirmDown, type Verdict } from "./confirm.js";
 import { type CounterSettings, nextCounters } from "./counters.js";
 import { nextDataGuard } from "./data-guard.js";
 import { type Observation, observeNode } from "./observe.js";
@@ -34,6 +37,12 @@ import { type Observation, observeNode } from "./observe.js";
 export interface ProbeSettings extends CounterSettings {
   /** Deadline for each node call during the round. */
   timeoutMs: number;
+  /**
+   * A master that fails its probe is re-probed every `confirmEveryMs` and judged down once
+   * unreachable this long over `failures` consecutive probes. 0: one count per round only.
+   */
+  downAfterMs: number;
+  confirmEveryMs: number;
   /** Above this share of nodes failing at once, fail nothing over: it is likely us. */
   safeModeRatio: number;
 }
@@ -196,6 +205,59 @@ async function repairNodes(
   return { repairs, ahead, cluster };
 }
 
+/**
+ * Re-probes every master that failed the round's probe (not one that answered LOADING: that
+ * is alive) until each answers or is judged down; all at once, so one slow master does not
+ * delay another's verdict.
+ */
+async function confirmSuspectedMasters(
+  deps: OpsDeps,
+  cluster: Cluster,
+  observations: readonly Observation[],
+  sent: number,
+  settings: ProbeSettings,
+  signal: AbortSignal | undefined,
+  log: OpsDeps["log"],
+): Promise<Map<string, Verdict>> {
+  const masters = new Set(cluster.shards.map((s) => masterOf(s)?.id));
+  const suspects = observations.filter((o) => !o.alive && masters.has(o.node.id));
+  const sleep = (ms: number) => delay(ms, undefined, { signal }).catch(() => undefined);
+  const verdicts = await Promise.all(
+    suspects.map((o) =>
+      confirmDown(o, sent, settings, { now: deps.now, sleep, pool: deps.nodePool }, signal),
+    ),
+  );
+  for (const [i, o] of suspects.entries()) {
+    const verdict = verdicts[i]!;
+    // A suspicion that came to nothing leaves no trace in etcd: the log is its record.
+    if (verdict.kind === "recovered")
+      log.info(
+        { node: o.node.id, addr: o.node.addr, failed_probes: verdict.probes, first_error: o.error },
+        "probe: suspected master answered again",
+      );
+  }
+  return new Map(suspects.map((o, i) => [o.node.id, verdicts[i]!]));
+}
+
+/** A master judged down by its confirmation is failed over this round, whatever the counters say. */
+function withVerdicts(
+  nodes: ProbeState["nodes"],
+  verdicts: ReadonlyMap<string, Verdict>,
+): ProbeState["nodes"] {
+  for (const [id, verdict] of verdicts) {
+    const health = nodes[id];
+    if (!health || verdict.kind !== "down") continue;
+    const how = verdict.refusedOnly ? "refused connections" : "did not answer";
+    nodes[id] = {
+      ...health,
+      failures: Math.max(health.failures, verdict.probes),
+      down: true,
+      last_error: `${how} for ${verdict.unreachableMs} ms over ${verdict.probes} probes: ${verdict.error ?? "no answer"}`,
+    };
+  }
+  return nodes;
+}
+
 /** Thrown between steps once the round's lock is lost. */
 class LockLost extends Error {}
 
@@ -232,19 +294,29 @@ export async function probeCluster(
     (read.corrupt ? { value: emptyProbeState(), revision: read.corrupt.revision } : null);
   const previous = stored?.value ?? emptyProbeState();
 
-  const observations = await Promise.all(
+  const sent = deps.now();
+  const observed = await Promise.all(
     cluster.shards
       .flatMap((s) => s.nodes)
       .map((node) => observeNode(node, settings.timeoutMs, deps.nodePool)),
   );
+  // Safe mode is judged on the round's own look: a confirmation never talks it away.
+  const safeReason = safeModeReason(observed, settings.safeModeRatio);
+  const verdicts =
+    safeReason === null && settings.downAfterMs > 0
+      ? await confirmSuspectedMasters(deps, cluster, observed, sent, settings, signal, log)
+      : new Map<string, Verdict>();
+  const observations = observed.map((o) => {
+    const verdict = verdicts.get(o.node.id);
+    return verdict?.kind === "recovered" ? verdict.observation : o;
+  });
   const now = deps.now();
   const state: ProbeState = {
     ...previous,
-    nodes: nextCounters(previous, cluster, observations, now, settings),
+    nodes: withVerdicts(nextCounters(previous, cluster, observations, now, settings), verdicts),
     ...nextDataGuard(previous, cluster, observations),
   };
 
-  const safeReason = safeModeReason(observations, settings.safeModeRatio);
   state.safe_mode = safeReason !== null;
   state.safe_mode_reason = safeReason;
 

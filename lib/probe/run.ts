@@ -174,6 +174,8 @@ export function runSettingsFrom(config: {
   probe: {
     failures: number;
     intervalMs: number;
+    downAfterMs: number;
+    confirmEveryMs: number;
     timeoutMs: number;
     safeModeRatio: number;
     concurrency: number;

@@ -8,7 +8,12 @@ import { probeAllClusters, runSettingsFrom } from "../../lib/probe/index.js";
 import { benchEnv, header, row, simCluster, stats } from "./setup.js";
 
 async function failoverTimes(repeats: number) {
-  const b = await benchEnv({ KVC_PROBE_INTERVAL_MS: "1000", KVC_PROBE_FAILURES: "3" });
+  // The one-count-per-round path (down-after 0); down-after.ts measures the default one.
+  const b = await benchEnv({
+    KVC_PROBE_INTERVAL_MS: "1000",
+    KVC_PROBE_FAILURES: "3",
+    KVC_PROBE_DOWN_AFTER_MS: "0",
+  });
   const settings = runSettingsFrom(b.runtime.config);
   const nodePool = new NodePool();
   const deps = { ...b.runtime.ops, etcd: b.runtime.etcd, nodePool };

@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, one table each. Numbers, not pass/fail.
 import { benchApi } from "./api.js";
 import { benchClient } from "./client.js";
+import { benchDownAfter } from "./down-after.js";
 import { benchMetrics } from "./metrics.js";
 import { benchMigration } from "./migration.js";
 import { benchOwnership } from "./ownership.js";
@@ -9,6 +10,7 @@ import { benchProbe } from "./probe.js";
 const benches: [string, () => Promise<void>][] = [
   ["api", benchApi],
   ["probe", benchProbe],
+  ["down-after", benchDownAfter],
   ["ownership", benchOwnership],
   ["migration", benchMigration],
   ["metrics", benchMetrics],

@@ -36,6 +36,26 @@ describe("connections kept between probe rounds", () => {
     await node.stop();
     await expect(pool.use(node.addr, { timeoutMs: 500 }, (c) => c.version())).rejects.toThrow();
   });
+
+  it("report a kept connection the node dropped, once, and not one the pool closed itself", async () => {
+    node = await startSimNode();
+    const lost: string[] = [];
+    pool = new NodePool({ onLost: (addr) => lost.push(addr) });
+    const version = () => pool.use(node.addr, { timeoutMs: 500 }, (c) => c.version());
+    expect(await version()).toBe(-1);
+    await node.stop();
+    await eventually(() => lost.length === 1, 10_000, 20);
+    expect(lost).toEqual([node.addr]);
+    // A node that refuses every connect is no new news each time it is asked.
+    await expect(version()).rejects.toThrow();
+    await expect(version()).rejects.toThrow();
+    await node.start();
+    expect(await version()).toBe(-1);
+    pool.closeIdle();
+    pool.closeIdle();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(lost).toEqual([node.addr]);
+  });
 });
 
 describe("connections of the probe's pool", () => {

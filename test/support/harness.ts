@@ -71,6 +71,9 @@ export async function startHarness(
     KVC_NODE_TIMEOUT_MS: "1000",
     KVC_PROBE_TIMEOUT_MS: "1000",
     KVC_PROBE_INTERVAL_MS: "1",
+    // Tests count failures one round at a time (`round(h)` n times); a test of the
+    // suspect-then-confirm path sets a down-after time of its own.
+    KVC_PROBE_DOWN_AFTER_MS: "0",
     // Quiet unless asked: KVC_LOG_LEVEL=debug npx vitest ... shows what the core logs.
     KVC_LOG_LEVEL: process.env.KVC_LOG_LEVEL ?? "silent",
     ...options.env,

@@ -38,6 +38,15 @@ describe("configuration", () => {
     expect(config.probe).toMatchObject({ intervalMs: 3000, failures: 5 });
   });
 
+  it("judges a master down after one second by default, and takes KVC_PROBE_DOWN_AFTER_MS", () => {
+    expect(loadConfig(undefined, {}).probe).toMatchObject({
+      downAfterMs: 1000,
+      confirmEveryMs: 150,
+    });
+    const config = loadConfig(undefined, { KVC_PROBE_DOWN_AFTER_MS: "2500" });
+    expect(config.probe.downAfterMs).toBe(2500);
+  });
+
   it("lets environment variables override the file", () => {
     const config = loadConfig("addr: 127.0.0.1:9380\n", {
       KVC_PORT: "9999",
@@ -56,6 +65,8 @@ describe("configuration", () => {
     [{ KVC_PORT: "70000" }, /http.port/],
     [{ KVC_ETCD_ENDPOINTS: "nohost" }, /etcd.endpoints/],
     [{ KVC_SAFE_MODE_RATIO: "2" }, /probe.safeModeRatio/],
+    [{ KVC_PROBE_DOWN_AFTER_MS: "-1" }, /probe.downAfterMs/],
+    [{ KVC_PROBE_CONFIRM_EVERY_MS: "5" }, /probe.confirmEveryMs/],
     [{ KVC_LOG_LEVEL: "loud" }, /logLevel/],
   ])("refuses %j naming the key", (env, key) => {
     expect(() => loadConfig(undefined, env)).toThrow(key);

@@ -1,0 +1,66 @@
+// Suspect, then confirm: a master that failed its probe is asked again every `confirmEveryMs`
+// until it answers or has been unreachable for `downAfterMs` over at least `failures`
+// consecutive failed probes. A stall shorter than down-after (a pause, a slow command, a
+// network hiccup) answers in between and is never judged down. Bounded: it gives up after
+// down-after plus `failures` probe deadlines, and the round's counters take over.
+import type { NodePool } from "../kvrocks/index.js";
+import { type Observation, observeNode } from "./observe.js";
+
+export interface ConfirmSettings {
+  downAfterMs: number;
+  confirmEveryMs: number;
+  failures: number;
+  timeoutMs: number;
+}
+
+export type Verdict =
+  /** Answered (or is loading) during the confirmation: the observation to use instead. */
+  | { kind: "recovered"; observation: Observation; probes: number }
+  | {
+      kind: "down";
+      /** Consecutive failed probes, the round's own included. */
+      probes: number;
+      unreachableMs: number;
+      /** Every failed probe was refused: the process is gone, not merely slow. */
+      refusedOnly: boolean;
+      error: string | null;
+    }
+  /** Neither within the bound (probes slower than their deadline): left to the counters. */
+  | { kind: "undecided"; probes: number; unreachableMs: number };
+
+export interface ConfirmDeps {
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  pool?: NodePool;
+}
+
+/**
+ * `first` failed when probed at `since` (the time its probe was sent). Returns once the master
+ * answers, is judged down, or the bound is reached; stops early when `signal` aborts.
+ */
+export async function confirmDown(
+  first: Observation,
+  since: number,
+  settings: ConfirmSettings,
+  deps: ConfirmDeps,
+  signal?: AbortSignal,
+): Promise<Verdict> {
+  let probes = 1;
+  let refusedOnly = first.failure === "refused";
+  let error = first.error;
+  const bound =
+    settings.downAfterMs + settings.failures * (settings.timeoutMs + settings.confirmEveryMs);
+  for (;;) {
+    const unreachableMs = deps.now() - since;
+    if (unreachableMs >= settings.downAfterMs && probes >= settings.failures)
+      return { kind: "down", probes, unreachableMs, refusedOnly, error };
+    if (unreachableMs >= bound || signal?.aborted)
+      return { kind: "undecided", probes, unreachableMs };
+    await deps.sleep(settings.confirmEveryMs);
+    const again = await observeNode(first.node, settings.timeoutMs, deps.pool);
+    if (again.alive) return { kind: "recovered", observation: again, probes };
+    probes++;
+    refusedOnly &&= again.failure === "refused";
+    error = again.error ?? error;
+  }
+}
