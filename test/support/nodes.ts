@@ -386,6 +386,19 @@ export interface NodeView {
 
 /** Reads a node's view of itself (CLUSTERX VERSION / MYID, INFO replication and keyspace). */
 export async function nodeView(node: TestNode): Promise<NodeView> {
+  // A real replica that was just made to follow a new master loads the master's snapshot
+  // first (LOADING); what the test asks about is the node once it serves again.
+  for (let waited = 0; ; waited += 100) {
+    try {
+      return await readNodeView(node);
+    } catch (err) {
+      if (!/LOADING/.test(String(err)) || waited >= 20_000) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function readNodeView(node: TestNode): Promise<NodeView> {
   const [version, id, replication, keyspace] = await Promise.all([
     node.call("CLUSTERX", "VERSION"),
     node.call("CLUSTERX", "MYID").catch(() => ""),
