@@ -1,14 +1,10 @@
-// What no bookkeeping problem may cost: failover despite an unreadable task document, no
-// push that takes a node back to an older version, no node touched after the round's lock is
-// lost, and no task left `running` for good by an error its step keeps hitting. Real etcd,
-// simulated nodes, the real HTTP app and probe functions.
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { masterOf, Task } from "../../lib/model/index.js";
 import { probeCluster } from "../../lib/probe/index.js";
 import { renderSetNodes } from "../../lib/topology/index.js";
 import { masterSim, round } from "../probe/helpers.js";
 import { type Harness, startHarness } from "../support/harness.js";
+import { callAddress } from "../support/nodes.js";
 import { tasksOf } from "./helpers.js";
 
 let h: Harness;
@@ -46,33 +42,13 @@ describe("an unreadable task document", () => {
   });
 });
 
-async function callNode(addr: string, ...args: (string | number)[]): Promise<unknown> {
-  const at = addr.lastIndexOf(":");
-  const client = new Redis({
-    host: addr.slice(0, at),
-    port: Number(addr.slice(at + 1)),
-    protocol: 2,
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  client.on("error", () => {});
-  try {
-    await client.connect();
-    const [command, ...rest] = args.map(String);
-    return await client.call(command!, ...rest);
-  } finally {
-    client.disconnect();
-  }
-}
-
 describe("pushes never go backwards", () => {
   it("sync {force} raises the version above every node's and never lowers one", async () => {
     const nodes = await h.startNodes(2);
     const cluster = await h.createCluster(NS, "force", nodes, 1);
     // A node took a newer version than etcd holds (a change pushed by someone else).
     const ahead = cluster.version + 5;
-    await callNode(nodes[1]!.addr, "CLUSTERX", "SETNODES", renderSetNodes(cluster), ahead);
+    await callAddress(nodes[1]!.addr, "CLUSTERX", "SETNODES", renderSetNodes(cluster), ahead);
     const res = await h.request("POST", `${api("force")}/sync`, { force: true });
     expect(res.status, res.text).toBe(200);
     const after = await h.cluster(NS, "force");
@@ -92,7 +68,7 @@ describe("pushes never go backwards", () => {
       ],
     };
     const text = renderSetNodes(swapped);
-    await callNode(nodes[0]!.addr, "CLUSTERX", "SETNODES", text, cluster.version, "force");
+    await callAddress(nodes[0]!.addr, "CLUSTERX", "SETNODES", text, cluster.version, "force");
     const summary = await round(h);
     const report = summary.reports.find((r) => r.cluster === "drift")!;
     expect(report.repairs.map((r) => r.reason)).toContain("drift");

@@ -100,6 +100,12 @@ export function attachNodeLogsOnFailure(nodes: readonly TestNode[]): void {
   }
 }
 
+/** One command to the node at `addr` (no password), as `TestNode.call` sends it. */
+export function callAddress(addr: string, ...args: (string | number)[]): Promise<unknown> {
+  const at = addr.lastIndexOf(":");
+  return callOnce(addr.slice(0, at), Number(addr.slice(at + 1)), undefined, args);
+}
+
 async function callOnce(
   host: string,
   port: number,
