@@ -1,5 +1,5 @@
 // The API's answers as the console reads them (JSON on the wire: slot ranges are strings).
-import type { ClusterHealth, FailoverRecord, NodeRole } from "../../../lib/model/index.js";
+import type { ClusterHealth, FailoverRecord, NodeRole, Task } from "../../../lib/model/index.js";
 import type { NodeStats } from "../../../lib/model/stats.js";
 
 export type { ClusterHealth, FailoverRecord, NodeStats };
@@ -25,20 +25,8 @@ export interface ClusterJson {
   shards: ShardJson[];
 }
 
-export interface TaskJson {
-  id: string;
-  kind?: "migrate" | "remove_shards";
-  state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
-  source: number;
-  target: number;
-  ranges: string[];
-  in_flight: string | null;
-  slots_done: number;
-  slots_total: number;
-  error: string | null;
-  slot_only?: boolean;
-  cancel_requested?: boolean;
-}
+/** Tasks are answered as stored: the model's type is the wire's. */
+export type TaskJson = Task;
 
 export interface PushResult {
   id: string;
