@@ -157,13 +157,9 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
         nodeOps,
         snapshot.topologies.map((t) => t.cluster),
       );
-      // The scrape sees every cluster: connections to nodes in none of them are let go.
-      const inUse = new Set(
-        snapshot.topologies.flatMap((t) =>
-          t.cluster.shards.flatMap((s) => s.nodes.map((n) => n.addr)),
-        ),
-      );
-      if (snapshot.unreadable.length === 0) pool.closeUnless((addr) => inUse.has(addr));
+      // The scrape read every readable cluster's nodes: a connection no scrape or stats read
+      // used since the last one belongs to a node in no cluster, and is let go.
+      if (snapshot.unreadable.length === 0) pool.closeIdle();
       // Cluster gauges describe etcd now: drop series of clusters and nodes that are gone.
       for (const gaugeOf of Object.values(g)) gaugeOf.reset();
       g.etcdUp.set(1);

@@ -63,14 +63,6 @@ export class NodePool {
     }
   }
 
-  /** Closes the connections to addresses `keep` says no to (nodes that left every cluster). */
-  closeUnless(keep: (addr: string) => boolean): void {
-    for (const [key, client] of this.clients) {
-      if (keep(client.addr)) continue;
-      client.close();
-      this.clients.delete(key);
-    }
-  }
 
   /**
    * A node's password changed: the connection authenticated with the old one is of no use
