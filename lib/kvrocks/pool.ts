@@ -63,7 +63,6 @@ export class NodePool {
     }
   }
 
-
   /**
    * A node's password changed: the connection authenticated with the old one is of no use
    * any more, and the node should not keep a session the operator meant to revoke.
