@@ -148,8 +148,29 @@ async function failRange(
   await finish(ctx, doc, "failed", task.in_flight ? `range ${task.in_flight}: ${why}` : why);
 }
 
+/**
+ * Before MIGRATE first goes out: whether the source is free of a `success` for exactly this
+ * range (lines an earlier move left behind), so that a later `success` proves this attempt
+ * even if its answer is lost. Written before the send; a crash after it sends nothing.
+ */
+async function markClean(ctx: Ctx, doc: StoredTask, report: SourceReport): Promise<StoredTask> {
+  const { task } = doc;
+  if (task.in_flight_sent || task.in_flight_clean || !report.info) return doc;
+  const range = parseSlotRange(task.in_flight!);
+  const stale = migratesRange(report.info, range) && report.info.migrating?.state === "success";
+  if (stale) return doc;
+  return save(ctx, doc, { ...task, in_flight_clean: true });
+}
+
 /** Sends MIGRATE for the range in flight; a refusal is ours only if the node is not on it. */
-async function send(ctx: Ctx, doc: StoredTask, cluster: Cluster, pushFirst: boolean) {
+async function send(
+  ctx: Ctx,
+  first: StoredTask,
+  cluster: Cluster,
+  pushFirst: boolean,
+  report: SourceReport,
+) {
+  const doc = await markClean(ctx, first, report);
   const { task } = doc;
   const range = parseSlotRange(task.in_flight!);
   const recorded = await recordMigration(ctx.deps, ctx.ns, ctx.cl, range, task.target, {
@@ -204,6 +225,7 @@ async function rangeDone(ctx: Ctx, doc: StoredTask): Promise<StoredTask> {
     in_flight: null,
     in_flight_started_at: null,
     in_flight_sent: false,
+    in_flight_clean: false,
     slow: false,
   });
 }
@@ -228,6 +250,7 @@ async function startNext(ctx: Ctx, doc: StoredTask): Promise<StoredTask | null> 
     in_flight: range,
     in_flight_started_at: now,
     in_flight_sent: false,
+    in_flight_clean: false,
   });
 }
 
@@ -270,7 +293,7 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
         return;
       }
       case "send":
-        return send(ctx, doc, cluster, action.pushFirst);
+        return send(ctx, doc, cluster, action.pushFirst, report);
       case "fail":
         return failRange(ctx, doc, action.why);
       case "complete":
@@ -369,6 +392,7 @@ async function adoptOrphans(ctx: Ctx, cluster: Cluster, docs: StoredTask[]): Pro
       in_flight: text,
       in_flight_started_at: now,
       in_flight_sent: true,
+      in_flight_clean: false,
       slow: false,
       error_count: 0,
       last_error: null,

@@ -96,6 +96,7 @@ export function decideStep(input: StepInput): MigrationAction {
     source: report,
     target: input.target,
     sent: task.in_flight_sent,
+    clean: task.in_flight_clean,
   });
   if (verdict.done) return { kind: "complete" };
 

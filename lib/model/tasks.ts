@@ -29,6 +29,12 @@ export const Task = z.object({
    */
   in_flight_sent: z.boolean().default(false),
   /**
+   * When MIGRATE for `in_flight` was first about to be sent, the source reported no `success`
+   * for exactly this range: a `success` it reports now is this attempt's, acknowledged or not
+   * (an answer lost to a timeout, a crash before `in_flight_sent` was written).
+   */
+  in_flight_clean: z.boolean().default(false),
+  /**
    * The range in flight is past the migration timeout. Reported (task, health, metrics,
    * logs), never acted on: a range is given up only when the node says `fail`.
    */

@@ -66,16 +66,22 @@ export function judgeMove(input: {
   target?: NodeReport;
   /** MIGRATE for this attempt was acknowledged (or nobody knows: an adopted record). */
   sent: boolean;
+  /** The source had no `success` for the range before this attempt's MIGRATE went out. */
+  clean?: boolean;
 }): MoveVerdict {
   const { move, source, target } = input;
   const info = source.info;
-  // Before MIGRATE is acknowledged, a `success` may be left from an earlier move of the range.
-  if (!input.sent) return { done: false, why: "MIGRATE not acknowledged yet" };
+  const notAcknowledged: MoveVerdict = { done: false, why: "MIGRATE not acknowledged yet" };
   if (info && migratesRange(info, move.range)) {
+    // Before MIGRATE is acknowledged, a `success` may be left from an earlier move of the
+    // range, unless the source was seen free of one before the attempt.
+    if (!input.sent && !input.clean) return notAcknowledged;
     const toTarget = input.targetNodeIds.includes(info.migrating!.destination);
     if (toTarget && info.migrating!.state === "success") return { done: true, by: "source" };
     return { done: false, why: `source reports migrating_state: ${info.migrating!.state}` };
   }
+  // The target's import lines are not covered by `clean`: only an acknowledged MIGRATE counts.
+  if (!input.sent) return notAcknowledged;
   if (!target) return { done: false, why: "target not asked" };
   if (target.error !== undefined) return { done: false, why: `target: ${target.error}` };
   if (importsRange(target.info, move.range) && target.info.importing!.state === "success") {
@@ -98,13 +104,19 @@ export async function readClusterInfo(deps: OpsDeps, node: ClusterNode): Promise
 }
 
 /**
- * Whether MIGRATE of the record was acknowledged, from the task that carries it. A record
- * no readable task carries was left by a crash or another controller: the engine adopts it
- * as sent, and so does this.
+ * Whether MIGRATE of the record was acknowledged (or went out to a source seen clean), from
+ * the task that carries it. A record no readable task carries was left by a crash or another
+ * controller: the engine adopts it as sent, and so does this.
  */
-async function acknowledged(store: Store, ns: string, name: string, move: RecordedMove) {
+async function acknowledged(
+  store: Store,
+  ns: string,
+  name: string,
+  move: RecordedMove,
+): Promise<{ sent: boolean; clean: boolean }> {
+  const unknown = { sent: false, clean: false };
   const kvs = await store.readPrefix(store.keys.tasksPrefix(ns, name)).catch(() => null);
-  if (kvs === null) return false;
+  if (kvs === null) return unknown;
   const text = formatSlotRange(move.range);
   for (const kv of kvs) {
     let parsed: Task;
@@ -113,9 +125,10 @@ async function acknowledged(store: Store, ns: string, name: string, move: Record
     } catch {
       continue;
     }
-    if (parsed.in_flight === text && parsed.source === move.source) return parsed.in_flight_sent;
+    if (parsed.in_flight === text && parsed.source === move.source)
+      return { sent: parsed.in_flight_sent, clean: parsed.in_flight_clean };
   }
-  return true;
+  return { sent: true, clean: false };
 }
 
 export interface FoldedMove extends RecordedMove {
@@ -139,7 +152,7 @@ export async function completedMoves(
     const silent = !source.info || !migratesRange(source.info, move.range);
     // Still copying, or failed: nothing to fold (and no etcd read on the way).
     if (!silent && source.info?.migrating?.state !== "success") continue;
-    const sent = await acknowledged(deps.store, ns, cluster.name, move);
+    const { sent, clean } = await acknowledged(deps.store, ns, cluster.name, move);
     const target = silent && sent ? await readClusterInfo(deps, targetMaster) : undefined;
     const verdict = judgeMove({
       move,
@@ -147,6 +160,7 @@ export async function completedMoves(
       source,
       target,
       sent,
+      clean,
     });
     if (verdict.done) out.push({ ...move, by: verdict.by });
   }

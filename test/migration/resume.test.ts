@@ -13,7 +13,15 @@ import {
 import { probeAllClusters } from "../../lib/probe/index.js";
 import { formatSlotRanges, parseSlotRange } from "../../lib/slots/index.js";
 import { type Harness, startHarness } from "../support/harness.js";
-import { load, masterNode, roundsUntilFinished, sleep, slotsOf, tagsForSlots } from "./helpers.js";
+import {
+  load,
+  masterNode,
+  roundsUntilFinished,
+  sleep,
+  slotsOf,
+  tagsForSlots,
+  tasksOf,
+} from "./helpers.js";
 
 let h: Harness;
 const NS = "resume";
@@ -23,14 +31,14 @@ beforeAll(async () => {
 });
 afterAll(async () => h.close());
 
-async function setup(cl: string, ranges: string[]) {
-  const nodes = await h.startNodes(2);
+async function setup(cl: string, ranges: string[], migrationDelayMs?: number) {
+  const nodes = await h.startNodes(2, migrationDelayMs ? { migrationDelayMs } : undefined);
   const cluster = await h.createCluster(NS, cl, nodes, 1);
   const keys = [...tagsForSlots(slotsOf(ranges)).values()].map((t) => `{${t}}:k`);
   return { cluster, data: load(h, cluster, keys) };
 }
 
-function runningTask(ranges: string[], inFlight: string, sent: boolean): Task {
+function runningTask(ranges: string[], inFlight: string, sent: boolean, clean = false): Task {
   const now = Date.now();
   return {
     ...newMigrationTask({
@@ -45,6 +53,7 @@ function runningTask(ranges: string[], inFlight: string, sent: boolean): Task {
     in_flight: inFlight,
     in_flight_started_at: now,
     in_flight_sent: sent,
+    in_flight_clean: clean,
   };
 }
 
@@ -88,6 +97,43 @@ describe("resuming after a crash", () => {
     const [task] = await roundsUntilFinished(h, NS, "b");
     expect(task).toMatchObject({ state: "succeeded", done: ["30"] });
     await expectMoved("b", cluster, data, cluster.version + 1);
+  });
+
+  it("MIGRATE's answer lost, then a topology change through the API: the completed move is kept", async () => {
+    const { cluster, data } = await setup("e", ["70"]);
+    await h.runtime.store.updateCluster(NS, "e", (c) =>
+      withMigrationStarted(c, parseSlotRange("70"), 1),
+    );
+    // The engine wrote that the source was clean, sent MIGRATE, and never heard back.
+    await saveTask(h.runtime.store, NS, "e", runningTask(["70"], "70", false, true), "absent");
+    await migrateOnNode(cluster, "70");
+    // Before any probe round: a node added to shard 0 commits and pushes a new topology.
+    const [spare] = await h.startNodes(1);
+    const added = await h.request("POST", `/api/v1/namespaces/${NS}/clusters/e/shards/0/nodes`, {
+      addr: spare!.addr,
+    });
+    expect(added.status).toBe(201);
+    const after = await h.cluster(NS, "e");
+    expect(formatSlotRanges(after.shards[1]!.slot_ranges)).toContain("70");
+    expect(after.shards[0]!.migrating_slot).toBeNull();
+    for (const [k, value] of data) expect(masterNode(h, cluster, 1).read(k), k).toBe(value);
+    const [task] = await roundsUntilFinished(h, NS, "e");
+    expect(task).toMatchObject({ state: "succeeded", done: ["70"] });
+  });
+
+  it("the engine notes, before MIGRATE goes out, that the source holds no success lines for the range", async () => {
+    // Each copy takes 500 ms, so the task is seen with its range in flight.
+    const { cluster, data } = await setup("f", ["80"], 500);
+    const api = `/api/v1/namespaces/${NS}/clusters/f`;
+    const res = await h.request("POST", `${api}/migrate`, { target: 1, slot: 80 });
+    expect(res.status).toBe(202);
+    // The route sends MIGRATE at once, or the first round does.
+    await probeAllClusters({ ...h.runtime.ops, etcd: h.etcd }, h.settings);
+    const task = (await tasksOf(h, NS, "f")).find((t) => t.in_flight === "80");
+    expect(task).toMatchObject({ in_flight_sent: true, in_flight_clean: true });
+    const [done] = await roundsUntilFinished(h, NS, "f");
+    expect(done).toMatchObject({ state: "succeeded", in_flight_clean: false });
+    await expectMoved("f", cluster, data, cluster.version + 1);
   });
 
   it("range moved in etcd, not pushed, task not updated: records it done and pushes", async () => {

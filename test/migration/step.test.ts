@@ -115,6 +115,15 @@ describe("decideStep", () => {
     expect(a.kind === "fail" && a.why).toMatch(/migrating_state: fail for 11-14/);
   });
 
+  it("a success after a send to a source seen clean is this attempt's, answer lost or not", () => {
+    const lost = task({ in_flight_sent: false, in_flight_clean: true });
+    const success = info({ range: "11-14", state: "success" });
+    expect(step(lost, cluster("11-14"), success).kind).toBe("complete");
+    // A fail is not covered: it may be an earlier attempt's, so the range is sent again.
+    const fail = info({ range: "11-14", state: "fail" });
+    expect(step(lost, cluster("11-14"), fail).kind).toBe("send");
+  });
+
   it("a fail or success seen before MIGRATE was acknowledged may be stale: send again", () => {
     const unsent = task({ in_flight_sent: false });
     expect(step(unsent, cluster("11-14"), info({ range: "11-14", state: "fail" })).kind).toBe(
