@@ -11,6 +11,7 @@ import * as docs from "./docs.js";
 import { type ClusterRef, DEFAULT_PREFIX, type StoreKeys, storeKeys } from "./keys.js";
 import { type Fence, type Lock, tryLock } from "./lock.js";
 import { readProbeSeen } from "./ownership.js";
+import * as quorum from "./quorum.js";
 import { casLoop, committed, DEFAULT_CAS_ATTEMPTS, lostRace } from "./retry.js";
 import { commit, getKey, is, listPrefix, op, type Revision } from "./txn.js";
 
@@ -192,6 +193,27 @@ export class Store {
   /** When each owned cluster's probe owner last finished a round (see `readProbeSeen`). */
   probeSeen(): Promise<Map<string, number | null>> {
     return readProbeSeen(this.etcd, this.keys);
+  }
+
+  /** Observer quorum suspicions and votes under `prefix` (see quorum.ts); all by default. */
+  readQuorum(prefix = this.keys.quorumPrefix()): Promise<quorum.QuorumEntries> {
+    return quorum.readQuorum(this.etcd, prefix);
+  }
+
+  putSuspicion(suspicion: quorum.Suspicion, lease: string, fence?: Fence): Promise<void> {
+    return quorum.putSuspicion(this.etcd, this.keys, suspicion, lease, fence);
+  }
+
+  putVote(vote: quorum.Vote, lease: string): Promise<boolean> {
+    return quorum.putVote(this.etcd, this.keys, vote, lease);
+  }
+
+  clearSuspicion(ref: ClusterRef, master: string, fence?: Fence): Promise<void> {
+    return quorum.clearSuspicion(this.etcd, this.keys, ref, master, fence);
+  }
+
+  deleteVote(key: string): Promise<void> {
+    return quorum.deleteVote(this.etcd, key);
   }
 
   /** Raw documents under a prefix in one range read; callers decode with `decodeDoc`. */
