@@ -175,6 +175,7 @@ export function summaryFields(summary: RoundSummary) {
     handed_over: summary.handedOver,
     failovers: summary.failovers,
     repairs: summary.repairs,
+    witnessed: summary.witnessed,
     errors: summary.errors.length,
     duration_ms: summary.durationMs,
   };

@@ -13,11 +13,14 @@ import {
   type RunSettings,
   startInvocation,
 } from "../../lib/probe/index.js";
+import { listMembers } from "../../lib/store/index.js";
 import { EtcdCluster } from "../support/etcd.js";
 import { proposalsCommitted } from "../support/etcd-metrics.js";
 import { eventually, type Harness, startHarness } from "../support/harness.js";
 import type { TestNode } from "../support/nodes.js";
+import { TcpProxy } from "../support/tcp-proxy.js";
 import { masterSim, probeDeps } from "./helpers.js";
+import { spawnProbe } from "./process.js";
 
 const INTERVAL_MS = 500;
 const QUORUM_ENV = {
@@ -223,6 +226,85 @@ describe("observer quorum", () => {
     expect(record!.outcome).toBe("promoted");
     expect(record!.voters).toBeUndefined();
   }, 90_000);
+});
+
+describe("an observer partitioned from a healthy master", () => {
+  it("suspects it, another observer reaches it and says so: no failover", async () => {
+    h = await startHarness({ label: "quorum-cut", env: QUORUM_ENV });
+    const nodes = await h.startTestNodes(4);
+    // zone-b, a separate probe process, sees the master-to-be (first node of shard 0) only
+    // through a proxy the test controls; zone-a, this process, dials it directly.
+    const proxy = await TcpProxy.start(nodes[0]!.addr);
+    const zoneB = spawnProbe(
+      h.prefix,
+      ["--for", "120s", "--every", `${INTERVAL_MS}ms`],
+      {
+        ...QUORUM_ENV,
+        KVC_PROBE_OBSERVER: "zone-b",
+        KVC_TEST_CONNECT_REDIRECT: `${nodes[0]!.addr}=${proxy.addr}`,
+      },
+      ["--import", "./test/support/connect-redirect.ts"],
+    );
+    try {
+      const keys = h.runtime.store.keys;
+      let member: Awaited<ReturnType<typeof listMembers>>[number] | undefined;
+      await eventually(
+        async () => {
+          member = (await listMembers(h!.etcd, keys)).find((m) => m.observer === "zone-b");
+          return member !== undefined;
+        },
+        60_000,
+        100,
+      );
+      const a = await observerAt(h, "zone-a");
+      // The partitioned observer owns the cluster: it is the one that would fail it over.
+      let name = "";
+      for (let i = 0; i < 1000 && !name; i++) {
+        const assignment = assignClusters([`q/c${i}`], [member!.id, a.invocation.id]);
+        if (assignment.get(`q/c${i}`) === member!.id) name = `c${i}`;
+      }
+      await h.createCluster("q", name, nodes, 2);
+      const before = await h.cluster("q", name);
+      expect(masterOf(before.shards[0]!)!.addr).toBe(nodes[0]!.addr);
+      const witness = every(a.round, INTERVAL_MS);
+      // Healthy through the proxy first: the owner probes it and suspects nothing.
+      await eventually(async () => (await health(h!, "q", name)).nodes[0].probed, 30_000, 100);
+      expect(await quorumKeys(h)).toEqual({ suspicions: [], votes: [] });
+
+      proxy.cut();
+      let pending: unknown;
+      await eventually(
+        async () => {
+          [pending] = (await health(h!, "q", name)).quorum;
+          return (pending as { up?: string[] } | undefined)?.up?.length === 1;
+        },
+        30_000,
+        100,
+      );
+      expect(pending).toMatchObject({ down: ["zone-b"], up: ["zone-a"], needed: 2 });
+      expect((await health(h, "q", name)).failover_blocked["0"]).toMatch(
+        /^waiting for quorum: 1 of 2 .*answering for zone-a/,
+      );
+      // Several more rounds of both: still the same master, no history.
+      await sleep(4 * (INTERVAL_MS + 500));
+      expect(await h.cluster("q", name)).toEqual(before);
+      expect(await listHistory(h.runtime.store, "q", name)).toEqual([]);
+      expect(zoneB.output()).toMatch(/waiting for quorum: 1 of 2/);
+
+      // The partition heals: the suspicion and the votes on it go.
+      proxy.heal();
+      await eventually(async () => {
+        const left = await quorumKeys(h!);
+        return left.suspicions.length === 0 && left.votes.length === 0;
+      }, 30_000);
+      await witness.stop();
+      expect(witness.errors).toEqual([]);
+    } finally {
+      zoneB.child.kill("SIGKILL");
+      await zoneB.exited;
+      await proxy.close();
+    }
+  }, 120_000);
 });
 
 describe("observer quorum while all is healthy", () => {
