@@ -191,6 +191,40 @@ describe("observer quorum", () => {
     expect((await health(h, "q", name)).quorum).toEqual([]);
   }, 90_000);
 
+  it("a down vote older than down-after plus one interval does not count; a fresh one does", async () => {
+    const {
+      h,
+      nodes,
+      name,
+      observers: [a, b],
+    } = await setUp({ ...QUORUM_ENV, KVC_PROBE_INTERVAL_MS: "3000" }, ["zone-a", "zone-b"]);
+    const before = await h.cluster("q", name);
+    const masterId = masterOf(before.shards[0]!)!.id;
+    await masterSim(nodes, before, 0).kill();
+    expect((await a!.round()).failovers).toBe(0);
+    const vote = (at: number) =>
+      h.runtime.store.putVote(
+        {
+          namespace: "q",
+          cluster: name,
+          master_id: masterId,
+          observer: "zone-b",
+          verdict: "down",
+          at,
+          error: null,
+        },
+        b!.invocation.lease,
+      );
+    // The window is down-after (500 ms) plus one interval (3 s).
+    expect(await vote(Date.now() - 10_000)).toBe(true);
+    expect((await a!.round()).failovers).toBe(0);
+    expect((await health(h, "q", name)).quorum[0].down).toEqual(["zone-a"]);
+    expect(await vote(Date.now())).toBe(true);
+    expect((await a!.round()).failovers).toBe(1);
+    const [record] = await listHistory(h.runtime.store, "q", name);
+    expect(record!.voters).toEqual(["zone-a", "zone-b"]);
+  }, 90_000);
+
   it("two invocations with the same observer name are one observer: no failover", async () => {
     const {
       h,
