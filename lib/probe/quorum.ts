@@ -26,6 +26,8 @@ export interface QuorumSettings {
   intervalMs: number;
   /** This invocation's observer name. */
   observer: string;
+  /** How long the owner waits within its round for a missing vote; 0: until the next round. */
+  waitMs: number;
 }
 
 export type QuorumGate =
@@ -79,12 +81,10 @@ export async function judgeByQuorum(
 ): Promise<QuorumGate> {
   if (settings.quorum <= 1) return { reached: true, voters: null };
   const { store } = deps;
-  const entries = await store.readQuorum(
-    store.keys.masterQuorumPrefix(ref.namespace, ref.cluster, master.id),
-  );
-  const now = deps.now();
+  const prefix = store.keys.masterQuorumPrefix(ref.namespace, ref.cluster, master.id);
+  let entries = await store.readQuorum(prefix);
   const standing = entries.suspicions[0];
-  const since = standing?.since ?? state.quorum[master.id]?.since ?? now;
+  const since = standing?.since ?? state.quorum[master.id]?.since ?? deps.now();
   // Without a fence there is no lease to hang the suspicion on: no witness is asked.
   if (fence && standing?.lease !== fence.lease) {
     await store.putSuspicion(
@@ -101,7 +101,16 @@ export async function judgeByQuorum(
       fence,
     );
   }
-  const { down, up } = tally(entries, settings.observer, now, voteWindowMs(settings));
+  let { down, up } = tally(entries, settings.observer, deps.now(), voteWindowMs(settings));
+  // Short of the quorum: a witness's vote is likely on its way (it needs its own down-after
+  // time). Waiting for it up to one interval, rather than until the next round, fails a dead
+  // master over about as soon as the last observer has judged it.
+  if (down.length < settings.quorum && fence && settings.waitMs > 0) {
+    if (await store.waitForQuorumChange(prefix, entries.revision, settings.waitMs)) {
+      entries = await store.readQuorum(prefix);
+      ({ down, up } = tally(entries, settings.observer, deps.now(), voteWindowMs(settings)));
+    }
+  }
   const pending: PendingQuorum = {
     shard,
     addr: master.addr,

@@ -112,7 +112,7 @@ async function failOverDeadMasters(
       index,
       master,
       state,
-      { quorum: 1, observer: hostname(), ...settings },
+      { quorum: 1, observer: hostname(), waitMs: settings.intervalMs, ...settings },
       fence,
     );
     if (!quorum.reached) {

@@ -4,10 +4,11 @@
 // and nothing exists here while all is healthy.
 import type { Etcd3 } from "etcd3";
 import { z } from "zod";
+import { toStoreError } from "./client.js";
 import { decodeJson } from "./codec.js";
 import type { ClusterRef, StoreKeys } from "./keys.js";
 import type { Fence } from "./lock.js";
-import { commit, is, listPrefix, op } from "./txn.js";
+import { commit, is, op, prefixEnd, type Revision } from "./txn.js";
 
 export const Suspicion = z.object({
   namespace: z.string(),
@@ -37,6 +38,8 @@ export type Vote = z.infer<typeof Vote>;
 export interface QuorumEntries {
   suspicions: (Suspicion & { key: string; lease: string })[];
   votes: (Vote & { key: string; lease: string })[];
+  /** The store's revision at the read: `waitForQuorumChange` waits for anything after it. */
+  revision: Revision;
 }
 
 /**
@@ -45,8 +48,14 @@ export interface QuorumEntries {
  * its writer's lease.
  */
 export async function readQuorum(etcd: Etcd3, prefix: string): Promise<QuorumEntries> {
-  const out: QuorumEntries = { suspicions: [], votes: [] };
-  for (const kv of await listPrefix(etcd, prefix)) {
+  let res: Awaited<ReturnType<Etcd3["kv"]["range"]>>;
+  try {
+    res = await etcd.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix) });
+  } catch (err) {
+    throw toStoreError(err);
+  }
+  const out: QuorumEntries = { suspicions: [], votes: [], revision: res.header.revision };
+  for (const kv of res.kvs) {
     const key = kv.key.toString();
     try {
       if (key.endsWith("/suspicion"))
@@ -123,4 +132,55 @@ export async function clearSuspicion(
 /** A witness removes its own vote once the suspicion it answered is gone. */
 export async function deleteVote(etcd: Etcd3, key: string): Promise<void> {
   await commit(etcd, { compare: [], success: [op.del(key)] });
+}
+
+/**
+ * Waits (an etcd watch) until a vote is written under `prefix` after `revision`, at most
+ * `timeoutMs`; true when one was. Never throws: a watch that cannot start waits nothing.
+ */
+export async function waitForQuorumChange(
+  etcd: Etcd3,
+  prefix: string,
+  revision: Revision,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  let watcher: Awaited<ReturnType<ReturnType<Etcd3["watch"]>["create"]>> | undefined;
+  let settled = false;
+  try {
+    return await new Promise<boolean>((settle) => {
+      const resolve = (changed: boolean) => {
+        settled = true;
+        settle(changed);
+      };
+      timer = setTimeout(() => resolve(false), timeoutMs);
+      onAbort = () => resolve(false);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      etcd
+        .watch()
+        .prefix(prefix)
+        .startRevision(String(BigInt(revision) + 1n))
+        .create()
+        .then((w) => {
+          // Started after the wait was over: nobody listens any more.
+          if (settled) {
+            w.cancel().catch(() => undefined);
+            return;
+          }
+          watcher = w;
+          w.on("put", (kv) => {
+            if (kv.key.toString().includes("/votes/")) resolve(true);
+          });
+          w.on("error", () => resolve(false));
+        })
+        .catch(() => resolve(false));
+    });
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+    // Cancelled in the background: the answer does not wait for etcd to confirm it.
+    watcher?.cancel().catch(() => undefined);
+  }
 }

@@ -212,6 +212,16 @@ export class Store {
     return quorum.clearSuspicion(this.etcd, this.keys, ref, master, fence);
   }
 
+  /** True once a vote is written under `prefix` after `revision`; false after `timeoutMs`. */
+  waitForQuorumChange(
+    prefix: string,
+    revision: Revision,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    return quorum.waitForQuorumChange(this.etcd, prefix, revision, timeoutMs, signal);
+  }
+
   deleteVote(key: string): Promise<void> {
     return quorum.deleteVote(this.etcd, key);
   }

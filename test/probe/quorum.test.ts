@@ -94,7 +94,8 @@ function nameOwnedBy(ns: string, owner: ProbeInvocation, all: ProbeInvocation[])
 }
 
 async function quorumKeys(h: Harness) {
-  return h.runtime.store.readQuorum();
+  const { suspicions, votes } = await h.runtime.store.readQuorum();
+  return { suspicions, votes };
 }
 
 async function health(h: Harness, ns: string, name: string) {
