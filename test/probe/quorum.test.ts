@@ -226,6 +226,28 @@ describe("observer quorum", () => {
     expect(record!.voters).toEqual(["zone-a", "zone-b"]);
   }, 90_000);
 
+  it("in safe mode no suspicion is raised and nothing is failed over", async () => {
+    const {
+      h,
+      nodes,
+      name,
+      observers: [a, b],
+    } = await setUp(QUORUM_ENV, ["zone-a", "zone-b"]);
+    const before = await h.cluster("q", name);
+    // Three of four nodes at once: more than the safe-mode ratio (half).
+    await Promise.all(nodes.slice(0, 3).map((n) => n.kill()));
+    for (let i = 0; i < 3; i++) {
+      const [mine, theirs] = await Promise.all([a!.round(), b!.round()]);
+      expect(mine.reports[0]!.safeMode).toBe(true);
+      expect(mine.failovers + theirs.failovers).toBe(0);
+    }
+    expect(await quorumKeys(h)).toEqual({ suspicions: [], votes: [] });
+    const data = await health(h, "q", name);
+    expect(data.safe_mode).toBe(true);
+    expect(data.quorum).toEqual([]);
+    expect((await h.cluster("q", name)).version).toBe(before.version);
+  }, 90_000);
+
   it("two invocations with the same observer name are one observer: no failover", async () => {
     const {
       h,
