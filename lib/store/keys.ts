@@ -65,6 +65,7 @@ export function storeKeys(prefix = DEFAULT_PREFIX) {
      * witnesses' votes on it (each under its witness's lease). Empty while all is healthy.
      */
     quorumPrefix: () => `${root}/probe/quorum/`,
+    clusterQuorumPrefix: (ns: string, cluster: string) => `${root}/probe/quorum/${ns}/${cluster}/`,
     masterQuorumPrefix: (ns: string, cluster: string, master: string) =>
       `${root}/probe/quorum/${ns}/${cluster}/${master}/`,
     suspicion: (ns: string, cluster: string, master: string) =>

@@ -338,6 +338,8 @@ export class Store {
           success: [
             op.del(key),
             op.delPrefix(this.keys.clusterStatePrefix(ns, name)),
+            // A pending suspicion and its votes would otherwise live as long as their leases.
+            op.delPrefix(this.keys.clusterQuorumPrefix(ns, name)),
             ...claims.success,
           ],
           fence: options.fence,

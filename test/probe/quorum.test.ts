@@ -248,6 +248,23 @@ describe("observer quorum", () => {
     expect((await h.cluster("q", name)).version).toBe(before.version);
   }, 90_000);
 
+  it("deleting a cluster removes its pending suspicion and the votes on it", async () => {
+    const {
+      h,
+      nodes,
+      name,
+      observers: [a, b],
+    } = await setUp(QUORUM_ENV, ["zone-a", "zone-b"]);
+    await masterSim(nodes, await h.cluster("q", name), 0).kill();
+    await Promise.all([a!.round(), b!.round()]);
+    await b!.round(); // the witness answers the suspicion raised meanwhile
+    const left = await quorumKeys(h);
+    expect(left.suspicions).toHaveLength(1);
+    expect(left.votes).toHaveLength(1);
+    expect((await h.request("DELETE", `/api/v1/namespaces/q/clusters/${name}`)).status).toBe(204);
+    expect(await quorumKeys(h)).toEqual({ suspicions: [], votes: [] });
+  }, 90_000);
+
   it("two invocations with the same observer name are one observer: no failover", async () => {
     const {
       h,
