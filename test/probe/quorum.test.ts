@@ -265,6 +265,28 @@ describe("observer quorum", () => {
     expect(await quorumKeys(h)).toEqual({ suspicions: [], votes: [] });
   }, 90_000);
 
+  it("an owner that ends takes its suspicion with it, and the witness removes its vote", async () => {
+    const {
+      h,
+      nodes,
+      name,
+      observers: [a, b],
+    } = await setUp(QUORUM_ENV, ["zone-a", "zone-b"]);
+    await masterSim(nodes, await h.cluster("q", name), 0).kill();
+    await a!.round();
+    await b!.round();
+    expect((await quorumKeys(h)).votes.map((v) => v.lease)).toEqual([b!.invocation.lease]);
+    await a!.invocation.end();
+    expect((await quorumKeys(h)).suspicions).toEqual([]);
+    // zone-b takes the cluster over and suspects the master itself; its old vote is gone.
+    await b!.round();
+    const left = await quorumKeys(h);
+    expect(left.votes).toEqual([]);
+    expect(left.suspicions.map((s) => [s.lease, s.observer])).toEqual([
+      [b!.invocation.lease, "zone-b"],
+    ]);
+  }, 90_000);
+
   it("two invocations with the same observer name are one observer: no failover", async () => {
     const {
       h,
