@@ -151,7 +151,7 @@ export function failoversView(records: readonly FailoverRecord[]): string {
     r.outcome === "refused"
       ? "— (not failed over)"
       : `${r.new_master_addr} (${shortId(r.new_master_id)})`,
-    r.reason,
+    r.voters ? `${r.reason} (voted: ${r.voters.join(", ")})` : r.reason,
     formatDuration(r.duration_ms),
     r.version,
   ]);

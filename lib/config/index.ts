@@ -63,6 +63,11 @@ export const Config = z.object({
     concurrency: z.number().int().positive(),
     /** The probe Lambda's rounds per invocation last this long; 0 = one round. */
     lambdaForMs: z.number().int().nonnegative(),
+    /**
+     * A master is failed over only once this many distinct observers (`observer` names)
+     * judged it down within down-after plus one interval; 1 = the owner's judgement alone.
+     */
+    quorum: z.number().int().min(1).max(16),
     /** Where this probe invocation looks from (`KVC_PROBE_OBSERVER`); default the host name. */
     observer: z
       .string()
@@ -91,6 +96,7 @@ export const defaultConfig: Config = {
     lockTtlSeconds: 5,
     concurrency: 16,
     lambdaForMs: 0,
+    quorum: 1,
   },
   migration: { timeoutMs: 10 * 60 * 1000 },
   switchoverCatchupMs: 2000,
@@ -243,6 +249,7 @@ export function loadConfig(
     ["KVC_PROBE_CONCURRENCY", (v) => (config.probe.concurrency = v)],
     ["KVC_MIGRATION_TIMEOUT", (v) => (config.migration.timeoutMs = v)],
     ["KVC_PROBE_LAMBDA_FOR_MS", (v) => (config.probe.lambdaForMs = v)],
+    ["KVC_PROBE_QUORUM", (v) => (config.probe.quorum = v)],
     ["KVC_SWITCHOVER_CATCHUP_MS", (v) => (config.switchoverCatchupMs = v)],
   ];
   for (const [key, set] of numbers) {

@@ -1,6 +1,7 @@
 // A cluster's health as the API answers it: what the probe last recorded, per node.
 import { z } from "zod";
 import { NodeRole } from "./cluster.js";
+import { PendingQuorum } from "./state.js";
 
 export const NodeHealthView = z.object({
   id: z.string(),
@@ -28,6 +29,8 @@ export const ClusterHealth = z.object({
   nodes_behind: z.number().int(),
   nodes_down: z.number().int(),
   failover_blocked: z.record(z.string(), z.string()),
+  /** Masters judged down and waiting for the observer quorum, with their votes. */
+  quorum: z.array(PendingQuorum.extend({ master_id: z.string() })),
   ahead: z.record(z.string(), z.number().int()),
   /** Running tasks whose range in flight is past the migration timeout (still waited for). */
   slow_migrations: z.array(

@@ -31,6 +31,22 @@ export const ReplicaLag = z.object({
 });
 export type ReplicaLag = z.infer<typeof ReplicaLag>;
 
+/**
+ * A master its owner judged down, waiting for the observer quorum: who judged it down (the
+ * owner first) and which witnesses still reach it. Rewritten only when the votes change.
+ */
+export const PendingQuorum = z.object({
+  shard: z.number().int().nonnegative(),
+  addr: z.string(),
+  since: z.number(),
+  needed: z.number().int().positive(),
+  /** Distinct observer names that judged it down within down-after plus one interval. */
+  down: z.array(z.string()),
+  /** Observer names whose latest vote says it answers. */
+  up: z.array(z.string()),
+});
+export type PendingQuorum = z.infer<typeof PendingQuorum>;
+
 export const ProbeState = z.object({
   nodes: z.record(z.string(), NodeHealth).default({}),
   safe_mode: z.boolean().default(false),
@@ -46,6 +62,8 @@ export const ProbeState = z.object({
   replica_lag: z.record(z.string(), ReplicaLag).default({}),
   /** A node that claims a newer version than etcd: reported, never adopted. */
   ahead: z.record(z.string(), z.number().int()).default({}),
+  /** Per master id: a suspicion waiting for the observer quorum (`KVC_PROBE_QUORUM` > 1). */
+  quorum: z.record(z.string(), PendingQuorum).default({}),
   /**
    * The last round that wrote this document. Refreshed at least every heartbeat, so a scrape
    * can tell a stalled probe from a quiet one without every healthy round writing to etcd.
@@ -77,5 +95,7 @@ export const FailoverRecord = z.object({
   failures: z.number().int().nullable(),
   duration_ms: z.number(),
   version: z.number().int(),
+  /** The observers that judged the master down, when a quorum decided (`KVC_PROBE_QUORUM` > 1). */
+  voters: z.array(z.string()).optional(),
 });
 export type FailoverRecord = z.infer<typeof FailoverRecord>;

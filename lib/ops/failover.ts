@@ -267,6 +267,8 @@ export interface FailoverRequest {
   reason: string;
   /** The master's consecutive probe failures, when the probe asks. */
   failures?: number;
+  /** The observers whose votes made the quorum, when one was needed. */
+  voters?: string[];
   /** Promote `preferredNodeId` even if it lacks data the master had: the operator's call. */
   force?: boolean;
   /** Where the data is, as the probe knows it; read from the probe state when absent. */
@@ -441,6 +443,7 @@ async function commitFailover(
         failures: request.failures ?? null,
         duration_ms: durationMs,
         version: updated.cluster.version,
+        ...(request.voters ? { voters: request.voters } : {}),
       },
       { fence: options.fence },
     );

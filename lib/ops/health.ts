@@ -55,6 +55,7 @@ export async function clusterHealth(
     nodes_behind: nodes.filter((n) => n.behind).length,
     nodes_down: nodes.filter((n) => !n.up).length,
     failover_blocked: state.failover_blocked,
+    quorum: Object.entries(state.quorum).map(([master_id, q]) => ({ master_id, ...q })),
     ahead: state.ahead,
     slow_migrations: tasks.tasks
       .filter((d) => d.task.state === "running" && d.task.slow)

@@ -3,6 +3,7 @@
 // changed. Every write carries the round's lock fence, so a run that lost its lock can change
 // nothing in etcd, and the lock's signal stops every node side effect once it is lost.
 
+import { hostname } from "node:os";
 import { setTimeout as delay } from "node:timers/promises";
 import { errorMessage, isKvcError } from "../errors.js";
 import { advanceMigrations, type MigrationEvent } from "../migration/index.js";
@@ -33,6 +34,7 @@ import { confirmDown, type Verdict } from "./confirm.js";
 import { type CounterSettings, nextCounters } from "./counters.js";
 import { nextDataGuard } from "./data-guard.js";
 import { type Observation, observeNode } from "./observe.js";
+import { judgeByQuorum, settleSuspicions } from "./quorum.js";
 
 export interface ProbeSettings extends CounterSettings {
   /** Deadline for each node call during the round. */
@@ -45,6 +47,10 @@ export interface ProbeSettings extends CounterSettings {
   confirmEveryMs: number;
   /** Above this share of nodes failing at once, fail nothing over: it is likely us. */
   safeModeRatio: number;
+  /** Distinct observers that must judge a master down (`KVC_PROBE_QUORUM`); default 1. */
+  quorum?: number;
+  /** This invocation's observer name (`KVC_PROBE_OBSERVER`); default the host name. */
+  observer?: string;
 }
 
 export interface FailoverDone {
@@ -100,6 +106,19 @@ async function failOverDeadMasters(
     const master = masterOf(shard);
     const health = master ? state.nodes[master.id] : undefined;
     if (!master || !health || health.failures < settings.failures) continue;
+    const quorum = await judgeByQuorum(
+      deps,
+      { namespace: ns, cluster: name },
+      index,
+      master,
+      state,
+      { quorum: 1, observer: hostname(), waitMs: settings.intervalMs, ...settings },
+      fence,
+    );
+    if (!quorum.reached) {
+      blocked[String(index)] = quorum.why;
+      continue;
+    }
     try {
       const result = await failoverShard(
         deps,
@@ -111,6 +130,7 @@ async function failOverDeadMasters(
           reason: `master ${master.addr} failed ${health.failures} probes: ${health.last_error ?? "no answer"}`,
           failures: health.failures,
           knowledge: dataKnowledgeFrom(state, master.id),
+          ...(quorum.voters ? { voters: quorum.voters } : {}),
         },
         { fence },
       );
@@ -136,6 +156,14 @@ async function failOverDeadMasters(
       }
     }
   }
+  await settleSuspicions(
+    deps,
+    { namespace: ns, cluster: name },
+    current,
+    state,
+    settings.failures,
+    fence,
+  );
   return { cluster: current, done, blocked };
 }
 

@@ -5,8 +5,9 @@ import { hostname } from "node:os";
 import type { Etcd3 } from "etcd3";
 import { errorMessage } from "../errors.js";
 import type { OpsDeps } from "../ops/index.js";
-import type { ClusterRef } from "../store/index.js";
+import { type ClusterRef, ownerString } from "../store/index.js";
 import { ProbeInvocation } from "./ownership.js";
+import { witnessSuspicions } from "./quorum.js";
 import { type ClusterRoundReport, type ProbeSettings, probeCluster } from "./round.js";
 
 export interface ProbeRunDeps extends OpsDeps {
@@ -17,8 +18,6 @@ export interface RunSettings extends ProbeSettings {
   concurrency: number;
   /** TTL of the invocation's lease: how long a crashed invocation's clusters stay owned. */
   lockTtlSeconds: number;
-  /** This invocation's observer name (`KVC_PROBE_OBSERVER`); default the host name. */
-  observer?: string;
 }
 
 export interface RoundSummary {
@@ -30,6 +29,8 @@ export interface RoundSummary {
   handedOver: number;
   failovers: number;
   repairs: number;
+  /** Votes this invocation recorded as a witness on clusters others own. */
+  witnessed: number;
   errors: { ns: string; cluster: string; error: string }[];
   reports: ClusterRoundReport[];
   durationMs: number;
@@ -95,9 +96,11 @@ async function probeOwnedClusters(
   const plan = await invocation.plan(refs);
   // A member's liveness is its registry entry's heartbeat, not a per-cluster one: a healthy
   // round then writes nothing, however many clusters it probes.
-  const clusterSettings = invocation.options.member
-    ? { ...settings, heartbeatMs: Number.POSITIVE_INFINITY }
-    : settings;
+  const clusterSettings = {
+    ...settings,
+    observer: invocation.observer,
+    ...(invocation.options.member ? { heartbeatMs: Number.POSITIVE_INFINITY } : {}),
+  };
   const summary: RoundSummary = {
     clusters: refs.length,
     probed: 0,
@@ -106,6 +109,7 @@ async function probeOwnedClusters(
     handedOver: plan.handedOver,
     failovers: 0,
     repairs: 0,
+    witnessed: 0,
     errors: plan.errors.map(({ ref, error }) => ({
       ns: ref.namespace,
       cluster: ref.cluster,
@@ -114,6 +118,23 @@ async function probeOwnedClusters(
     reports: [],
     durationMs: 0,
   };
+  // Witnessing runs beside the owned clusters: a suspicion elsewhere is answered this round.
+  const witnessing =
+    (settings.quorum ?? 1) > 1
+      ? witnessSuspicions(
+          deps,
+          clusterSettings,
+          {
+            lease: invocation.lease,
+            owned: new Set(plan.mine.map((m) => ownerString(m.ref))),
+          },
+          invocation.signal,
+        ).catch((err) => {
+          // A witness that cannot read the suspicions this round votes next round.
+          deps.log.warn({ error: errorMessage(err) }, "probe: suspicions not read");
+          return [];
+        })
+      : Promise.resolve([]);
   await eachLimited(plan.mine, settings.concurrency, async ({ ref, fence }) => {
     const { namespace, cluster } = ref;
     if (signal?.aborted || invocation.signal.aborted) {
@@ -137,6 +158,7 @@ async function probeOwnedClusters(
       summary.errors.push({ ns: namespace, cluster, error: errorMessage(err) });
     }
   });
+  summary.witnessed = (await witnessing).filter((w) => w.recorded).length;
   // Nodes no longer in any cluster (and old passwords) were not used this pass: close them.
   deps.nodePool?.closeIdle();
   summary.durationMs = deps.now() - started;
@@ -154,6 +176,7 @@ export function summaryFields(summary: RoundSummary) {
     handed_over: summary.handedOver,
     failovers: summary.failovers,
     repairs: summary.repairs,
+    witnessed: summary.witnessed,
     errors: summary.errors.length,
     duration_ms: summary.durationMs,
   };
@@ -180,6 +203,7 @@ export function runSettingsFrom(config: {
     safeModeRatio: number;
     concurrency: number;
     lockTtlSeconds: number;
+    quorum: number;
     observer?: string | undefined;
   };
 }): RunSettings {

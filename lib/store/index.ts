@@ -35,6 +35,7 @@ export {
   putMember,
   readProbeSeen,
 } from "./ownership.js";
+export { type QuorumEntries, Suspicion, Vote } from "./quorum.js";
 export {
   type ClusterUpdate,
   type ClusterUpdateFn,

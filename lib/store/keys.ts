@@ -60,6 +60,18 @@ export function storeKeys(prefix = DEFAULT_PREFIX) {
     /** Live probe invocations, each key under its invocation's lease. */
     probeInvocationsPrefix: () => `${root}/probe/invocations/`,
     probeInvocation: (id: string) => `${root}/probe/invocations/${id}`,
+    /**
+     * Observer quorum: a suspected master's suspicion (under its owner's lease) and the
+     * witnesses' votes on it (each under its witness's lease). Empty while all is healthy.
+     */
+    quorumPrefix: () => `${root}/probe/quorum/`,
+    clusterQuorumPrefix: (ns: string, cluster: string) => `${root}/probe/quorum/${ns}/${cluster}/`,
+    masterQuorumPrefix: (ns: string, cluster: string, master: string) =>
+      `${root}/probe/quorum/${ns}/${cluster}/${master}/`,
+    suspicion: (ns: string, cluster: string, master: string) =>
+      `${root}/probe/quorum/${ns}/${cluster}/${master}/suspicion`,
+    vote: (ns: string, cluster: string, master: string, lease: string) =>
+      `${root}/probe/quorum/${ns}/${cluster}/${master}/votes/${lease}`,
 
     /** The cluster a key under `metadataPrefix()` names, or null for any other key. */
     parseClusterKey(key: string): ClusterRef | null {

@@ -11,6 +11,7 @@ import * as docs from "./docs.js";
 import { type ClusterRef, DEFAULT_PREFIX, type StoreKeys, storeKeys } from "./keys.js";
 import { type Fence, type Lock, tryLock } from "./lock.js";
 import { readProbeSeen } from "./ownership.js";
+import * as quorum from "./quorum.js";
 import { casLoop, committed, DEFAULT_CAS_ATTEMPTS, lostRace } from "./retry.js";
 import { commit, getKey, is, listPrefix, op, type Revision } from "./txn.js";
 
@@ -194,6 +195,37 @@ export class Store {
     return readProbeSeen(this.etcd, this.keys);
   }
 
+  /** Observer quorum suspicions and votes under `prefix` (see quorum.ts); all by default. */
+  readQuorum(prefix = this.keys.quorumPrefix()): Promise<quorum.QuorumEntries> {
+    return quorum.readQuorum(this.etcd, prefix);
+  }
+
+  putSuspicion(suspicion: quorum.Suspicion, lease: string, fence?: Fence): Promise<void> {
+    return quorum.putSuspicion(this.etcd, this.keys, suspicion, lease, fence);
+  }
+
+  putVote(vote: quorum.Vote, lease: string): Promise<boolean> {
+    return quorum.putVote(this.etcd, this.keys, vote, lease);
+  }
+
+  clearSuspicion(ref: ClusterRef, master: string, fence?: Fence): Promise<void> {
+    return quorum.clearSuspicion(this.etcd, this.keys, ref, master, fence);
+  }
+
+  /** True once a vote is written under `prefix` after `revision`; false after `timeoutMs`. */
+  waitForQuorumChange(
+    prefix: string,
+    revision: Revision,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    return quorum.waitForQuorumChange(this.etcd, prefix, revision, timeoutMs, signal);
+  }
+
+  deleteVote(key: string): Promise<void> {
+    return quorum.deleteVote(this.etcd, key);
+  }
+
   /** Raw documents under a prefix in one range read; callers decode with `decodeDoc`. */
   async readPrefix(prefix: string): Promise<{ key: string; value: string }[]> {
     const kvs = await listPrefix(this.etcd, prefix);
@@ -306,6 +338,8 @@ export class Store {
           success: [
             op.del(key),
             op.delPrefix(this.keys.clusterStatePrefix(ns, name)),
+            // A pending suspicion and its votes would otherwise live as long as their leases.
+            op.delPrefix(this.keys.clusterQuorumPrefix(ns, name)),
             ...claims.success,
           ],
           fence: options.fence,

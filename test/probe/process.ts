@@ -12,19 +12,25 @@ export function spawnProbe(
   prefix: string,
   args: string[],
   env: Record<string, string> = {},
+  /** Node options before the entry point, e.g. `--import` of a test-only preload. */
+  nodeArgs: string[] = [],
 ): ProbeProcess {
   const started = Date.now();
-  const child = spawn(process.execPath, ["--import", "tsx", "cron/probe.ts", ...args], {
-    env: {
-      ...process.env,
-      KVC_ETCD_ENDPOINTS: sharedEtcdEndpoints().join(","),
-      KVC_ETCD_PREFIX: prefix,
-      KVC_PROBE_TIMEOUT_MS: "1000",
-      KVC_NODE_TIMEOUT_MS: "1000",
-      ...env,
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", ...nodeArgs, "cron/probe.ts", ...args],
+    {
+      env: {
+        ...process.env,
+        KVC_ETCD_ENDPOINTS: sharedEtcdEndpoints().join(","),
+        KVC_ETCD_PREFIX: prefix,
+        KVC_PROBE_TIMEOUT_MS: "1000",
+        KVC_NODE_TIMEOUT_MS: "1000",
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  );
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (out += d.toString()));

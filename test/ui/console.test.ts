@@ -7,8 +7,9 @@ import { mkdirSync } from "node:fs";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { masterOf } from "../../lib/model/index.js";
+import { probeAllClusters } from "../../lib/probe/index.js";
 import { countSlots, parseSlotRange } from "../../lib/slots/index.js";
-import { round } from "../probe/helpers.js";
+import { probeDeps, round } from "../probe/helpers.js";
 import { chromiumMissing, launchChromium } from "../support/chromium.js";
 import { sharedEtcdEndpoints } from "../support/env.js";
 import { freePort } from "../support/etcd.js";
@@ -523,5 +524,35 @@ describe("web console", () => {
     } finally {
       await scoped.close();
     }
+  });
+  test("shows a dead master waiting for the observer quorum, with who judged it down", async () => {
+    const cluster = await h.cluster("shop", "c1");
+    const addr = masterOf(cluster.shards[0]!)!.addr;
+    const master = nodes.find((n) => n.addr === addr)!;
+    const quorum = { ...h.settings, quorum: 2, observer: "zone-a" };
+    const quorumRound = () => probeAllClusters(probeDeps(h), quorum);
+    await master.kill();
+    try {
+      for (let i = 0; i < h.settings.failures; i++) await quorumRound();
+      await page.goto(clusterUrl());
+      await waitText(
+        page.locator("#summary"),
+        "Shard 0: no failover: waiting for quorum: 1 of 2 observers judged the master down (zone-a)",
+      );
+      await shot(page, "11-quorum");
+      expect((await h.cluster("shop", "c1")).version).toBe(cluster.version);
+    } finally {
+      await master.restart();
+    }
+    // Back up: the suspicion goes, so no quorum note is left for what follows.
+    await eventually(
+      async () => {
+        await quorumRound();
+        const health = await h.request("GET", "/api/v1/namespaces/shop/clusters/c1/health");
+        return health.body.data.quorum.length === 0;
+      },
+      20_000,
+      100,
+    );
   });
 });

@@ -47,6 +47,12 @@ describe("configuration", () => {
     expect(config.probe.downAfterMs).toBe(2500);
   });
 
+  it("needs one observer by default, and takes KVC_PROBE_QUORUM from 1 to 16", () => {
+    expect(loadConfig(undefined, {}).probe.quorum).toBe(1);
+    expect(loadConfig(undefined, { KVC_PROBE_QUORUM: "2" }).probe.quorum).toBe(2);
+    expect(() => loadConfig(undefined, { KVC_PROBE_QUORUM: "0" })).toThrow(/probe.quorum/);
+  });
+
   it("lets environment variables override the file", () => {
     const config = loadConfig("addr: 127.0.0.1:9380\n", {
       KVC_PORT: "9999",

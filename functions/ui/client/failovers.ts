@@ -44,7 +44,7 @@ export function renderFailovers(
                   { href: nodeUi(ctx.ns, ctx.cluster, f.new_master_id), title: f.new_master_id },
                   f.new_master_addr,
                 ),
-            f.reason,
+            f.voters ? `${f.reason} (voted: ${f.voters.join(", ")})` : f.reason,
             f.failures === null ? "—" : String(f.failures),
             `${f.duration_ms} ms`,
             String(f.version),
