@@ -79,7 +79,12 @@ export async function confirmDown(
       return { kind: "down", since, probes, unreachableMs, refusedOnly, error };
     if (unreachableMs >= bound || signal?.aborted)
       return { kind: "undecided", probes, unreachableMs };
-    await deps.sleep(settings.confirmEveryMs);
+    // The probe that can conclude goes out as down-after elapses, not up to a period later.
+    const due = since + settings.downAfterMs - deps.now();
+    const concludes = probes + 1 >= settings.failures && due > 0;
+    await deps.sleep(
+      concludes ? Math.min(settings.confirmEveryMs, due + 1) : settings.confirmEveryMs,
+    );
     const again = await observeNode(first.node, settings.timeoutMs, deps.pool);
     if (again.alive) return { kind: "recovered", observation: again, probes };
     probes++;
