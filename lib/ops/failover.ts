@@ -3,12 +3,7 @@ import { conflict, errorMessage, invalid, KvcError, notFound } from "../errors.j
 import { type NodePool, type ReplicationInfo, withNode } from "../kvrocks/index.js";
 import { allNodes, type Cluster, type ClusterNode, masterOf, ProbeState } from "../model/index.js";
 import type { Fence } from "../store/index.js";
-import {
-  type PushResult,
-  pushTopology,
-  pushTopologyToNode,
-  renderSetNodes,
-} from "../topology/index.js";
+import { type PushResult, pushTopology, pushTopologyToNode } from "../topology/index.js";
 import { shardAt, withMasterChanged } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
 import { recordHistory } from "./history.js";
@@ -302,8 +297,8 @@ export interface FailoverSteps {
   surveyed: number;
   /** The compare-and-swap of the new topology committed in etcd. */
   committed: number;
-  /** Address -> the node took the new topology (or failed to); the new master first. */
-  pushed: Record<string, number>;
+  /** The new master, and the last of the other nodes, took the new topology (or failed to). */
+  pushed: { new_master?: number; others?: number };
 }
 
 export class NoCandidateError extends KvcError {
@@ -429,11 +424,11 @@ async function commitFailover(
     { fence: options.fence },
   );
   const committed = deps.now() - started;
-  const pushed: Record<string, number> = {};
+  const pushed: FailoverSteps["pushed"] = {};
   const push = planned
     ? await switchOver(deps, request, updated.cluster, master, newMasterId)
-    : await pushTimed(deps, updated.cluster, newMasterId, (addr) => {
-        pushed[addr] = deps.now() - started;
+    : await pushPromotion(deps, updated.cluster, newMasterId, (which) => {
+        pushed[which] = deps.now() - started;
       });
   const durationMs = deps.now() - started;
   const steps: FailoverSteps = { read: timing.read, surveyed: timing.surveyed, committed, pushed };
@@ -503,38 +498,31 @@ async function commitFailover(
 const PROMOTION_GRACE_MS = 1500;
 
 /**
- * Every node at once, as `pushTopology` does, the new master's push sent first: it is the one
- * that decides when writes work again (on Kvrocks it also waits for its replication thread to
- * stop, see the README's down-after section). `done` hears each node's end.
+ * Every node at once, the new master with the grace above; `done` hears when the new master
+ * and when the last of the others answered.
  */
-async function pushTimed(
+async function pushPromotion(
   deps: OpsDeps,
   cluster: Cluster,
   newMasterId: string,
-  done: (addr: string) => void,
+  done: (which: keyof FailoverSteps["pushed"]) => void,
 ): Promise<PushResult[]> {
-  const text = renderSetNodes(cluster);
-  const nodes = allNodes(cluster).sort(
-    (a, b) => Number(b.id === newMasterId) - Number(a.id === newMasterId),
+  const others = new Set(
+    allNodes(cluster)
+      .filter((n) => n.id !== newMasterId)
+      .map((n) => n.id),
   );
-  const results = await Promise.all(
-    nodes.map((node) =>
-      pushTopologyToNode(
-        cluster,
-        node,
-        {
-          timeoutMs:
-            node.id === newMasterId ? deps.nodeTimeoutMs + PROMOTION_GRACE_MS : deps.nodeTimeoutMs,
-        },
-        text,
-      ).then((r) => {
-        done(node.addr);
-        return r;
-      }),
+  const [promoted, rest] = await Promise.all([
+    pushTopology(cluster, {
+      timeoutMs: deps.nodeTimeoutMs + PROMOTION_GRACE_MS,
+      only: new Set([newMasterId]),
+    }).finally(() => done("new_master")),
+    pushTopology(cluster, { timeoutMs: deps.nodeTimeoutMs, only: others }).finally(() =>
+      done("others"),
     ),
-  );
+  ]);
   const order = new Map(allNodes(cluster).map((n, i) => [n.id, i]));
-  return results.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  return [...promoted, ...rest].sort((a, b) => order.get(a.id)! - order.get(b.id)!);
 }
 
 /**

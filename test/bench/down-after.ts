@@ -73,7 +73,6 @@ function timelineOf(
   log: ProbeLog,
   cluster: string,
   master: string,
-  newMaster: string,
   killedAt: number,
   promoted: number,
 ): KillTimeline | null {
@@ -87,9 +86,8 @@ function timelineOf(
     read: number;
     surveyed: number;
     committed: number;
-    pushed: Record<string, number>;
+    pushed: { new_master: number; others: number };
   };
-  const others = Object.entries(steps.pushed).filter(([addr]) => addr !== newMaster);
   const at = (ms: number) => started + ms - killedAt;
   return {
     unreachable: Number(judged.unreachable_since) - killedAt,
@@ -98,8 +96,8 @@ function timelineOf(
     read: at(steps.read),
     surveyed: at(steps.surveyed),
     committed: at(steps.committed),
-    newMasterPushed: at(steps.pushed[newMaster] ?? Number.NaN),
-    othersPushed: at(Math.max(...others.map(([, ms]) => ms))),
+    newMasterPushed: at(steps.pushed.new_master),
+    othersPushed: at(steps.pushed.others),
     promoted,
   };
 }
@@ -153,7 +151,7 @@ async function killToPromoted(
       samples.push(promoted);
       // The failover's log line is written after its pushes: give it a moment.
       await sleep(300);
-      const t = timelineOf(log, name, master.addr, replica.addr, killedAt, promoted);
+      const t = timelineOf(log, name, master.addr, killedAt, promoted);
       if (t) timelines.push(t);
     } finally {
       await b.runtime.store.deleteCluster("bench", name);
