@@ -7,6 +7,8 @@ import { isNodeError } from "./errors.js";
 export interface NodePoolOptions {
   /** A kept connection closed under us (see `NodeClientOptions.onLost`): its address. */
   onLost?: (addr: string) => void;
+  /** The clock `lostSince` reads; the probe's own. */
+  now?: () => number;
 }
 
 export class NodePool {
@@ -15,6 +17,17 @@ export class NodePool {
   private readonly clients = new Map<string, KvrocksClient>();
   /** Keys used since the last `closeIdle`. */
   private readonly used = new Set<string>();
+  /** Address -> when a kept connection to it closed under us; forgotten once it answers. */
+  private readonly lost = new Map<string, number>();
+
+  /**
+   * When the node closed a kept connection under us (killed, crashed, restarted) if it has
+   * not answered since: the moment it went away, which a probe sent later only sees after
+   * the fact.
+   */
+  lostSince(addr: string): number | undefined {
+    return this.lost.get(addr);
+  }
 
   async use<T>(
     addr: string,
@@ -25,24 +38,28 @@ export class NodePool {
     this.used.add(key);
     const pooled = this.clients.get(key);
     if (!pooled) this.closeOtherPasswords(addr, options.password ?? "");
+    let result: T;
     try {
-      return await this.run(key, pooled ?? this.open(key, addr, options), fn);
+      result = await this.run(key, pooled ?? this.open(key, addr, options), fn);
     } catch (err) {
       // A kept connection the node closed since (a restart) says nothing about the node now:
       // try once on a fresh one. A timeout is not retried, so the deadline still holds.
-      if (pooled && isNodeError(err) && err.failure === "unreachable") {
-        return this.run(key, this.open(key, addr, options), fn);
-      }
-      throw err;
+      if (!(pooled && isNodeError(err) && err.failure === "unreachable")) throw err;
+      result = await this.run(key, this.open(key, addr, options), fn);
     }
+    this.lost.delete(addr);
+    return result;
   }
 
   private open(key: string, addr: string, options: NodeClientOptions): KvrocksClient {
-    const onLost = this.poolOptions.onLost;
-    const client = new KvrocksClient(
-      addr,
-      onLost ? { ...options, onLost: () => onLost(addr) } : options,
-    );
+    const { onLost, now = Date.now } = this.poolOptions;
+    const client = new KvrocksClient(addr, {
+      ...options,
+      onLost: () => {
+        if (!this.lost.has(addr)) this.lost.set(addr, now());
+        onLost?.(addr);
+      },
+    });
     this.clients.set(key, client);
     return client;
   }
@@ -87,6 +104,8 @@ export class NodePool {
       this.clients.delete(key);
       client.close();
     }
+    const kept = new Set([...this.clients.keys()].map((key) => key.split("\u0000")[0]));
+    for (const addr of this.lost.keys()) if (!kept.has(addr)) this.lost.delete(addr);
     this.used.clear();
   }
 
@@ -99,5 +118,6 @@ export class NodePool {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
     this.used.clear();
+    this.lost.clear();
   }
 }

@@ -1,6 +1,6 @@
 // The one failover, used by the manual route and by the probe: promote the shard's best replica.
 import { conflict, errorMessage, invalid, KvcError, notFound } from "../errors.js";
-import { type ReplicationInfo, withNode } from "../kvrocks/index.js";
+import { type NodePool, type ReplicationInfo, withNode } from "../kvrocks/index.js";
 import { allNodes, type Cluster, type ClusterNode, masterOf, ProbeState } from "../model/index.js";
 import type { Fence } from "../store/index.js";
 import { type PushResult, pushTopology, pushTopologyToNode } from "../topology/index.js";
@@ -94,15 +94,20 @@ export function pickNewMaster(candidates: readonly CandidateReport[]): Candidate
   return eligible[0] ?? null;
 }
 
-/** INFO replication + keyspace of each node; a node that does not answer has `info: null`. */
+/**
+ * INFO replication + keyspace of each node; a node that does not answer has `info: null`.
+ * Over `pool`'s kept connections when given (the probe's): no connect before the question.
+ */
 export async function surveyNodes(
   nodes: readonly ClusterNode[],
   timeoutMs: number,
+  pool?: NodePool,
 ): Promise<Omit<CandidateReport, "ineligible">[]> {
+  const use = pool ? pool.use.bind(pool) : withNode;
   return Promise.all(
     nodes.map(async (node) => {
       try {
-        const info = await withNode(node.addr, { password: node.password, timeoutMs }, (c) =>
+        const info = await use(node.addr, { password: node.password, timeoutMs }, (c) =>
           c.replicationInfo(),
         );
         return { id: node.id, addr: node.addr, info, error: null };
@@ -118,8 +123,9 @@ export async function surveyReplicas(
   timeoutMs: number,
   knowledge: DataKnowledge = NOTHING_KNOWN,
   forced?: string,
+  pool?: NodePool,
 ): Promise<CandidateReport[]> {
-  return rankCandidates(await surveyNodes(replicas, timeoutMs), knowledge, forced);
+  return rankCandidates(await surveyNodes(replicas, timeoutMs, pool), knowledge, forced);
 }
 
 /**
@@ -282,6 +288,19 @@ export interface FailoverResult {
   candidates: CandidateReport[];
   push: PushResult[];
   durationMs: number;
+  steps: FailoverSteps;
+}
+
+/** Where a failover's time went, in ms from its start: the log line's breakdown. */
+export interface FailoverSteps {
+  /** The stored cluster read. */
+  read: number;
+  /** The replicas asked for their replication offsets (and the master, for a manual one). */
+  surveyed: number;
+  /** The compare-and-swap of the new topology committed in etcd. */
+  committed: number;
+  /** The new master, and the last of the other nodes, took the new topology (or failed to). */
+  pushed: { new_master?: number; others?: number };
 }
 
 export class NoCandidateError extends KvcError {
@@ -300,6 +319,7 @@ export async function failoverShard(
 ): Promise<FailoverResult> {
   const started = deps.now();
   const { cluster } = await deps.store.getCluster(request.ns, request.cluster);
+  const read = deps.now() - started;
   const shard = shardAt(cluster, request.shard);
   const master = masterOf(shard);
   if (!master) throw conflict(`shard ${request.shard} has no master`);
@@ -319,7 +339,9 @@ export async function failoverShard(
     deps.nodeTimeoutMs,
     knowledge,
     request.force ? request.preferredNodeId : undefined,
+    deps.nodePool,
   );
+  const surveyed = deps.now() - started;
 
   let chosen: CandidateReport | null;
   if (request.preferredNodeId) {
@@ -356,7 +378,7 @@ export async function failoverShard(
       request,
       options,
       { master, newMasterId, candidates },
-      started,
+      { started, read, surveyed },
       planned,
     );
   } finally {
@@ -378,10 +400,11 @@ async function commitFailover(
   request: FailoverRequest,
   options: { fence?: Fence },
   plan: { master: ClusterNode; newMasterId: string; candidates: CandidateReport[] },
-  started: number,
+  timing: { started: number; read: number; surveyed: number },
   planned: boolean,
 ): Promise<FailoverResult> {
   const { master, newMasterId, candidates } = plan;
+  const { started } = timing;
   // Through the shared commit: a migration of this shard the nodes completed is folded into
   // the failover's topology, so the new master never takes back a range the target serves.
   const updated = await updateTopology(
@@ -402,10 +425,15 @@ async function commitFailover(
     },
     { fence: options.fence },
   );
+  const committed = deps.now() - started;
+  const pushed: FailoverSteps["pushed"] = {};
   const push = planned
     ? await switchOver(deps, request, updated.cluster, master, newMasterId)
-    : await pushTopology(updated.cluster, { timeoutMs: deps.nodeTimeoutMs });
+    : await pushPromotion(deps, updated.cluster, newMasterId, (which) => {
+        pushed[which] = deps.now() - started;
+      });
   const durationMs = deps.now() - started;
+  const steps: FailoverSteps = { read: timing.read, surveyed: timing.surveyed, committed, pushed };
   const log = deps.log.child({
     namespace: request.ns,
     cluster: request.cluster,
@@ -419,6 +447,8 @@ async function commitFailover(
       version: updated.cluster.version,
       reason: request.reason,
       duration_ms: durationMs,
+      started_at: started,
+      steps_ms: steps,
     },
     "failover: promoted a replica",
   );
@@ -458,7 +488,44 @@ async function commitFailover(
     candidates,
     push,
     durationMs,
+    steps,
   };
+}
+
+/**
+ * Kvrocks (2.10) answers the SETNODES that promotes a replica only once its replication thread
+ * has stopped, and that thread sleeps in uninterruptible 1 s steps after its master's
+ * connection dropped (plus a 100 ms stop timer): up to ≈ 1.1 s more than any other push. The
+ * node's usual deadline would call a promotion that takes effect a failed push.
+ */
+const PROMOTION_GRACE_MS = 1500;
+
+/**
+ * Every node at once, the new master with the grace above; `done` hears when the new master
+ * and when the last of the others answered.
+ */
+async function pushPromotion(
+  deps: OpsDeps,
+  cluster: Cluster,
+  newMasterId: string,
+  done: (which: keyof FailoverSteps["pushed"]) => void,
+): Promise<PushResult[]> {
+  const others = new Set(
+    allNodes(cluster)
+      .filter((n) => n.id !== newMasterId)
+      .map((n) => n.id),
+  );
+  const [promoted, rest] = await Promise.all([
+    pushTopology(cluster, {
+      timeoutMs: deps.nodeTimeoutMs + PROMOTION_GRACE_MS,
+      only: new Set([newMasterId]),
+    }).finally(() => done("new_master")),
+    pushTopology(cluster, { timeoutMs: deps.nodeTimeoutMs, only: others }).finally(() =>
+      done("others"),
+    ),
+  ]);
+  const order = new Map(allNodes(cluster).map((n, i) => [n.id, i]));
+  return [...promoted, ...rest].sort((a, b) => order.get(a.id)! - order.get(b.id)!);
 }
 
 /**

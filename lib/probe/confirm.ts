@@ -3,6 +3,10 @@
 // consecutive failed probes. A stall shorter than down-after (a pause, a slow command, a
 // network hiccup) answers in between and is never judged down. Bounded: it gives up after
 // down-after plus `failures` probe deadlines, and the round's counters take over.
+// The clock starts at the first failed probe, or earlier at the moment the node closed the
+// probe's kept connection when that probe was sent right after it (the drop woke the round):
+// a stall never closes a connection, and a drop seen long before the probe says nothing of
+// the time in between.
 import type { NodePool } from "../kvrocks/index.js";
 import { type Observation, observeNode } from "./observe.js";
 
@@ -18,6 +22,8 @@ export type Verdict =
   | { kind: "recovered"; observation: Observation; probes: number }
   | {
       kind: "down";
+      /** When it became unreachable (see `unreachableSince`). */
+      since: number;
       /** Consecutive failed probes, the round's own included. */
       probes: number;
       unreachableMs: number;
@@ -35,16 +41,33 @@ export interface ConfirmDeps {
 }
 
 /**
- * `first` failed when probed at `since` (the time its probe was sent). Returns once the master
- * answers, is judged down, or the bound is reached; stops early when `signal` aborts.
+ * When the master became unreachable: `sent` (its failed probe), or the drop of its kept
+ * connection when the probe followed it within one re-probe period.
+ */
+export function unreachableSince(
+  addr: string,
+  sent: number,
+  settings: Pick<ConfirmSettings, "confirmEveryMs">,
+  pool?: NodePool,
+): number {
+  const dropped = pool?.lostSince(addr);
+  if (dropped === undefined || dropped > sent || sent - dropped > settings.confirmEveryMs)
+    return sent;
+  return dropped;
+}
+
+/**
+ * `first` failed when probed at `sent`. Returns once the master answers, is judged down, or
+ * the bound is reached; stops early when `signal` aborts.
  */
 export async function confirmDown(
   first: Observation,
-  since: number,
+  sent: number,
   settings: ConfirmSettings,
   deps: ConfirmDeps,
   signal?: AbortSignal,
 ): Promise<Verdict> {
+  const since = unreachableSince(first.node.addr, sent, settings, deps.pool);
   let probes = 1;
   let refusedOnly = first.failure === "refused";
   let error = first.error;
@@ -53,10 +76,15 @@ export async function confirmDown(
   for (;;) {
     const unreachableMs = deps.now() - since;
     if (unreachableMs >= settings.downAfterMs && probes >= settings.failures)
-      return { kind: "down", probes, unreachableMs, refusedOnly, error };
+      return { kind: "down", since, probes, unreachableMs, refusedOnly, error };
     if (unreachableMs >= bound || signal?.aborted)
       return { kind: "undecided", probes, unreachableMs };
-    await deps.sleep(settings.confirmEveryMs);
+    // The probe that can conclude goes out as down-after elapses, not up to a period later.
+    const due = since + settings.downAfterMs - deps.now();
+    const concludes = probes + 1 >= settings.failures && due > 0;
+    await deps.sleep(
+      concludes ? Math.min(settings.confirmEveryMs, due + 1) : settings.confirmEveryMs,
+    );
     const again = await observeNode(first.node, settings.timeoutMs, deps.pool);
     if (again.alive) return { kind: "recovered", observation: again, probes };
     probes++;

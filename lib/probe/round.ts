@@ -257,6 +257,17 @@ async function confirmSuspectedMasters(
   );
   for (const [i, o] of suspects.entries()) {
     const verdict = verdicts[i]!;
+    if (verdict.kind === "down")
+      log.info(
+        {
+          node: o.node.id,
+          addr: o.node.addr,
+          unreachable_since: verdict.since,
+          unreachable_ms: verdict.unreachableMs,
+          failed_probes: verdict.probes,
+        },
+        "probe: master judged down",
+      );
     // A suspicion that came to nothing leaves no trace in etcd: the log is its record.
     if (verdict.kind === "recovered")
       log.info(

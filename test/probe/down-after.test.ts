@@ -2,6 +2,7 @@
 // round and failed over once unreachable for KVC_PROBE_DOWN_AFTER_MS over KVC_PROBE_FAILURES
 // probes in a row; a shorter stall, or a node loading its data, is never failed over.
 import { afterEach, describe, expect, it } from "vitest";
+import { createLogger } from "../../lib/log.js";
 import { masterOf, ProbeState } from "../../lib/model/index.js";
 import { listHistory } from "../../lib/ops/index.js";
 import { type Harness, startHarness } from "../support/harness.js";
@@ -36,9 +37,10 @@ describe("suspect, then confirm", () => {
     const { h, nodes } = await setUp(1000);
     const before = await h.cluster("p", "c");
     const master = masterSim(nodes, before, 0);
+    // Taken before the kill: the clock may start at the kept connection's drop, not later.
+    const started = Date.now();
     await master.kill();
 
-    const started = Date.now();
     const summary = await round(h);
     expect(summary.failovers).toBe(1);
     // Never sooner than down-after: the lower bound holds on any machine.
@@ -118,5 +120,46 @@ describe("suspect, then confirm", () => {
     expect(await listHistory(h.runtime.store, "p", "c")).toEqual([]);
     const health = (await probeState(h))?.nodes[masterOf(before.shards[0]!)!.id];
     expect(health?.failures ?? 0).toBe(0);
+  });
+});
+
+describe("the push that promotes a replica", () => {
+  it("counts as done when the node answers only after its replication thread stopped, past the node deadline", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger("info", {
+      write: (line: string) => {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      },
+    });
+    h = await startHarness({
+      label: "promotion",
+      env: {
+        KVC_PROBE_FAILURES: "3",
+        KVC_PROBE_DOWN_AFTER_MS: "1000",
+        KVC_PROBE_CONFIRM_EVERY_MS: "150",
+        KVC_NODE_TIMEOUT_MS: "500",
+      },
+      log,
+    });
+    // Real Kvrocks 2.10.1 holds that SETNODES until the next whole second after the master's
+    // death; the simulator does so when asked to.
+    const nodes = await h.startTestNodes(4, { simulator: { replicaStopSleeps: true } });
+    await h.createCluster("p", "c", nodes, 2);
+    const before = await h.cluster("p", "c");
+    const replicaAddr = before.shards[0]!.nodes[1]!.addr;
+    await round(h);
+    await masterSim(nodes, before, 0).kill();
+
+    expect((await round(h)).failovers).toBe(1);
+    const done = lines.find((l) => l.msg === "failover: promoted a replica");
+    const steps = done?.steps_ms as { committed: number; pushed: { new_master: number } };
+    // The scenario holds: the promotion took longer than the 500 ms node deadline.
+    expect(steps.pushed.new_master - steps.committed).toBeGreaterThan(500);
+    expect(
+      lines.filter((l) => l.msg === "push: node missed the topology" && l.addr === replicaAddr),
+    ).toEqual([]);
+    const after = await h.cluster("p", "c");
+    expect(masterOf(after.shards[0]!)!.addr).toBe(replicaAddr);
+    expect(await converged(nodes, after)).toEqual([]);
   });
 });

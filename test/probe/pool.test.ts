@@ -37,7 +37,7 @@ describe("connections kept between probe rounds", () => {
     await expect(pool.use(node.addr, { timeoutMs: 500 }, (c) => c.version())).rejects.toThrow();
   });
 
-  it("report a kept connection the node dropped, once, and not one the pool closed itself", async () => {
+  it("report a kept connection the node dropped, once, not one the pool closed itself, and forget the drop once the node answers", async () => {
     node = await startSimNode();
     const lost: string[] = [];
     pool = new NodePool({ onLost: (addr) => lost.push(addr) });
@@ -50,7 +50,10 @@ describe("connections kept between probe rounds", () => {
     await expect(version()).rejects.toThrow();
     await expect(version()).rejects.toThrow();
     await node.start();
+    expect(pool.lostSince(node.addr)).toBeTypeOf("number");
     expect(await version()).toBe(-1);
+    // It answered: the drop says nothing about it any more.
+    expect(pool.lostSince(node.addr)).toBeUndefined();
     pool.closeIdle();
     pool.closeIdle();
     await new Promise((r) => setTimeout(r, 200));

@@ -18,7 +18,7 @@ export interface TestNodeOptions {
   /** Extra config lines for a real node (`migrate-speed: "20"`); ignored by the simulator. */
   config?: Record<string, string>;
   /** The simulator's stand-ins for such settings; ignored by a real node. */
-  simulator?: Pick<SimNodeOptions, "migrationDelayMs">;
+  simulator?: Pick<SimNodeOptions, "migrationDelayMs" | "replicaStopSleeps">;
 }
 
 /** What a test may do with a node, real or simulated. */

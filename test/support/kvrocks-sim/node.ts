@@ -25,6 +25,11 @@ export interface NodeConfig {
   migrationFailDelayMs: number;
   /** What `INFO server` reports as `version` / `kvrocks_version`. */
   kvrocksVersion: string;
+  /**
+   * Kvrocks 2.10's replica stop (`SimNodeOptions.replicaStopSleeps`): a SETNODES promoting a
+   * replica whose master died answers at the next whole second after the death.
+   */
+  replicaStopSleeps: boolean;
 }
 
 export interface NodeStats {
@@ -60,6 +65,8 @@ export interface ReplicaLink {
   attachedTo: KvrocksNode | null;
   attachedBootId: number;
   lastIoMs: number;
+  /** When the link went down because the master died (its connection hit EOF); null otherwise. */
+  lostAt: number | null;
 }
 
 let boots = 0;
@@ -83,6 +90,7 @@ export class KvrocksNode {
     attachedTo: null,
     attachedBootId: 0,
     lastIoMs: 0,
+    lostAt: null,
   };
   connectedClients = 0;
   private persisted: PersistedTopology | null = null;
@@ -106,6 +114,7 @@ export class KvrocksNode {
     this.repl.masterHost = "";
     this.repl.masterPort = 0;
     this.repl.attachedTo = null;
+    this.repl.lostAt = null;
     this.store.cachedKeyCount = { keys: 0, expires: 0 };
     this.store.lastScanTime = 0;
     this.cluster = new Cluster(this);
@@ -164,6 +173,7 @@ export class KvrocksNode {
     if (this.repl.masterHost === "") return;
     this.repl.masterHost = "";
     this.repl.masterPort = 0;
+    this.repl.lostAt = null;
     reconcileReplication();
   }
 

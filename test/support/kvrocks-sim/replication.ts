@@ -50,6 +50,7 @@ function attach(node: KvrocksNode, master: KvrocksNode): void {
   master.stats.syncFull++;
   node.repl.attachedTo = master;
   node.repl.attachedBootId = master.bootId;
+  node.repl.lostAt = null;
   fullSync(node, master, new Set());
 }
 
@@ -65,4 +66,6 @@ function detach(node: KvrocksNode, master: KvrocksNode): void {
   const i = master.replicas.indexOf(node);
   if (i >= 0) master.replicas.splice(i, 1);
   node.repl.attachedTo = null;
+  // A dead master closes the replication connection: the replica's thread starts sleeping.
+  if (!master.running) node.repl.lostAt ??= Date.now();
 }

@@ -23,6 +23,13 @@ export interface SimNodeOptions {
   migrationFailDelayMs?: number;
   /** The release `INFO server` reports (default 2.10.1): an old one, to test version checks. */
   kvrocksVersion?: string;
+  /**
+   * Model Kvrocks 2.10.1's replica stop (default false: promotions answer at once): once its
+   * master died, a replica's replication thread sleeps 1 s, then retries the master once a
+   * second with uninterruptible sleeps, and the SETNODES that promotes it answers only after
+   * that thread stopped: at the next whole second after the death, ≈ 70 ms later.
+   */
+  replicaStopSleeps?: boolean;
 }
 
 export interface SimNodeState {
@@ -69,6 +76,7 @@ export class SimNode {
       migrationDelayMs: opts.migrationDelayMs ?? 50,
       migrationFailDelayMs: opts.migrationFailDelayMs ?? 300,
       kvrocksVersion: opts.kvrocksVersion ?? KVROCKS_VERSION,
+      replicaStopSleeps: opts.replicaStopSleeps ?? false,
     });
     all.add(sim);
     registerNode(sim.kvrocks);

@@ -2,6 +2,7 @@
 // first (even on a node without cluster mode), then "Cluster mode is not enabled", then
 // admin rights, then the cluster's own checks.
 
+import { setTimeout as delay } from "node:timers/promises";
 import { parseCInt, parseCIntInRange } from "../c-int.js";
 import type { ImportState } from "../cluster.js";
 import {
@@ -13,10 +14,34 @@ import {
 import { CommandError, errorOf } from "../errors.js";
 import { keySlot } from "../keyslot.js";
 import type { MigrationWaiter } from "../migration.js";
+import type { KvrocksNode } from "../node.js";
 import { bulkString, errorReply, integerReply, nullBulk, simpleString } from "../resp.js";
 import { parseSlotRangesArg, type SlotRange } from "../slot-range.js";
 import { NODE_ID_LEN } from "../topology.js";
 import { type CommandContext, type CommandSpec, lower, type Reply } from "./types.js";
+
+/**
+ * How long Kvrocks 2.10.1 would hold a SETNODES that promotes this replica: its master died
+ * at `lostAt`, its replication thread sleeps 1 s from then and between reconnects, checks its
+ * stop flag only in between, and a 100 ms timer ends its loop (measured: 60–100 ms past the
+ * whole second). 0 when the node is not such a replica or the option is off.
+ */
+function replicaStopWait(node: KvrocksNode, nodesText: string): number {
+  const lostAt = node.repl.lostAt;
+  if (!node.config.replicaStopSleeps || !node.isSlave() || lostAt === null) return 0;
+  const mine = nodesText
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .find(([id, host, port]) =>
+      node.cluster.myid
+        ? id === node.cluster.myid
+        : host === node.config.host && Number(port) === node.config.port,
+    );
+  if (mine?.[3] !== "master") return 0;
+  const now = Date.now();
+  const seconds = Math.max(1, Math.ceil((now - lostAt) / 1000));
+  return lostAt + seconds * 1000 + 70 - now;
+}
 
 const OK = () => simpleString("OK");
 
@@ -106,11 +131,15 @@ const clusterx: CommandSpec = {
       let force = false;
       if (a.length === 5 && lower(a[4]) === "force") force = true;
       else if (a.length !== 4) throw errorOf("Invalid setnodes options");
-      return run(() => {
+      const apply = run(() => {
         node.cluster.setClusterNodes(a[2]!, Number(version.value), force);
         node.persistTopology();
         return OK();
       });
+      return () => {
+        const wait = replicaStopWait(node, a[2]!);
+        return wait > 0 ? delay(wait).then(apply) : apply();
+      };
     }
     if (sub === "setslot" && a.length === 6) {
       const ranges = parseSlotRangesArg(a[2]!);
