@@ -89,7 +89,9 @@ export const defaultConfig: Config = {
   probe: {
     intervalMs: 1000,
     failures: 3,
-    downAfterMs: 1000,
+    // Below Kvrocks 2.10's 1 s replica retry (a promotion sent after it waits a second more),
+    // above the 800 ms stalls a master must survive.
+    downAfterMs: 900,
     confirmEveryMs: 150,
     timeoutMs: 1000,
     safeModeRatio: 0.5,

@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { loadavg } from "node:os";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
+import { loadConfig } from "../../lib/config/index.js";
 import { masterOf } from "../../lib/model/index.js";
 import { createCluster, listHistory } from "../../lib/ops/index.js";
 import { kvrocksBin, nodeView, startTestNodes, type TestNode } from "../support/nodes.js";
@@ -201,7 +202,8 @@ export async function benchDownAfter() {
   }
   const k = stats(kills.samples);
   const nodes = kvrocksBin() ? "real Kvrocks" : "simulator";
-  const downAfter = process.env.KVC_PROBE_DOWN_AFTER_MS ?? "1000";
+  const downAfter =
+    process.env.KVC_PROBE_DOWN_AFTER_MS ?? String(loadConfig(undefined, {}).probe.downAfterMs);
   header(
     `down-after (${nodes}, 1 s interval, down-after ${downAfter} ms, 3 probes; load ${loadavg()[0]!.toFixed(1)})`,
   );

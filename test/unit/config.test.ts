@@ -38,9 +38,9 @@ describe("configuration", () => {
     expect(config.probe).toMatchObject({ intervalMs: 3000, failures: 5 });
   });
 
-  it("judges a master down after one second by default, and takes KVC_PROBE_DOWN_AFTER_MS", () => {
+  it("judges a master down after 900 ms by default, and takes KVC_PROBE_DOWN_AFTER_MS", () => {
     expect(loadConfig(undefined, {}).probe).toMatchObject({
-      downAfterMs: 1000,
+      downAfterMs: 900,
       confirmEveryMs: 150,
     });
     const config = loadConfig(undefined, { KVC_PROBE_DOWN_AFTER_MS: "2500" });
