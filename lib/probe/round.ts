@@ -244,6 +244,7 @@ async function confirmSuspectedMasters(
   observations: readonly Observation[],
   sent: number,
   settings: ProbeSettings,
+  previous: ProbeState,
   signal: AbortSignal | undefined,
   log: OpsDeps["log"],
 ): Promise<Map<string, Verdict>> {
@@ -251,13 +252,18 @@ async function confirmSuspectedMasters(
   const suspects = observations.filter((o) => !o.alive && masters.has(o.node.id));
   const sleep = (ms: number) => delay(ms, undefined, { signal }).catch(() => undefined);
   const verdicts = await Promise.all(
-    suspects.map((o) =>
-      confirmDown(o, sent, settings, { now: deps.now, sleep, pool: deps.nodePool }, signal),
-    ),
+    suspects.map((o) => {
+      const pending = previous.quorum[o.node.id];
+      // Judged down by an earlier round, no round saw it answer since, and it fails again:
+      // still down. Not confirmed afresh, so the round goes straight to counting the
+      // witnesses' votes (they confirm on their own) instead of spending down-after first.
+      if (pending) return Promise.resolve(stillDown(o, pending.since, previous, deps.now()));
+      return confirmDown(o, sent, settings, { now: deps.now, sleep, pool: deps.nodePool }, signal);
+    }),
   );
   for (const [i, o] of suspects.entries()) {
     const verdict = verdicts[i]!;
-    if (verdict.kind === "down")
+    if (verdict.kind === "down" && !previous.quorum[o.node.id])
       log.info(
         {
           node: o.node.id,
@@ -276,6 +282,19 @@ async function confirmSuspectedMasters(
       );
   }
   return new Map(suspects.map((o, i) => [o.node.id, verdicts[i]!]));
+}
+
+/** The verdict on a master that waits for its quorum and failed this round's probe too. */
+function stillDown(o: Observation, since: number, previous: ProbeState, now: number): Verdict {
+  const failures = previous.nodes[o.node.id]?.failures ?? 0;
+  return {
+    kind: "down",
+    since,
+    probes: failures + 1,
+    unreachableMs: now - since,
+    refusedOnly: o.failure === "refused",
+    error: o.error,
+  };
 }
 
 /** A master judged down by its confirmation is failed over this round, whatever the counters say. */
@@ -343,7 +362,16 @@ export async function probeCluster(
   const safeReason = safeModeReason(observed, settings.safeModeRatio);
   const verdicts =
     safeReason === null && settings.downAfterMs > 0
-      ? await confirmSuspectedMasters(deps, cluster, observed, sent, settings, signal, log)
+      ? await confirmSuspectedMasters(
+          deps,
+          cluster,
+          observed,
+          sent,
+          settings,
+          previous,
+          signal,
+          log,
+        )
       : new Map<string, Verdict>();
   const observations = observed.map((o) => {
     const verdict = verdicts.get(o.node.id);
