@@ -122,6 +122,11 @@ async function readSource(ctx: Ctx, cluster: Cluster, source: number): Promise<S
   }
 }
 
+const sourceMasterId = (cluster: Cluster, source: number) => {
+  const shard = cluster.shards[source];
+  return shard ? masterOf(shard)?.id : undefined;
+};
+
 const getCluster = async (ctx: Ctx) => (await ctx.deps.store.getCluster(ctx.ns, ctx.cl)).cluster;
 
 /**
@@ -149,17 +154,30 @@ async function failRange(
 }
 
 /**
- * Before MIGRATE first goes out: whether the source is free of a `success` for exactly this
- * range (lines an earlier move left behind), so that a later `success` proves this attempt
- * even if its answer is lost. Written before the send; a crash after it sends nothing.
+ * Before MIGRATE goes out to a source master not yet bound to the attempt: binds it, and
+ * notes whether it is free of a `success` for exactly this range (lines an earlier move left
+ * behind), so that a later `success` proves this attempt even if its answer is lost. Written
+ * before the send; a crash after it sends nothing. A new source master (a failover) starts
+ * unacknowledged: the old one's acknowledgement says nothing of it.
  */
-async function markClean(ctx: Ctx, doc: StoredTask, report: SourceReport): Promise<StoredTask> {
+async function bindSource(
+  ctx: Ctx,
+  doc: StoredTask,
+  report: SourceReport,
+  sourceId: string,
+): Promise<StoredTask> {
   const { task } = doc;
-  if (task.in_flight_sent || task.in_flight_clean || !report.info) return doc;
+  if (task.in_flight_source === sourceId) return doc;
   const range = parseSlotRange(task.in_flight!);
-  const stale = migratesRange(report.info, range) && report.info.migrating?.state === "success";
-  if (stale) return doc;
-  return save(ctx, doc, { ...task, in_flight_clean: true });
+  const stale =
+    !report.info ||
+    (migratesRange(report.info, range) && report.info.migrating?.state === "success");
+  return save(ctx, doc, {
+    ...task,
+    in_flight_source: sourceId,
+    in_flight_clean: !stale,
+    in_flight_sent: false,
+  });
 }
 
 /** Sends MIGRATE for the range in flight; a refusal is ours only if the node is not on it. */
@@ -170,7 +188,9 @@ async function send(
   pushFirst: boolean,
   report: SourceReport,
 ) {
-  const doc = await markClean(ctx, first, report);
+  const sourceMaster = masterOf(cluster.shards[first.task.source]!);
+  if (!sourceMaster) return;
+  const doc = await bindSource(ctx, first, report, sourceMaster.id);
   const { task } = doc;
   const range = parseSlotRange(task.in_flight!);
   const recorded = await recordMigration(ctx.deps, ctx.ns, ctx.cl, range, task.target, {
@@ -225,6 +245,7 @@ async function rangeDone(ctx: Ctx, doc: StoredTask): Promise<StoredTask> {
     in_flight: null,
     in_flight_started_at: null,
     in_flight_sent: false,
+    in_flight_source: null,
     in_flight_clean: false,
     slow: false,
   });
@@ -250,6 +271,7 @@ async function startNext(ctx: Ctx, doc: StoredTask): Promise<StoredTask | null> 
     in_flight: range,
     in_flight_started_at: now,
     in_flight_sent: false,
+    in_flight_source: null,
     in_flight_clean: false,
   });
 }
@@ -267,7 +289,7 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
     const targetMaster =
       cluster.shards[doc.task.target] && masterOf(cluster.shards[doc.task.target]!);
     const target =
-      targetMaster && needsTarget(doc.task, report)
+      targetMaster && needsTarget(doc.task, report, sourceMasterId(cluster, doc.task.source))
         ? await readClusterInfo(ctx.deps, targetMaster)
         : undefined;
     const now = ctx.deps.now();
@@ -392,6 +414,7 @@ async function adoptOrphans(ctx: Ctx, cluster: Cluster, docs: StoredTask[]): Pro
       in_flight: text,
       in_flight_started_at: now,
       in_flight_sent: true,
+      in_flight_source: null,
       in_flight_clean: false,
       slow: false,
       error_count: 0,

@@ -49,9 +49,15 @@ function sameRange(a: SlotRange, b: SlotRange): boolean {
   return a.start === b.start && a.stop === b.stop;
 }
 
+/** The task's flags are about `sourceId` (or bound to no node: an older version's task). */
+export function boundTo(task: Task, sourceId: string | undefined): boolean {
+  return task.in_flight_source === null || task.in_flight_source === sourceId;
+}
+
 /** Whether the engine must ask the target master before deciding (see `StepInput.target`). */
-export function needsTarget(task: Task, report: SourceReport): boolean {
+export function needsTarget(task: Task, report: SourceReport, sourceId?: string): boolean {
   if (task.in_flight === null || !task.in_flight_sent) return false;
+  if (!boundTo(task, sourceId)) return true;
   return !report.info || !migratesRange(report.info, parseSlotRange(task.in_flight));
 }
 
@@ -97,6 +103,7 @@ export function decideStep(input: StepInput): MigrationAction {
     target: input.target,
     sent: task.in_flight_sent,
     clean: task.in_flight_clean,
+    sourceBound: boundTo(task, masterOf(source)?.id),
   });
   if (verdict.done) return { kind: "complete" };
 

@@ -29,9 +29,16 @@ export const Task = z.object({
    */
   in_flight_sent: z.boolean().default(false),
   /**
-   * When MIGRATE for `in_flight` was first about to be sent, the source reported no `success`
-   * for exactly this range: a `success` it reports now is this attempt's, acknowledged or not
-   * (an answer lost to a timeout, a crash before `in_flight_sent` was written).
+   * The source master (node id) MIGRATE for `in_flight` goes to; `in_flight_sent` and
+   * `in_flight_clean` are about that node only. Another node's migration lines (a replica
+   * promoted since, holding lines from a move it made as master long ago) prove nothing.
+   * null: written by an older version, not bound.
+   */
+  in_flight_source: z.string().nullable().default(null),
+  /**
+   * Before MIGRATE went out to `in_flight_source`, that node reported no `success` for exactly
+   * this range: a `success` it reports now is this attempt's, acknowledged or not (an answer
+   * lost to a timeout, a crash before `in_flight_sent` was written).
    */
   in_flight_clean: z.boolean().default(false),
   /**

@@ -68,8 +68,16 @@ export function judgeMove(input: {
   sent: boolean;
   /** The source had no `success` for the range before this attempt's MIGRATE went out. */
   clean?: boolean;
+  /**
+   * `sent` and `clean` are about the node that gave `source` (default true). When not, its
+   * migration lines are another node's history (a replica promoted since): the source is
+   * taken as silent, and only the target's import state can tell.
+   */
+  sourceBound?: boolean;
 }): MoveVerdict {
-  const { move, source, target } = input;
+  const { move, target } = input;
+  const source: NodeReport =
+    input.sourceBound === false ? { error: "source master changed since MIGRATE" } : input.source;
   const info = source.info;
   const notAcknowledged: MoveVerdict = { done: false, why: "MIGRATE not acknowledged yet" };
   if (info && migratesRange(info, move.range)) {
@@ -113,8 +121,8 @@ async function acknowledged(
   ns: string,
   name: string,
   move: RecordedMove,
-): Promise<{ sent: boolean; clean: boolean }> {
-  const unknown = { sent: false, clean: false };
+): Promise<{ sent: boolean; clean: boolean; boundTo: string | null }> {
+  const unknown = { sent: false, clean: false, boundTo: null };
   const kvs = await store.readPrefix(store.keys.tasksPrefix(ns, name)).catch(() => null);
   if (kvs === null) return unknown;
   const text = formatSlotRange(move.range);
@@ -126,9 +134,13 @@ async function acknowledged(
       continue;
     }
     if (parsed.in_flight === text && parsed.source === move.source)
-      return { sent: parsed.in_flight_sent, clean: parsed.in_flight_clean };
+      return {
+        sent: parsed.in_flight_sent,
+        clean: parsed.in_flight_clean,
+        boundTo: parsed.in_flight_source,
+      };
   }
-  return { sent: true, clean: false };
+  return { sent: true, clean: false, boundTo: null };
 }
 
 export interface FoldedMove extends RecordedMove {
@@ -152,8 +164,10 @@ export async function completedMoves(
     const silent = !source.info || !migratesRange(source.info, move.range);
     // Still copying, or failed: nothing to fold (and no etcd read on the way).
     if (!silent && source.info?.migrating?.state !== "success") continue;
-    const { sent, clean } = await acknowledged(deps.store, ns, cluster.name, move);
-    const target = silent && sent ? await readClusterInfo(deps, targetMaster) : undefined;
+    const { sent, clean, boundTo } = await acknowledged(deps.store, ns, cluster.name, move);
+    const sourceBound = boundTo === null || boundTo === sourceMaster.id;
+    const target =
+      (silent || !sourceBound) && sent ? await readClusterInfo(deps, targetMaster) : undefined;
     const verdict = judgeMove({
       move,
       targetNodeIds: targetShard.nodes.map((n) => n.id),
@@ -161,6 +175,7 @@ export async function completedMoves(
       target,
       sent,
       clean,
+      sourceBound,
     });
     if (verdict.done) out.push({ ...move, by: verdict.by });
   }

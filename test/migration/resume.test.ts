@@ -130,7 +130,11 @@ describe("resuming after a crash", () => {
     // The route sends MIGRATE at once, or the first round does.
     await probeAllClusters({ ...h.runtime.ops, etcd: h.etcd }, h.settings);
     const task = (await tasksOf(h, NS, "f")).find((t) => t.in_flight === "80");
-    expect(task).toMatchObject({ in_flight_sent: true, in_flight_clean: true });
+    expect(task).toMatchObject({
+      in_flight_sent: true,
+      in_flight_clean: true,
+      in_flight_source: masterOf(cluster.shards[0]!)!.id,
+    });
     const [done] = await roundsUntilFinished(h, NS, "f");
     expect(done).toMatchObject({ state: "succeeded", in_flight_clean: false });
     await expectMoved("f", cluster, data, cluster.version + 1);

@@ -124,6 +124,36 @@ describe("decideStep", () => {
     expect(step(lost, cluster("11-14"), fail).kind).toBe("send");
   });
 
+  it("a success reported by a source master the attempt was not sent to proves nothing", () => {
+    // Sent to (and checked clean on) another node, before a failover made A the master: A's
+    // success lines are its own history from a move it made long ago.
+    const other = "c".repeat(40);
+    const success = info({ range: "11-14", state: "success" });
+    const elsewhere = task({
+      in_flight_source: other,
+      in_flight_sent: true,
+      in_flight_clean: true,
+    });
+    expect(step(elsewhere, cluster("11-14"), success).kind).toBe("send");
+    // The target's import state still decides for an acknowledged attempt.
+    const imported: ClusterInfo = {
+      ...info(null),
+      importing: { ranges: [parseSlotRange("11-14")], state: "success" },
+    };
+    const decided = decideStep({
+      task: elsewhere,
+      cluster: cluster("11-14"),
+      report: { info: success },
+      target: { info: imported },
+      now: 2000,
+      timeoutMs: 5000,
+    });
+    expect(decided.kind).toBe("complete");
+    // Bound to A itself: A's success after a clean send is proof.
+    const here = task({ in_flight_source: A, in_flight_sent: false, in_flight_clean: true });
+    expect(step(here, cluster("11-14"), success).kind).toBe("complete");
+  });
+
   it("a fail or success seen before MIGRATE was acknowledged may be stale: send again", () => {
     const unsent = task({ in_flight_sent: false });
     expect(step(unsent, cluster("11-14"), info({ range: "11-14", state: "fail" })).kind).toBe(
