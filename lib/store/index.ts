@@ -36,6 +36,12 @@ export {
   readProbeSeen,
 } from "./ownership.js";
 export {
+  CLUSTERS_PER_READ,
+  type ClusterRoundRead,
+  type RoundReadSchemas,
+  TopologyCache,
+} from "./rounds.js";
+export {
   type ClusterUpdate,
   type ClusterUpdateFn,
   Store,

@@ -12,7 +12,7 @@ import {
   runSettingsFrom,
   startInvocation,
 } from "../../lib/probe/index.js";
-import { proposalsCommitted } from "../support/etcd-metrics.js";
+import { kvRequests, proposalsCommitted } from "../support/etcd-metrics.js";
 import { simProcess } from "./probe.js";
 import { type BenchEnv, benchEnv, header, row, simCluster, stats } from "./setup.js";
 
@@ -45,6 +45,7 @@ export async function healthyRounds(clusters: number, rounds: number) {
     await probeAllClusters(deps, settings, undefined, invocation);
     const url = b.etcd.members[0]!.clientUrl;
     const before = await proposalsCommitted(url);
+    const requestsBefore = await kvRequests(url);
     const times: number[] = [];
     // Rounds that saw a node fail (a loaded machine misses the node timeout) write its
     // counters: counted apart, so the figure shows what a truly healthy round costs.
@@ -61,7 +62,14 @@ export async function healthyRounds(clusters: number, rounds: number) {
       }
     }
     const proposals = (await proposalsCommitted(url)) - before;
-    return { perRound: proposals / rounds, round: stats(times), failedNodes, stateWrites };
+    const requests = (await kvRequests(url)) - requestsBefore;
+    return {
+      perRound: proposals / rounds,
+      requestsPerRound: requests / rounds,
+      round: stats(times),
+      failedNodes,
+      stateWrites,
+    };
   } finally {
     await invocation?.end();
     nodePool.close();
