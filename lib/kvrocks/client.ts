@@ -76,7 +76,11 @@ export class KvrocksClient {
   }
 
   /** One command with an outer deadline: `commandTimeout` alone misses a silent handshake. */
-  async call(...args: (string | number)[]): Promise<unknown> {
+  call(...args: (string | number)[]): Promise<unknown> {
+    return this.withDeadline(this.send(args));
+  }
+
+  private async withDeadline<T>(work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -85,10 +89,34 @@ export class KvrocksClient {
       );
     });
     try {
-      return await Promise.race([this.send(args), deadline]);
+      return await Promise.race([work, deadline]);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Several commands in one write (one system call, one deadline), each answered with its
+   * reply or its error reply, in order. A connection failure or the deadline throws.
+   */
+  private callAll(commands: (string | number)[][]): Promise<(unknown | NodeError)[]> {
+    return this.withDeadline(
+      (async () => {
+        try {
+          await this.connect();
+          const pipeline = this.redis.pipeline();
+          for (const [command, ...rest] of commands)
+            pipeline.call(String(command), ...rest.map(String));
+          const replies = (await pipeline.exec()) ?? [];
+          return commands.map((_, i) => {
+            const [err, reply] = replies[i] ?? [new Error("no reply")];
+            return err ? this.classify(err) : reply;
+          });
+        } catch (err) {
+          throw this.classify(err);
+        }
+      })(),
+    );
   }
 
   private connecting: Promise<void> | null = null;
@@ -167,6 +195,30 @@ export class KvrocksClient {
       this.text("INFO", "keyspace"),
     ]);
     return this.parse("INFO", `${replication}\r\n${keyspace}`, parseReplicationInfo);
+  }
+
+  /**
+   * What a probe looks at, in one write: CLUSTER NODES (its error thrown: not initialized,
+   * loading), and INFO replication + keyspace (null when either fails: not every caller
+   * needs it).
+   */
+  async probeView(): Promise<{ view: NodeLine[]; replication: ReplicationInfo | null }> {
+    const [nodes, replication, keyspace] = await this.callAll([
+      ["CLUSTER", "NODES"],
+      ["INFO", "replication"],
+      ["INFO", "keyspace"],
+    ]);
+    if (nodes instanceof NodeError) throw nodes;
+    if (typeof nodes !== "string")
+      throw new NodeError(this.addr, "bad_reply", `CLUSTER answered ${typeof nodes}`);
+    const view = this.parse("CLUSTER NODES", nodes, parseClusterNodes);
+    if (typeof replication !== "string" || typeof keyspace !== "string")
+      return { view, replication: null };
+    try {
+      return { view, replication: parseReplicationInfo(`${replication}\r\n${keyspace}`) };
+    } catch {
+      return { view, replication: null };
+    }
   }
 
   /** One `INFO` (all sections: Kvrocks takes at most one name) for the live statistics. */

@@ -56,14 +56,11 @@ export async function observeNode(
     const options = { password: node.password, timeoutMs };
     const use = pool ? pool.use.bind(pool) : withNode;
     return await use(node.addr, options, async (client) => {
-      // All go out at once; an uninitialized node fails CLUSTER NODES, handled below. Every
+      // One write; an uninitialized node fails CLUSTER NODES, handled below. Every
       // CLUSTER NODES line carries the node's cluster version as its config epoch, so no
       // CLUSTER INFO (which makes Kvrocks count all 16384 slots) is needed for it.
       // INFO is read only to keep what failover needs (who holds data): missing, it is null.
-      const [view, replication] = await Promise.all([
-        client.clusterNodes(),
-        client.replicationInfo().catch(() => null),
-      ]);
+      const { view, replication } = await client.probeView();
       const version = versionIn(view) ?? (await client.version());
       return { ...base, alive: true, version, view, replication };
     });

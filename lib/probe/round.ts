@@ -280,6 +280,15 @@ async function roundInputs(store: Store, ns: string, name: string, read?: ProbeR
   return [read.cluster, read.state, read.switchover] as const;
 }
 
+/** Topologies shared between rounds (frozen, see `TopologyCache`) already found valid. */
+const validated = new WeakSet<Cluster>();
+
+function assertValidOnce(cluster: Cluster): void {
+  if (validated.has(cluster)) return;
+  assertClusterValid(cluster);
+  if (Object.isFrozen(cluster)) validated.add(cluster);
+}
+
 /** Thrown between steps once the round's lock is lost. */
 class LockLost extends Error {}
 
@@ -306,7 +315,7 @@ export async function probeCluster(
     if (signal?.aborted) throw new LockLost();
   };
   // A cluster that breaks the invariants is neither pushed nor failed over: report it.
-  assertClusterValid(cluster);
+  assertValidOnce(cluster);
   if (read.corrupt)
     log.warn({ error: read.corrupt.error }, "probe state unreadable: starting it afresh");
   const stored =
