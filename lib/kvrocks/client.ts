@@ -96,27 +96,17 @@ export class KvrocksClient {
   }
 
   /**
-   * Several commands in one write (one system call, one deadline), each answered with its
-   * reply or its error reply, in order. A connection failure or the deadline throws.
+   * Runs `issue`, whose calls made synchronously go out in one write (one system call) when
+   * the connection is up; each keeps its own reply, error and deadline.
    */
-  private callAll(commands: (string | number)[][]): Promise<(unknown | NodeError)[]> {
-    return this.withDeadline(
-      (async () => {
-        try {
-          await this.connect();
-          const pipeline = this.redis.pipeline();
-          for (const [command, ...rest] of commands)
-            pipeline.call(String(command), ...rest.map(String));
-          const replies = (await pipeline.exec()) ?? [];
-          return commands.map((_, i) => {
-            const [err, reply] = replies[i] ?? [new Error("no reply")];
-            return err ? this.classify(err) : reply;
-          });
-        } catch (err) {
-          throw this.classify(err);
-        }
-      })(),
-    );
+  private together<T>(issue: () => T): T {
+    const stream = this.redis.status === "ready" ? this.redis.stream : null;
+    stream?.cork();
+    try {
+      return issue();
+    } finally {
+      stream?.uncork();
+    }
   }
 
   private connecting: Promise<void> | null = null;
@@ -130,14 +120,16 @@ export class KvrocksClient {
     return this.connecting;
   }
 
-  private async send(args: (string | number)[]): Promise<unknown> {
-    try {
-      await this.connect();
-      const [command, ...rest] = args;
-      return await this.redis.call(String(command), ...rest.map(String));
-    } catch (err) {
+  /** Written at once when the connection is up (see `together`), else once it is. */
+  private send(args: (string | number)[]): Promise<unknown> {
+    const [command, ...rest] = args;
+    const written =
+      this.redis.status === "ready"
+        ? this.redis.call(String(command), ...rest.map(String))
+        : this.connect().then(() => this.redis.call(String(command), ...rest.map(String)));
+    return written.catch((err: unknown) => {
       throw this.classify(err);
-    }
+    });
   }
 
   private classify(err: unknown): NodeError {
@@ -199,26 +191,15 @@ export class KvrocksClient {
 
   /**
    * What a probe looks at, in one write: CLUSTER NODES (its error thrown: not initialized,
-   * loading), and INFO replication + keyspace (null when either fails: not every caller
-   * needs it).
+   * loading), and INFO replication + keyspace (null when it fails or is late: not every
+   * caller needs it).
    */
   async probeView(): Promise<{ view: NodeLine[]; replication: ReplicationInfo | null }> {
-    const [nodes, replication, keyspace] = await this.callAll([
-      ["CLUSTER", "NODES"],
-      ["INFO", "replication"],
-      ["INFO", "keyspace"],
+    const [view, replication] = this.together(() => [
+      this.clusterNodes(),
+      this.replicationInfo().catch(() => null),
     ]);
-    if (nodes instanceof NodeError) throw nodes;
-    if (typeof nodes !== "string")
-      throw new NodeError(this.addr, "bad_reply", `CLUSTER answered ${typeof nodes}`);
-    const view = this.parse("CLUSTER NODES", nodes, parseClusterNodes);
-    if (typeof replication !== "string" || typeof keyspace !== "string")
-      return { view, replication: null };
-    try {
-      return { view, replication: parseReplicationInfo(`${replication}\r\n${keyspace}`) };
-    } catch {
-      return { view, replication: null };
-    }
+    return { view: await view, replication: await replication };
   }
 
   /** One `INFO` (all sections: Kvrocks takes at most one name) for the live statistics. */
