@@ -76,7 +76,11 @@ export class KvrocksClient {
   }
 
   /** One command with an outer deadline: `commandTimeout` alone misses a silent handshake. */
-  async call(...args: (string | number)[]): Promise<unknown> {
+  call(...args: (string | number)[]): Promise<unknown> {
+    return this.withDeadline(this.send(args));
+  }
+
+  private async withDeadline<T>(work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -85,9 +89,23 @@ export class KvrocksClient {
       );
     });
     try {
-      return await Promise.race([this.send(args), deadline]);
+      return await Promise.race([work, deadline]);
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Runs `issue`, whose calls made synchronously go out in one write (one system call) when
+   * the connection is up; each keeps its own reply, error and deadline.
+   */
+  private together<T>(issue: () => T): T {
+    const stream = this.redis.status === "ready" ? this.redis.stream : null;
+    stream?.cork();
+    try {
+      return issue();
+    } finally {
+      stream?.uncork();
     }
   }
 
@@ -102,14 +120,16 @@ export class KvrocksClient {
     return this.connecting;
   }
 
-  private async send(args: (string | number)[]): Promise<unknown> {
-    try {
-      await this.connect();
-      const [command, ...rest] = args;
-      return await this.redis.call(String(command), ...rest.map(String));
-    } catch (err) {
+  /** Written at once when the connection is up (see `together`), else once it is. */
+  private send(args: (string | number)[]): Promise<unknown> {
+    const [command, ...rest] = args;
+    const written =
+      this.redis.status === "ready"
+        ? this.redis.call(String(command), ...rest.map(String))
+        : this.connect().then(() => this.redis.call(String(command), ...rest.map(String)));
+    return written.catch((err: unknown) => {
       throw this.classify(err);
-    }
+    });
   }
 
   private classify(err: unknown): NodeError {
@@ -167,6 +187,19 @@ export class KvrocksClient {
       this.text("INFO", "keyspace"),
     ]);
     return this.parse("INFO", `${replication}\r\n${keyspace}`, parseReplicationInfo);
+  }
+
+  /**
+   * What a probe looks at, in one write: CLUSTER NODES (its error thrown: not initialized,
+   * loading), and INFO replication + keyspace (null when it fails or is late: not every
+   * caller needs it).
+   */
+  async probeView(): Promise<{ view: NodeLine[]; replication: ReplicationInfo | null }> {
+    const [view, replication] = this.together(() => [
+      this.clusterNodes(),
+      this.replicationInfo().catch(() => null),
+    ]);
+    return { view: await view, replication: await replication };
   }
 
   /** One `INFO` (all sections: Kvrocks takes at most one name) for the live statistics. */

@@ -15,6 +15,8 @@ export class NodePool {
   constructor(private readonly poolOptions: NodePoolOptions = {}) {}
 
   private readonly clients = new Map<string, KvrocksClient>();
+  /** Keys of `clients` by address: a new connection looks at its own address only. */
+  private readonly keysByAddr = new Map<string, Set<string>>();
   /** Keys used since the last `closeIdle`. */
   private readonly used = new Set<string>();
   /** Address -> when a kept connection to it closed under us; forgotten once it answers. */
@@ -61,7 +63,18 @@ export class NodePool {
       },
     });
     this.clients.set(key, client);
+    const keys = this.keysByAddr.get(addr) ?? new Set<string>();
+    keys.add(key);
+    this.keysByAddr.set(addr, keys);
     return client;
+  }
+
+  private forget(key: string): void {
+    this.clients.delete(key);
+    const addr = key.slice(0, key.indexOf("\u0000"));
+    const keys = this.keysByAddr.get(addr);
+    keys?.delete(key);
+    if (keys?.size === 0) this.keysByAddr.delete(addr);
   }
 
   private async run<T>(
@@ -74,7 +87,7 @@ export class NodePool {
     } catch (err) {
       // After any error the connection's state is unknown (a late reply may still arrive):
       // never reuse it.
-      if (this.clients.get(key) === client) this.clients.delete(key);
+      if (this.clients.get(key) === client) this.forget(key);
       client.close();
       throw err;
     }
@@ -85,12 +98,10 @@ export class NodePool {
    * any more, and the node should not keep a session the operator meant to revoke.
    */
   private closeOtherPasswords(addr: string, password: string): void {
-    for (const [key, client] of this.clients) {
-      const [keyAddr, keyPassword] = key.split("\u0000");
-      if (keyAddr === addr && keyPassword !== password) {
-        this.clients.delete(key);
-        client.close();
-      }
+    for (const key of this.keysByAddr.get(addr) ?? []) {
+      if (key.split("\u0000")[1] === password) continue;
+      this.clients.get(key)?.close();
+      this.forget(key);
     }
   }
 
@@ -101,7 +112,7 @@ export class NodePool {
   closeIdle(): void {
     for (const [key, client] of this.clients) {
       if (this.used.has(key)) continue;
-      this.clients.delete(key);
+      this.forget(key);
       client.close();
     }
     const kept = new Set([...this.clients.keys()].map((key) => key.split("\u0000")[0]));
@@ -117,6 +128,7 @@ export class NodePool {
   close(): void {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
+    this.keysByAddr.clear();
     this.used.clear();
     this.lost.clear();
   }

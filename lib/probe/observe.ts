@@ -1,7 +1,6 @@
 // One look at one node: is it alive, which version does it hold, what does it believe.
 import { errorMessage } from "../errors.js";
 import {
-  type ClusterInfo,
   isNodeError,
   type NodeLine,
   type NodePool,
@@ -18,7 +17,6 @@ export interface Observation {
   notInitialized: boolean;
   loading: boolean;
   version: number | null;
-  info: ClusterInfo | null;
   view: NodeLine[] | null;
   /** INFO replication + keyspace: role, link, `sequence`; null when it could not be read. */
   replication: ReplicationInfo | null;
@@ -49,7 +47,6 @@ export async function observeNode(
     notInitialized: false,
     loading: false,
     version: null,
-    info: null,
     view: null,
     replication: null,
     error: null,
@@ -59,14 +56,13 @@ export async function observeNode(
     const options = { password: node.password, timeoutMs };
     const use = pool ? pool.use.bind(pool) : withNode;
     return await use(node.addr, options, async (client) => {
-      // All go out in one write; an uninitialized node fails the first two, handled below.
+      // One write; an uninitialized node fails CLUSTER NODES, handled below. Every
+      // CLUSTER NODES line carries the node's cluster version as its config epoch, so no
+      // CLUSTER INFO (which makes Kvrocks count all 16384 slots) is needed for it.
       // INFO is read only to keep what failover needs (who holds data): missing, it is null.
-      const [info, view, replication] = await Promise.all([
-        client.clusterInfo(),
-        client.clusterNodes(),
-        client.replicationInfo().catch(() => null),
-      ]);
-      return { ...base, alive: true, version: info.currentEpoch, info, view, replication };
+      const { view, replication } = await client.probeView();
+      const version = versionIn(view) ?? (await client.version());
+      return { ...base, alive: true, version, view, replication };
     });
   } catch (err) {
     if (isNodeError(err) && err.notInitialized) {
@@ -77,6 +73,11 @@ export async function observeNode(
     }
     return { ...base, alive: false, error: errorMessage(err), failure: failureKind(err) };
   }
+}
+
+/** The cluster version a CLUSTER NODES answer was printed at; null when it has no line. */
+function versionIn(view: readonly NodeLine[]): number | null {
+  return (view.find((line) => line.myself) ?? view[0])?.version ?? null;
 }
 
 /** The role a node says it has, from the `myself` line of its CLUSTER NODES. */

@@ -22,6 +22,7 @@ import {
   putMember,
   revokeLease,
   type StoreKeys,
+  TopologyCache,
 } from "../store/index.js";
 
 export interface InvocationOptions {
@@ -111,6 +112,8 @@ export class ProbeInvocation {
   private assignmentKey = "";
   private assignment = new Map<string, string>();
   private ended = false;
+  /** Decoded topologies kept across this invocation's rounds while their revision holds. */
+  readonly topologies = new TopologyCache();
 
   private constructor(
     private readonly etcd: Etcd3,

@@ -5,7 +5,7 @@
 
 import { hostname } from "node:os";
 import { setTimeout as delay } from "node:timers/promises";
-import { errorMessage, isKvcError } from "../errors.js";
+import { errorMessage, invalid, isKvcError, notFound } from "../errors.js";
 import { advanceMigrations, type MigrationEvent } from "../migration/index.js";
 import {
   assertClusterValid,
@@ -13,6 +13,7 @@ import {
   emptyProbeState,
   masterOf,
   ProbeState,
+  Task,
 } from "../model/index.js";
 import {
   bumpVersion,
@@ -28,7 +29,7 @@ import {
   type StoredTask,
   updateTopology,
 } from "../ops/index.js";
-import type { CorruptDoc, Fence } from "../store/index.js";
+import type { ClusterRoundRead, CorruptDoc, Fence, Store } from "../store/index.js";
 import { type PushResult, pushTopologyToNode, viewMatches } from "../topology/index.js";
 import { confirmDown, type Verdict } from "./confirm.js";
 import { type CounterSettings, nextCounters } from "./counters.js";
@@ -316,6 +317,36 @@ function withVerdicts(
   return nodes;
 }
 
+/** A cluster's round inputs, read with other clusters' (see `Store.readClusterRounds`). */
+export type ProbeRoundRead = ClusterRoundRead<ProbeState, Task>;
+
+export const PROBE_ROUND_SCHEMAS = { state: ProbeState, task: Task };
+
+/** Topology, probe state and switchover marker: from `read` when given, else from etcd. */
+async function roundInputs(store: Store, ns: string, name: string, read?: ProbeRoundRead) {
+  if (!read) {
+    return Promise.all([
+      store.getCluster(ns, name),
+      store.getDocOrCorrupt(store.keys.probeState(ns, name), ProbeState),
+      store.switchoverUnderWay(ns, name),
+    ]);
+  }
+  if (!read.cluster) {
+    const message = read.error?.message ?? `cluster ${ns}/${name} not found`;
+    throw read.error?.kind === "invalid" ? invalid(message) : notFound(message);
+  }
+  return [read.cluster, read.state, read.switchover] as const;
+}
+
+/** Topologies shared between rounds (frozen, see `TopologyCache`) already found valid. */
+const validated = new WeakSet<Cluster>();
+
+function assertValidOnce(cluster: Cluster): void {
+  if (validated.has(cluster)) return;
+  assertClusterValid(cluster);
+  if (Object.isFrozen(cluster)) validated.add(cluster);
+}
+
 /** Thrown between steps once the round's lock is lost. */
 class LockLost extends Error {}
 
@@ -330,21 +361,19 @@ export async function probeCluster(
   fence?: Fence,
   /** The round's lock signal: aborted once the lock is lost. */
   signal?: AbortSignal,
+  /** The round's etcd inputs, already read with other clusters'; read here when absent. */
+  pre?: ProbeRoundRead,
 ): Promise<ClusterRoundReport> {
   const { store } = deps;
   const started = deps.now();
   const log = deps.log.child({ namespace: ns, cluster: name });
   const stateKey = store.keys.probeState(ns, name);
-  const [{ cluster }, read, switching] = await Promise.all([
-    store.getCluster(ns, name),
-    store.getDocOrCorrupt(stateKey, ProbeState),
-    store.switchoverUnderWay(ns, name),
-  ]);
+  const [{ cluster }, read, switching] = await roundInputs(store, ns, name, pre);
   const held = () => {
     if (signal?.aborted) throw new LockLost();
   };
   // A cluster that breaks the invariants is neither pushed nor failed over: report it.
-  assertClusterValid(cluster);
+  assertValidOnce(cluster);
   if (read.corrupt)
     log.warn({ error: read.corrupt.error }, "probe state unreadable: starting it afresh");
   const stored =
@@ -498,7 +527,14 @@ export async function probeCluster(
   // tasks are read only now, leniently: failover never depends on migration bookkeeping.
   let corrupt: CorruptDoc[] = [];
   let migrations: MigrationEvent[] = [];
-  if (!lockLost && !switching) {
+  // No task read with the inputs and no migration in the topology: nothing to advance (a task
+  // created since is advanced next round).
+  const idle =
+    pre !== undefined &&
+    pre.tasks.docs.length === 0 &&
+    pre.tasks.corrupt.length === 0 &&
+    current.shards.every((s) => s.migrating_slot === null);
+  if (!lockLost && !switching && !idle) {
     let tasks: StoredTask[] | undefined;
     try {
       const read = await readTaskDocs(store, ns, name);

@@ -5,10 +5,16 @@ import { hostname } from "node:os";
 import type { Etcd3 } from "etcd3";
 import { errorMessage } from "../errors.js";
 import type { OpsDeps } from "../ops/index.js";
-import { type ClusterRef, ownerString } from "../store/index.js";
+import { CLUSTERS_PER_READ, type ClusterRef, ownerString } from "../store/index.js";
 import { ProbeInvocation } from "./ownership.js";
 import { witnessSuspicions } from "./quorum.js";
-import { type ClusterRoundReport, type ProbeSettings, probeCluster } from "./round.js";
+import {
+  type ClusterRoundReport,
+  PROBE_ROUND_SCHEMAS,
+  type ProbeRoundRead,
+  type ProbeSettings,
+  probeCluster,
+} from "./round.js";
 
 export interface ProbeRunDeps extends OpsDeps {
   etcd: Etcd3;
@@ -135,13 +141,16 @@ async function probeOwnedClusters(
           return [];
         })
       : Promise.resolve([]);
-  await eachLimited(plan.mine, settings.concurrency, async ({ ref, fence }) => {
+  const readAhead = roundReads(deps, plan.mine, invocation);
+  const order = plan.mine.map((mine, index) => ({ ...mine, index }));
+  await eachLimited(order, settings.concurrency, async ({ ref, fence, index }) => {
     const { namespace, cluster } = ref;
     if (signal?.aborted || invocation.signal.aborted) {
       summary.skipped++;
       return;
     }
     try {
+      const pre = await readAhead(index);
       const report = await probeCluster(
         deps,
         namespace,
@@ -149,6 +158,7 @@ async function probeOwnedClusters(
         clusterSettings,
         fence,
         invocation.signal,
+        pre,
       );
       summary.probed++;
       summary.failovers += report.failovers.length;
@@ -161,9 +171,47 @@ async function probeOwnedClusters(
   summary.witnessed = (await witnessing).filter((w) => w.recorded).length;
   // Nodes no longer in any cluster (and old passwords) were not used this pass: close them.
   deps.nodePool?.closeIdle();
+  invocation.topologies.sweep();
   summary.durationMs = deps.now() - started;
   await invocation.roundDone(deps.now());
   return summary;
+}
+
+/**
+ * The round's etcd inputs of the clusters in `mine`, read a transaction's worth of clusters
+ * at a time, just before they are probed (the next batch is read while this one is probed).
+ * `readAhead(i)` is the inputs of `mine[i]`, or undefined when the batch could not be read:
+ * that cluster's round then reads its own, as it would alone.
+ */
+function roundReads(
+  deps: ProbeRunDeps,
+  mine: readonly { ref: ClusterRef }[],
+  invocation: ProbeInvocation,
+): (index: number) => Promise<ProbeRoundRead | undefined> {
+  const batches = new Map<number, Promise<Map<string, ProbeRoundRead> | null>>();
+  const batch = (n: number) => {
+    let read = batches.get(n);
+    if (!read) {
+      const refs = mine.slice(n * CLUSTERS_PER_READ, (n + 1) * CLUSTERS_PER_READ).map((m) => m.ref);
+      read = deps.store
+        .readClusterRounds(refs, PROBE_ROUND_SCHEMAS, invocation.topologies)
+        .catch((err: unknown) => {
+          deps.log.warn(
+            { error: errorMessage(err) },
+            "probe: batched read failed, reading per cluster",
+          );
+          return null;
+        });
+      batches.set(n, read);
+    }
+    return read;
+  };
+  return async (index) => {
+    const n = Math.floor(index / CLUSTERS_PER_READ);
+    if ((n + 1) * CLUSTERS_PER_READ < mine.length) void batch(n + 1);
+    const ref = mine[index]!.ref;
+    return (await batch(n))?.get(ownerString(ref));
+  };
 }
 
 /** The summary's counts, for a structured log line. */

@@ -1,5 +1,5 @@
 // Generic JSON documents (probe state, tasks, history) with compare-and-swap writes.
-import type { Etcd3 } from "etcd3";
+import type { Etcd3, IKeyValue } from "etcd3";
 import type { z } from "zod";
 import { conflict } from "../errors.js";
 import { decodeJson } from "./codec.js";
@@ -38,9 +38,19 @@ export async function getDocOrCorrupt<T>(
   etcd: Etcd3,
   key: string,
   schema: z.ZodType<T>,
-): Promise<{ doc: Doc<T> | null; corrupt: { revision: Revision; error: string } | null }> {
-  const kv = await getKey(etcd, key);
+): Promise<DocOrCorrupt<T>> {
+  return decodeDocOrCorrupt(await getKey(etcd, key), schema);
+}
+
+export interface DocOrCorrupt<T> {
+  doc: Doc<T> | null;
+  corrupt: { revision: Revision; error: string } | null;
+}
+
+/** One read key (or none) as `getDocOrCorrupt` answers it. */
+export function decodeDocOrCorrupt<T>(kv: IKeyValue | null, schema: z.ZodType<T>): DocOrCorrupt<T> {
   if (!kv) return { doc: null, corrupt: null };
+  const key = kv.key.toString();
   try {
     return {
       doc: {
@@ -69,8 +79,20 @@ export async function listDocsChecked<T>(
   etcd: Etcd3,
   prefix: string,
   schema: z.ZodType<T>,
-): Promise<{ docs: (Doc<T> & { key: string })[]; corrupt: CorruptDoc[] }> {
-  const kvs = await listPrefix(etcd, prefix);
+): Promise<DocsChecked<T>> {
+  return decodeDocsChecked(await listPrefix(etcd, prefix), schema);
+}
+
+export interface DocsChecked<T> {
+  docs: (Doc<T> & { key: string })[];
+  corrupt: CorruptDoc[];
+}
+
+/** Read keys as `listDocsChecked` answers them. */
+export function decodeDocsChecked<T>(
+  kvs: readonly IKeyValue[],
+  schema: z.ZodType<T>,
+): DocsChecked<T> {
   const docs: (Doc<T> & { key: string })[] = [];
   const corrupt: CorruptDoc[] = [];
   for (const kv of kvs) {

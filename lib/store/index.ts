@@ -37,6 +37,12 @@ export {
 } from "./ownership.js";
 export { type QuorumEntries, Suspicion, Vote } from "./quorum.js";
 export {
+  CLUSTERS_PER_READ,
+  type ClusterRoundRead,
+  type RoundReadSchemas,
+  TopologyCache,
+} from "./rounds.js";
+export {
   type ClusterUpdate,
   type ClusterUpdateFn,
   Store,

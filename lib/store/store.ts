@@ -13,6 +13,7 @@ import { type Fence, type Lock, tryLock } from "./lock.js";
 import { readProbeSeen } from "./ownership.js";
 import * as quorum from "./quorum.js";
 import { casLoop, committed, DEFAULT_CAS_ATTEMPTS, lostRace } from "./retry.js";
+import { type RoundReadSchemas, readClusterRounds, type TopologyCache } from "./rounds.js";
 import { commit, getKey, is, listPrefix, op, type Revision } from "./txn.js";
 
 export interface WriteOptions {
@@ -224,6 +225,18 @@ export class Store {
 
   deleteVote(key: string): Promise<void> {
     return quorum.deleteVote(this.etcd, key);
+  }
+
+  /**
+   * What the probe rounds of `refs` read (topology, probe state, switchover marker, tasks),
+   * by `ns/cluster`, in one read-only transaction per 32 clusters (see `readClusterRounds`).
+   */
+  readClusterRounds<S, T>(
+    refs: readonly ClusterRef[],
+    schemas: RoundReadSchemas<S, T>,
+    cache?: TopologyCache,
+  ) {
+    return readClusterRounds(this.etcd, this.keys, refs, schemas, cache);
   }
 
   /** Raw documents under a prefix in one range read; callers decode with `decodeDoc`. */

@@ -6,7 +6,7 @@ import { collectMetrics } from "../../lib/ops/metrics.js";
 import { type ProbeInvocation, startInvocation } from "../../lib/probe/index.js";
 import { type ClusterRef, listOwners, ownerString } from "../../lib/store/index.js";
 import { EtcdCluster } from "../support/etcd.js";
-import { proposalsCommitted } from "../support/etcd-metrics.js";
+import { kvRequests, proposalsCommitted } from "../support/etcd-metrics.js";
 import { eventually, type Harness, startHarness } from "../support/harness.js";
 import { probeDeps, round } from "./helpers.js";
 import { spawnProbe } from "./process.js";
@@ -184,6 +184,27 @@ describe("a running invocation's healthy rounds", () => {
   afterAll(async () => {
     await quiet?.close();
     await etcd?.stop();
+  });
+
+  it("read their clusters' inputs a batch of 32 clusters at a time, not four requests per cluster", async () => {
+    const nodes = await quiet.startNodes(33);
+    for (const [i, node] of nodes.entries()) await quiet.createCluster("many", `m${i}`, [node], 1);
+    const invocation = await startInvocation(probeDeps(quiet), quiet.settings, true);
+    try {
+      await round(quiet, invocation); // takes the clusters, first sight recorded
+      const url = etcd.members[0]!.clientUrl;
+      const before = await kvRequests(url);
+      const summary = await round(quiet, invocation);
+      const requests = (await kvRequests(url)) - before;
+      expect(summary.probed).toBe(34);
+      expect(summary.reports.every((r) => !r.stateWritten && r.failed === 0)).toBe(true);
+      // The cluster list, the registry, the ownership keys, and two batches of inputs.
+      expect(requests).toBeLessThanOrEqual(5);
+    } finally {
+      await invocation.end();
+      for (let i = 0; i < nodes.length; i++)
+        await quiet.runtime.store.deleteCluster("many", `m${i}`);
+    }
   });
 
   it("commit no etcd proposal over ten rounds", async () => {

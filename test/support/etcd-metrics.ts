@@ -10,3 +10,18 @@ export async function proposalsCommitted(clientUrl: string): Promise<number> {
   if (!line) throw new Error("etcd /metrics has no etcd_server_proposals_committed_total");
   return Number(line.split(/\s+/)[1]);
 }
+
+/**
+ * KV requests etcd served (Range, Txn, Put, DeleteRange), reads included: how many round trips
+ * a probe round costs etcd, whatever the machine's load.
+ */
+export async function kvRequests(clientUrl: string): Promise<number> {
+  const res = await fetch(`${clientUrl.replace(/\/+$/, "")}/metrics`);
+  if (!res.ok) throw new Error(`etcd /metrics answered ${res.status}`);
+  let total = 0;
+  for (const line of (await res.text()).split("\n")) {
+    if (line.startsWith("grpc_server_started_total{") && line.includes('"etcdserverpb.KV"'))
+      total += Number(line.split(/\s+/).at(-1));
+  }
+  return total;
+}

@@ -133,8 +133,24 @@ function ownerRuns(node: KvrocksNode): OwnerRun[] {
   return runs;
 }
 
+/**
+ * The slot text of the last view asked for, per node table: slot owners change only with
+ * the version (SETNODES, SETSLOT) or with a new node table (forced SETNODES, RESET), so a
+ * probe asking every second does not walk all 16384 slots each time.
+ */
+const slotTextMemo = new WeakMap<object, { version: number; text: Map<string, string> }>();
+
 /** Runs grouped by owner id (stale owner records print under the id they carry). */
 function slotTextById(node: KvrocksNode): Map<string, string> {
+  const c = node.cluster;
+  const memo = slotTextMemo.get(c.nodes);
+  if (memo && memo.version === c.version) return memo.text;
+  const text = computeSlotText(node);
+  slotTextMemo.set(c.nodes, { version: c.version, text });
+  return text;
+}
+
+function computeSlotText(node: KvrocksNode): Map<string, string> {
   const out = new Map<string, string>();
   for (const { start, end, owner } of ownerRuns(node)) {
     const part = start === end ? `${start}` : `${start}-${end}`;
