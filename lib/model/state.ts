@@ -44,6 +44,11 @@ export const PendingQuorum = z.object({
   down: z.array(z.string()),
   /** Observer names whose latest vote says it answers. */
   up: z.array(z.string()),
+  /**
+   * The lease of the owner whose own confirmation judged the master down. Only that owner
+   * may take a later failed probe as "still down"; a new owner confirms afresh.
+   */
+  owner_lease: z.string().nullable().default(null),
 });
 export type PendingQuorum = z.infer<typeof PendingQuorum>;
 

@@ -78,6 +78,7 @@ export async function judgeByQuorum(
   state: ProbeState,
   settings: QuorumSettings,
   fence: Fence | undefined,
+  signal?: AbortSignal,
 ): Promise<QuorumGate> {
   if (settings.quorum <= 1) return { reached: true, voters: null };
   const { store } = deps;
@@ -86,7 +87,9 @@ export async function judgeByQuorum(
   const standing = entries.suspicions[0];
   const since = standing?.since ?? state.quorum[master.id]?.since ?? deps.now();
   // Without a fence there is no lease to hang the suspicion on: no witness is asked.
-  if (fence && standing?.lease !== fence.lease) {
+  // Re-written when another owner wrote it, or the shard's index changed (a lower shard was
+  // removed): witnesses look the master up by id, health shows the index.
+  if (fence && (standing?.lease !== fence.lease || standing.shard !== shard)) {
     await store.putSuspicion(
       {
         namespace: ref.namespace,
@@ -106,7 +109,7 @@ export async function judgeByQuorum(
   // time). Waiting for it up to one interval, rather than until the next round, fails a dead
   // master over about as soon as the last observer has judged it.
   if (down.length < settings.quorum && fence && settings.waitMs > 0) {
-    if (await store.waitForQuorumChange(prefix, entries.revision, settings.waitMs)) {
+    if (await store.waitForQuorumChange(prefix, entries.revision, settings.waitMs, signal)) {
       entries = await store.readQuorum(prefix);
       ({ down, up } = tally(entries, settings.observer, deps.now(), voteWindowMs(settings)));
     }
@@ -118,6 +121,7 @@ export async function judgeByQuorum(
     needed: settings.quorum,
     down,
     up,
+    owner_lease: fence?.lease ?? null,
   };
   state.quorum[master.id] = pending;
   if (down.length >= settings.quorum) return { reached: true, voters: down };
@@ -157,18 +161,19 @@ export interface WitnessReport {
 }
 
 /**
- * A witness's part: every suspicion on a cluster this invocation does not own is probed from
- * here, confirmed as the owner does, and answered with a vote under this invocation's lease.
- * Its votes on suspicions that are gone are removed. One range read when there is nothing.
+ * A witness's part: every suspicion in `entries` (read at the round's start, one range read)
+ * on a cluster this invocation does not own is probed from here, confirmed as the owner does,
+ * and answered with a vote under this invocation's lease. Its votes on suspicions that are
+ * gone are removed.
  */
 export async function witnessSuspicions(
   deps: OpsDeps,
   settings: ConfirmSettings & { observer: string },
   own: { lease: string; owned: ReadonlySet<string> },
+  entries: QuorumEntries,
   signal?: AbortSignal,
 ): Promise<WitnessReport[]> {
   const { store } = deps;
-  const entries = await store.readQuorum();
   const standing = new Set(entries.suspicions.map((s) => s.key));
   const stale = entries.votes.filter(
     (v) =>
@@ -195,10 +200,10 @@ export async function witnessSuspicions(
       const log = deps.log.child({ namespace: s.namespace, cluster: s.cluster });
       try {
         const { cluster } = await store.getCluster(s.namespace, s.cluster);
-        const shard = cluster.shards[s.shard];
-        const master = shard ? masterOf(shard) : undefined;
-        // The topology moved on (failed over meanwhile): the owner clears the suspicion.
-        if (!master || master.id !== s.master_id) return report;
+        // By id, not by the recorded index: a lower shard may have been removed since.
+        const master = cluster.shards.map((sh) => masterOf(sh)).find((m) => m?.id === s.master_id);
+        // No longer a master (failed over meanwhile): the owner clears the suspicion.
+        if (!master) return report;
         const sent = deps.now();
         const first = await observeNode(master, settings.timeoutMs, deps.nodePool);
         let error = first.error;
@@ -247,4 +252,27 @@ export async function witnessSuspicions(
       return report;
     }),
   );
+}
+
+/**
+ * The owner's suspicions that no round of its clusters still holds pending (the round that
+ * should have cleared them failed before writing, or the master answered in a round that
+ * could not settle them): removed, with their votes, so witnesses stop answering them.
+ */
+export async function clearOrphanSuspicions(
+  deps: OpsDeps,
+  entries: QuorumEntries,
+  own: { lease: string },
+  pending: ReadonlyMap<string, { fence: Fence; masters: ReadonlySet<string> }>,
+): Promise<number> {
+  let cleared = 0;
+  for (const s of entries.suspicions) {
+    if (s.lease !== own.lease) continue;
+    const ref = { namespace: s.namespace, cluster: s.cluster };
+    const round = pending.get(ownerString(ref));
+    if (!round || round.masters.has(s.master_id)) continue;
+    await deps.store.clearSuspicion(ref, s.master_id, round.fence);
+    cleared++;
+  }
+  return cleared;
 }

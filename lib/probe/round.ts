@@ -83,6 +83,8 @@ export interface ClusterRoundReport {
   corrupt: CorruptDoc[];
   /** The round's lock was lost: it stopped before its next node side effect. */
   lockLost: boolean;
+  /** Masters still waiting for their observer quorum after the round. */
+  pendingQuorum: string[];
 }
 
 function safeModeReason(observations: readonly Observation[], ratio: number): string | null {
@@ -157,14 +159,6 @@ async function failOverDeadMasters(
       }
     }
   }
-  await settleSuspicions(
-    deps,
-    { namespace: ns, cluster: name },
-    current,
-    state,
-    settings.failures,
-    fence,
-  );
   return { cluster: current, done, blocked };
 }
 
@@ -246,6 +240,7 @@ async function confirmSuspectedMasters(
   sent: number,
   settings: ProbeSettings,
   previous: ProbeState,
+  ownLease: string | undefined,
   signal: AbortSignal | undefined,
   log: OpsDeps["log"],
 ): Promise<Map<string, Verdict>> {
@@ -254,17 +249,18 @@ async function confirmSuspectedMasters(
   const sleep = (ms: number) => delay(ms, undefined, { signal }).catch(() => undefined);
   const verdicts = await Promise.all(
     suspects.map((o) => {
-      const pending = previous.quorum[o.node.id];
-      // Judged down by an earlier round, no round saw it answer since, and it fails again:
-      // still down. Not confirmed afresh, so the round goes straight to counting the
-      // witnesses' votes (they confirm on their own) instead of spending down-after first.
+      const pending = stillPending(previous, o.node.id, settings, ownLease);
+      // Judged down by this owner in an earlier round, no round saw it answer since, and it
+      // fails again: still down. Not confirmed afresh, so the round goes straight to counting
+      // the witnesses' votes (they confirm on their own) instead of spending down-after first.
+      // Another owner's judgement is not ours: a new owner confirms for itself.
       if (pending) return Promise.resolve(stillDown(o, pending.since, previous, deps.now()));
       return confirmDown(o, sent, settings, { now: deps.now, sleep, pool: deps.nodePool }, signal);
     }),
   );
   for (const [i, o] of suspects.entries()) {
     const verdict = verdicts[i]!;
-    if (verdict.kind === "down" && !previous.quorum[o.node.id])
+    if (verdict.kind === "down" && !stillPending(previous, o.node.id, settings, ownLease))
       log.info(
         {
           node: o.node.id,
@@ -283,6 +279,18 @@ async function confirmSuspectedMasters(
       );
   }
   return new Map(suspects.map((o, i) => [o.node.id, verdicts[i]!]));
+}
+
+/** The quorum this owner's own judgement left pending on `id` in an earlier round, if any. */
+function stillPending(
+  previous: ProbeState,
+  id: string,
+  settings: ProbeSettings,
+  ownLease: string | undefined,
+) {
+  const pending = previous.quorum[id];
+  if (!pending || (settings.quorum ?? 1) <= 1 || ownLease === undefined) return undefined;
+  return pending.owner_lease === ownLease ? pending : undefined;
 }
 
 /** The verdict on a master that waits for its quorum and failed this round's probe too. */
@@ -398,6 +406,7 @@ export async function probeCluster(
           sent,
           settings,
           previous,
+          fence?.lease,
           signal,
           log,
         )
@@ -409,6 +418,7 @@ export async function probeCluster(
   const now = deps.now();
   const state: ProbeState = {
     ...previous,
+    quorum: { ...previous.quorum },
     nodes: withVerdicts(nextCounters(previous, cluster, observations, now, settings), verdicts),
     ...nextDataGuard(previous, cluster, observations),
   };
@@ -476,6 +486,17 @@ export async function probeCluster(
   }
   const lockLost = signal?.aborted ?? false;
   state.ahead = ahead;
+  // Every round, safe mode and switchovers included: a master that answers again, or is no
+  // longer a master, has its suspicion and the votes on it removed.
+  if (!lockLost)
+    await settleSuspicions(
+      deps,
+      { namespace: ns, cluster: name },
+      current,
+      state,
+      settings.failures,
+      fence,
+    );
 
   for (const r of repairs) {
     if (r.ok)
@@ -573,5 +594,6 @@ export async function probeCluster(
     folded,
     corrupt,
     lockLost,
+    pendingQuorum: Object.keys(state.quorum),
   };
 }

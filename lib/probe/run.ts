@@ -5,9 +5,9 @@ import { hostname } from "node:os";
 import type { Etcd3 } from "etcd3";
 import { errorMessage } from "../errors.js";
 import type { OpsDeps } from "../ops/index.js";
-import { CLUSTERS_PER_READ, type ClusterRef, ownerString } from "../store/index.js";
+import { CLUSTERS_PER_READ, type ClusterRef, type Fence, ownerString } from "../store/index.js";
 import { ProbeInvocation } from "./ownership.js";
-import { witnessSuspicions } from "./quorum.js";
+import { clearOrphanSuspicions, witnessSuspicions } from "./quorum.js";
 import {
   type ClusterRoundReport,
   PROBE_ROUND_SCHEMAS,
@@ -125,8 +125,16 @@ async function probeOwnedClusters(
     durationMs: 0,
   };
   // Witnessing runs beside the owned clusters: a suspicion elsewhere is answered this round.
-  const witnessing =
+  const suspicions =
     (settings.quorum ?? 1) > 1
+      ? deps.store.readQuorum().catch((err) => {
+          // A witness that cannot read the suspicions this round votes next round.
+          deps.log.warn({ error: errorMessage(err) }, "probe: suspicions not read");
+          return null;
+        })
+      : Promise.resolve(null);
+  const witnessing = suspicions.then((entries) =>
+    entries
       ? witnessSuspicions(
           deps,
           clusterSettings,
@@ -134,13 +142,14 @@ async function probeOwnedClusters(
             lease: invocation.lease,
             owned: new Set(plan.mine.map((m) => ownerString(m.ref))),
           },
+          entries,
           invocation.signal,
         ).catch((err) => {
-          // A witness that cannot read the suspicions this round votes next round.
-          deps.log.warn({ error: errorMessage(err) }, "probe: suspicions not read");
+          deps.log.warn({ error: errorMessage(err) }, "probe: witnessing failed");
           return [];
         })
-      : Promise.resolve([]);
+      : [],
+  );
   const readAhead = roundReads(deps, plan.mine, invocation);
   const order = plan.mine.map((mine, index) => ({ ...mine, index }));
   await eachLimited(order, settings.concurrency, async ({ ref, fence, index }) => {
@@ -169,12 +178,37 @@ async function probeOwnedClusters(
     }
   });
   summary.witnessed = (await witnessing).filter((w) => w.recorded).length;
+  const entries = await suspicions;
+  if (entries) await clearOrphans(deps, entries, invocation, plan.mine, summary.reports);
   // Nodes no longer in any cluster (and old passwords) were not used this pass: close them.
   deps.nodePool?.closeIdle();
   invocation.topologies.sweep();
   summary.durationMs = deps.now() - started;
   await invocation.roundDone(deps.now());
   return summary;
+}
+
+/** This owner's suspicions that none of this round's cluster rounds still holds pending. */
+async function clearOrphans(
+  deps: ProbeRunDeps,
+  entries: Parameters<typeof clearOrphanSuspicions>[1],
+  invocation: ProbeInvocation,
+  mine: readonly { ref: ClusterRef; fence: Fence }[],
+  reports: readonly ClusterRoundReport[],
+): Promise<void> {
+  const fences = new Map(mine.map((m) => [ownerString(m.ref), m.fence]));
+  const pending = new Map<string, { fence: Fence; masters: ReadonlySet<string> }>();
+  for (const r of reports) {
+    const id = ownerString({ namespace: r.ns, cluster: r.cluster });
+    const fence = fences.get(id);
+    if (fence && !r.lockLost) pending.set(id, { fence, masters: new Set(r.pendingQuorum) });
+  }
+  try {
+    const cleared = await clearOrphanSuspicions(deps, entries, invocation, pending);
+    if (cleared > 0) deps.log.info({ cleared }, "probe: removed suspicions no round holds");
+  } catch (err) {
+    deps.log.warn({ error: errorMessage(err) }, "probe: stale suspicions not removed");
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
 // all is healthy.
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { masterOf } from "../../lib/model/index.js";
+import { masterOf, ProbeState } from "../../lib/model/index.js";
 import { listHistory } from "../../lib/ops/index.js";
 import {
   assignClusters,
@@ -305,6 +305,121 @@ describe("observer quorum", () => {
       /^waiting for quorum: 1 of 2/,
     );
     expect((await h.cluster("q", name)).version).toBe(before.version);
+  }, 90_000);
+
+  it("a new owner confirms for itself: another owner's pending quorum is not its verdict", async () => {
+    // A slow confirmation (down-after 3 s) and a short probe deadline, so a 600 ms stall fails
+    // the round's probe and answers during the confirmation.
+    const env = { ...QUORUM_ENV, KVC_PROBE_DOWN_AFTER_MS: "3000", KVC_PROBE_TIMEOUT_MS: "300" };
+    const {
+      h,
+      nodes,
+      name,
+      observers: [b],
+    } = await setUp(env, ["zone-b"]);
+    const cluster = await h.cluster("q", name);
+    const master = masterOf(cluster.shards[0]!)!;
+    // As a former owner (zone-a, cut off from the master) left it: waiting at 1 of 2.
+    const key = h.runtime.store.keys.probeState("q", name);
+    const state = ProbeState.parse({
+      nodes: {
+        [master.id]: {
+          addr: master.addr,
+          failures: 3,
+          down: true,
+          last_ok: Date.now() - 2500,
+          last_error: "did not answer",
+          version: cluster.version,
+          role: "master",
+        },
+      },
+      quorum: {
+        [master.id]: {
+          shard: 0,
+          addr: master.addr,
+          since: Date.now() - 2000,
+          needed: 2,
+          down: ["zone-a"],
+          up: [],
+          owner_lease: "1234",
+        },
+      },
+    });
+    await h.runtime.store.putDoc(key, state, { expectRevision: "absent" });
+    const node = masterSim(nodes, cluster, 0);
+    await node.pause();
+    const resumed = sleep(600).then(() => node.resume());
+    const report = (await b!.round()).reports[0]!;
+    await resumed;
+    expect(report.blocked).toEqual({});
+    expect(report.failovers).toEqual([]);
+    expect(report.pendingQuorum).toEqual([]);
+    expect(await quorumKeys(h)).toEqual({ suspicions: [], votes: [] });
+  }, 90_000);
+
+  it("a suspicion follows its master when a lower shard is removed: witnesses still vote, and it is failed over", async () => {
+    const {
+      h,
+      nodes,
+      name,
+      observers: [a, b],
+    } = await setUp(QUORUM_ENV, ["zone-a", "zone-b"]);
+    const base = `/api/v1/namespaces/q/clusters/${name}`;
+    // Shard 0 gives its slots to shard 1 and becomes empty.
+    const moved = await h.request("POST", `${base}/migrate`, {
+      target: 1,
+      slot: "0-8191",
+      slot_only: true,
+    });
+    expect(moved.status, moved.text).toBe(200);
+    const before = await h.cluster("q", name);
+    const master = masterOf(before.shards[1]!)!;
+    await masterSim(nodes, before, 1).kill();
+    await a!.round();
+    expect((await quorumKeys(h)).suspicions.map((s) => s.shard)).toEqual([1]);
+    expect((await h.request("DELETE", `${base}/shards/0`)).status).toBe(204);
+    // The dead master is now shard 0's.
+    await eventually(
+      async () => {
+        await Promise.all([a!.round(), b!.round()]);
+        return masterOf((await h.cluster("q", name)).shards[0]!)!.id !== master.id;
+      },
+      30_000,
+      50,
+    );
+    const [record] = await listHistory(h.runtime.store, "q", name);
+    expect(record!.voters).toEqual(["zone-a", "zone-b"]);
+  }, 90_000);
+
+  it("a suspicion no round holds any more is removed by its owner, and witnesses stop voting", async () => {
+    const {
+      h,
+      nodes,
+      name,
+      observers: [a, b],
+    } = await setUp(QUORUM_ENV, ["zone-a", "zone-b"]);
+    const cluster = await h.cluster("q", name);
+    const master = masterOf(cluster.shards[0]!)!;
+    // Left by a round that failed after writing it (the probe state never recorded it).
+    await h.runtime.store.putSuspicion(
+      {
+        namespace: "q",
+        cluster: name,
+        master_id: master.id,
+        master_addr: master.addr,
+        shard: 0,
+        since: Date.now(),
+        observer: "zone-a",
+      },
+      a!.invocation.lease,
+    );
+    await b!.round();
+    expect((await quorumKeys(h)).votes.map((v) => v.verdict)).toEqual(["up"]);
+    await a!.round();
+    expect((await quorumKeys(h)).suspicions).toEqual([]);
+    await b!.round();
+    expect(await quorumKeys(h)).toEqual({ suspicions: [], votes: [] });
+    expect(nodes.length).toBe(4);
   }, 90_000);
 
   it("quorum 1 fails over on the owner's judgement alone, as before, and writes no suspicion", async () => {
