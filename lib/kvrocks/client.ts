@@ -148,6 +148,9 @@ export class KvrocksClient {
         `answered something that is not RESP (${detail})`,
       );
     }
+    // ioredis's own command deadline and ours are the same length; either may fire first.
+    if (/^Command timed out$/i.test(message))
+      return new NodeError(this.addr, "timeout", `no answer within ${this.timeoutMs} ms`);
     if (/timed? ?out/i.test(message)) return new NodeError(this.addr, "timeout", message);
     // ioredis reports auth failures during connect as plain errors carrying the reply text.
     if (/^(NOAUTH|ERR|WRONGPASS)/.test(message)) {
