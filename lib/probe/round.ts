@@ -5,12 +5,13 @@
 
 import { hostname } from "node:os";
 import { setTimeout as delay } from "node:timers/promises";
-import { errorMessage, invalid, isKvcError, notFound } from "../errors.js";
+import { conflict, errorMessage, invalid, isKvcError, notFound } from "../errors.js";
 import { advanceMigrations, type MigrationEvent } from "../migration/index.js";
 import {
   assertClusterValid,
   type Cluster,
   emptyProbeState,
+  isActive,
   masterOf,
   ProbeState,
   Task,
@@ -29,7 +30,7 @@ import {
   type StoredTask,
   updateTopology,
 } from "../ops/index.js";
-import type { ClusterRoundRead, CorruptDoc, Fence, Store } from "../store/index.js";
+import type { ClusterRoundRead, CorruptDoc, Fence, Revision, Store } from "../store/index.js";
 import { type PushResult, pushTopologyToNode, viewMatches } from "../topology/index.js";
 import { confirmDown, type Verdict } from "./confirm.js";
 import { type CounterSettings, nextCounters } from "./counters.js";
@@ -196,6 +197,8 @@ async function repairNodes(
   deps: OpsDeps,
   ns: string,
   cluster: Cluster,
+  /** The etcd revision `cluster` was read at. */
+  revision: Revision,
   observations: readonly Observation[],
   skip: ReadonlySet<string>,
   timeoutMs: number,
@@ -212,8 +215,28 @@ async function repairNodes(
     else if (o.version > cluster.version) ahead[node.id] = o.version;
     else if (o.view && !viewMatches(cluster, o.view)) reasons.set(node.id, "drift");
   }
+  if (reasons.size === 0) return { repairs: [], ahead, cluster };
+  // The round's read may be seconds old (read with other clusters', slow nodes on the way):
+  // a repair pushes only the topology etcd holds now, and never while a switchover pushes in
+  // its own order. Rare, so the second read costs nothing on a healthy round.
+  const [now, switching] = await Promise.all([
+    deps.store.getCluster(ns, cluster.name),
+    deps.store.switchoverUnderWay(ns, cluster.name),
+  ]);
+  if (switching || now.revision !== revision) return { repairs: [], ahead: {}, cluster };
   if ([...reasons.values()].includes("drift")) {
-    const bumped = await updateTopology(deps, ns, cluster.name, (c) => bumpVersion(c), { fence });
+    const bumped = await updateTopology(
+      deps,
+      ns,
+      cluster.name,
+      (c) => {
+        // The drift was judged against `cluster`: a newer topology is judged next round.
+        if (c.version !== cluster.version)
+          throw conflict(`cluster ${ns}/${cluster.name} changed since the round read it`);
+        return bumpVersion(c);
+      },
+      { fence },
+    );
     const pushed = await pushCluster(deps, ns, bumped.cluster);
     const repairs = pushed
       .filter((r) => reasons.has(r.id))
@@ -376,7 +399,7 @@ export async function probeCluster(
   const started = deps.now();
   const log = deps.log.child({ namespace: ns, cluster: name });
   const stateKey = store.keys.probeState(ns, name);
-  const [{ cluster }, read, switching] = await roundInputs(store, ns, name, pre);
+  const [{ cluster, revision }, read, switching] = await roundInputs(store, ns, name, pre);
   const held = () => {
     if (signal?.aborted) throw new LockLost();
   };
@@ -442,8 +465,11 @@ export async function probeCluster(
       held();
       try {
         const outcome = await foldCompletedMigrations(deps, ns, name, { fence, signal });
-        current = outcome.cluster;
-        folded = outcome.folded.length;
+        // Nothing folded: keep the topology the switchover marker was read with.
+        if (outcome.folded.length > 0) {
+          current = outcome.cluster;
+          folded = outcome.folded.length;
+        }
       } catch (err) {
         log.warn({ error: errorMessage(err) }, "migration: completed move not folded yet");
       }
@@ -464,10 +490,13 @@ export async function probeCluster(
         : [],
     );
     held();
+    // After a fold or failover `current` is what this round committed: its revision is not
+    // known here, so such a round repairs nothing more (it pushed to every node already).
     const repaired = await repairNodes(
       deps,
       ns,
       current,
+      current === cluster ? revision : "",
       observations,
       pushed,
       settings.timeoutMs,
@@ -551,8 +580,7 @@ export async function probeCluster(
   // No task read with the inputs and no migration in the topology: nothing to advance (a task
   // created since is advanced next round).
   const idle =
-    pre !== undefined &&
-    pre.tasks.docs.length === 0 &&
+    pre?.tasks.docs.every((d) => !isActive(d.value) && d.value.in_flight === null) &&
     pre.tasks.corrupt.length === 0 &&
     current.shards.every((s) => s.migrating_slot === null);
   if (!lockLost && !switching && !idle) {

@@ -2,8 +2,10 @@
 // those of an invocation that ended or died, and a former owner can change nothing.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { emptyProbeState, ProbeState } from "../../lib/model/index.js";
+import { newMigrationTask, newTaskId, saveTask } from "../../lib/ops/index.js";
 import { collectMetrics } from "../../lib/ops/metrics.js";
 import { type ProbeInvocation, startInvocation } from "../../lib/probe/index.js";
+import { parseSlotRange } from "../../lib/slots/index.js";
 import { type ClusterRef, listOwners, ownerString } from "../../lib/store/index.js";
 import { EtcdCluster } from "../support/etcd.js";
 import { kvRequests, proposalsCommitted } from "../support/etcd-metrics.js";
@@ -186,9 +188,24 @@ describe("a running invocation's healthy rounds", () => {
     await etcd?.stop();
   });
 
-  it("read their clusters' inputs a batch of 32 clusters at a time, not four requests per cluster", async () => {
+  it("read their clusters' inputs a batch of 32 clusters at a time, not four requests per cluster, finished tasks kept or not", async () => {
     const nodes = await quiet.startNodes(33);
     for (const [i, node] of nodes.entries()) await quiet.createCluster("many", `m${i}`, [node], 1);
+    // A cluster that migrated once keeps its finished tasks: still nothing to advance.
+    const now = Date.now();
+    const finished = {
+      ...newMigrationTask({
+        id: newTaskId(now),
+        source: 0,
+        target: 0,
+        ranges: [parseSlotRange("1")],
+        now,
+      }),
+      state: "succeeded" as const,
+      finished_at: now,
+    };
+    for (let i = 0; i < nodes.length; i += 2)
+      await saveTask(quiet.runtime.store, "many", `m${i}`, finished, "absent");
     const invocation = await startInvocation(probeDeps(quiet), quiet.settings, true);
     try {
       await round(quiet, invocation); // takes the clusters, first sight recorded

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withNode } from "../../lib/kvrocks/index.js";
+import { bumpVersion } from "../../lib/ops/index.js";
+import { PROBE_ROUND_SCHEMAS, type ProbeRoundRead, probeCluster } from "../../lib/probe/index.js";
 import { renderSetNodes } from "../../lib/topology/index.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { nodeView, type TestNode } from "../support/nodes.js";
-import { converged, round, simFor } from "./helpers.js";
+import { converged, probeDeps, round, simFor } from "./helpers.js";
 
 let h: Harness;
 let nodes: TestNode[];
@@ -91,5 +93,56 @@ describe("drift repair", () => {
     expect(health.body.data.ahead).toEqual({
       [cluster.shards[0]!.nodes[1]!.id]: cluster.version + 5,
     });
+  });
+});
+
+describe("repair from a read taken before a change", () => {
+  let fresh: TestNode[];
+  const ref = { namespace: "r", cluster: "s" };
+  const readAhead = async () =>
+    (await h.runtime.store.readClusterRounds([ref], PROBE_ROUND_SCHEMAS)).get("r/s")!;
+  const probeWith = (pre: ProbeRoundRead) =>
+    probeCluster(probeDeps(h), "r", "s", h.settings, undefined, undefined, pre);
+
+  beforeAll(async () => {
+    fresh = await h.startTestNodes(4);
+    await h.createCluster("r", "s", fresh, 2);
+  });
+
+  it("never pushes a topology older than the one etcd holds now", async () => {
+    const pre = await readAhead();
+    const victim = simFor(fresh, pre.cluster!.cluster.shards[1]!.nodes[1]!.addr);
+    await victim.restartEmpty();
+    // Committed (not yet pushed) after the round read its inputs with other clusters'.
+    const newer = await h.runtime.store.updateCluster("r", "s", (c) => bumpVersion(c));
+    const report = await probeWith(pre);
+    expect(report.repairs).toEqual([]);
+    expect((await nodeView(victim)).version).toBe(-1);
+    // The next round reads the new topology and repairs with it.
+    const summary = await round(h);
+    const repaired = summary.reports.find((r) => r.cluster === "s")!.repairs;
+    expect(repaired.map((r) => [r.addr, r.reason, r.ok])).toContainEqual([
+      victim.addr,
+      "not_initialized",
+      true,
+    ]);
+    expect((await nodeView(victim)).version).toBe(newer.cluster.version);
+  });
+
+  it("pushes nothing while a switchover began after the round read its inputs", async () => {
+    const pre = await readAhead();
+    const victim = simFor(fresh, pre.cluster!.cluster.shards[0]!.nodes[1]!.addr);
+    await victim.restartEmpty();
+    const marker = await h.runtime.store.beginSwitchover("r", "s", 10);
+    expect(marker).not.toBeNull();
+    try {
+      const report = await probeWith(pre);
+      expect(report.repairs).toEqual([]);
+      expect((await nodeView(victim)).version).toBe(-1);
+    } finally {
+      await marker!.release();
+    }
+    await round(h);
+    expect((await nodeView(victim)).version).toBe(pre.cluster!.cluster.version);
   });
 });
