@@ -18,12 +18,15 @@ export function clusterClient(seed: { host: string; port: number }): ClusterClie
     slotsRefreshInterval: 1000,
     retryDelayOnFailover: 100,
     retryDelayOnClusterDown: 100,
-    retryDelayOnTryAgain: 50,
-    // Between a migration's success and the new topology reaching both nodes, the source
-    // redirects to the target and the target back to the source; a short pause per MOVED
-    // rides that window out instead of spending every redirection in a few milliseconds.
-    retryDelayOnMoved: 20,
-    maxRedirections: 32,
+    // Kvrocks forbids writes to a migrating range while it sends the last increment
+    // (TRYAGAIN), and between the range's success and the new topology reaching both nodes
+    // the source redirects to the target and the target back (MOVED). Under ≈ 10k writes/s a
+    // 2,730-slot range of the scale-out spent over 1.6 s there (measured: 10–12 writes failed,
+    // none acknowledged and lost, with 32 redirections of 20–50 ms), so the client rides out
+    // about 6 s, as an application would configure it for Kvrocks migrations.
+    retryDelayOnTryAgain: 100,
+    retryDelayOnMoved: 100,
+    maxRedirections: 64,
   });
   client.on("error", () => {});
   return client;
