@@ -9,7 +9,7 @@
 // its range in flight and the record: a late `success` is still completed (the probe round
 // folds it, `settleFinished` records it in the task).
 import { errorMessage, isKvcError } from "../errors.js";
-import { isNodeError, withNode } from "../kvrocks/index.js";
+import { isNodeError } from "../kvrocks/index.js";
 import { type Cluster, isActive, isFinished, masterOf, type Task } from "../model/index.js";
 import {
   assertStillHeld,
@@ -110,16 +110,7 @@ async function finish(
 async function readSource(ctx: Ctx, cluster: Cluster, source: number): Promise<SourceReport> {
   const master = cluster.shards[source] && masterOf(cluster.shards[source]);
   if (!master) return { error: `shard ${source} has no master` };
-  try {
-    const info = await withNode(
-      master.addr,
-      { password: master.password, timeoutMs: ctx.deps.nodeTimeoutMs },
-      (c) => c.clusterInfo(),
-    );
-    return { info };
-  } catch (err) {
-    return { error: errorMessage(err) };
-  }
+  return readClusterInfo(ctx.deps, master);
 }
 
 const sourceMasterId = (cluster: Cluster, source: number) => {

@@ -2,9 +2,9 @@
 // stored: memory, keys, load and replication lag change every second and belong to the nodes.
 import { errorMessage } from "../errors.js";
 import { type KvrocksClient, type NodeInfo, withNode } from "../kvrocks/index.js";
+import { eachLimited } from "../limit.js";
 import type { Cluster, ClusterNode } from "../model/index.js";
 import type { ClusterStats, NodeStats } from "../model/stats.js";
-import { eachLimited } from "../probe/run.js";
 import type { Store } from "../store/index.js";
 import type { OpsDeps } from "./deps.js";
 

@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Etcd3 } from "etcd3";
 import { errorMessage, KvcError } from "../errors.js";
+import { eachLimited } from "../limit.js";
 import {
   type ClusterRef,
   claimOwnership,
@@ -90,15 +91,6 @@ export function assignClusters(
     load.set(best, (load.get(best) ?? 0) + 1);
   }
   return out;
-}
-
-async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
 }
 
 export class ProbeInvocation {

@@ -4,6 +4,7 @@
 import { hostname } from "node:os";
 import type { Etcd3 } from "etcd3";
 import { errorMessage } from "../errors.js";
+import { eachLimited } from "../limit.js";
 import type { OpsDeps } from "../ops/index.js";
 import { CLUSTERS_PER_READ, type ClusterRef, type Fence, ownerString } from "../store/index.js";
 import { ProbeInvocation } from "./ownership.js";
@@ -40,22 +41,6 @@ export interface RoundSummary {
   errors: { ns: string; cluster: string; error: string }[];
   reports: ClusterRoundReport[];
   durationMs: number;
-}
-
-/** Runs `worker` over `items` with at most `limit` in flight. */
-export async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  worker: (item: T) => Promise<void>,
-) {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await worker(item);
-    }
-  });
-  await Promise.all(lanes);
 }
 
 /** Starts an invocation with the run settings (see `ProbeInvocation`). */
