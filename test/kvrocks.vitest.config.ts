@@ -1,5 +1,5 @@
 // `npm run test:kvrocks`: the suites that touch Kvrocks nodes, on real nodes of the binary
-// KVROCKS_BIN names (`KVROCKS_BIN=../shared/kvrocks/bin/kvrocks npm run test:kvrocks`).
+// KVROCKS_BIN names (`KVROCKS_BIN=/path/to/kvrocks npm run test:kvrocks`).
 // Without KVROCKS_BIN it says so and exits non-zero; a binary that does not run fails the
 // global setup. One file at a time: each starts its own Kvrocks processes.
 import { fileURLToPath } from "node:url";

@@ -183,7 +183,7 @@ describe("malformed data already in etcd", () => {
   it.each([
     ["has two masters in a shard and an unowned slot", true],
     // Kvrocks accepts a topology with unowned slots without complaint (see
-    // kvrocks-protocol.md): pushed, it would leave slot 16383 served by nobody.
+    // docs/kvrocks.md): pushed, it would leave slot 16383 served by nobody.
     ["leaves a slot unowned (nodes would accept it)", false],
   ])(
     "a cluster that %s: readable, but no route changes or pushes it, nor does the probe",

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { crc16, keySlot } from "../support/kvrocks-sim/keyslot.js";
 
-// A copy of the shared vectors, captured with CLUSTER KEYSLOT on real Kvrocks 2.10.1.
+// Vectors captured with CLUSTER KEYSLOT on real Kvrocks 2.10.1 (docs/kvrocks.md, "Key slots").
 const loadVectors = (): [string, number][] =>
   (
     JSON.parse(readFileSync(new URL("./keyslot-vectors.json", import.meta.url), "utf8")) as {

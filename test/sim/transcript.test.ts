@@ -1,4 +1,4 @@
-// Replays the session of kvrocks-transcripts.md (real Kvrocks 2.10.1) against the simulator,
+// Replays the reference session of docs/kvrocks.md (real Kvrocks 2.10.1) against the simulator,
 // in the same order, with the same node ids. Ports differ (the sim picks free ones), so
 // addresses are built from the nodes under test.
 

@@ -9,7 +9,7 @@ import {
 import { Cluster } from "../../lib/model/index.js";
 import { renderSetNodes, viewMatches } from "../../lib/topology/index.js";
 
-// Replies as real Kvrocks 2.10.1 gives them (shared/kvrocks-transcripts.md).
+// Replies as real Kvrocks 2.10.1 gives them (docs/kvrocks.md).
 const a = "a".repeat(40);
 const b = "b".repeat(40);
 const c = "c".repeat(40);
