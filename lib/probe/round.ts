@@ -1,4 +1,4 @@
-// One probe round over one cluster, as DESIGN.md describes: observe, count, fold completed
+// One probe round over one cluster, as docs/architecture.md describes: observe, count, fold completed
 // migrations, fail over, repair, advance migrations, and write the probe state only when it
 // changed. Every write carries the round's lock fence, so a run that lost its lock can change
 // nothing in etcd, and the lock's signal stops every node side effect once it is lost.
