@@ -36,6 +36,10 @@ export function authEnabled(auth: AuthConfig): boolean {
   );
 }
 
+/** What every entry point logs (warn) at start when `authEnabled` is false. */
+export const OPEN_API_WARNING =
+  "no API tokens configured (KVC_API_TOKENS); the API is open to anyone who can reach it";
+
 /**
  * The principal `bearerAuth` established for this request (an open API's is `OPEN_ACCESS`).
  * A route not behind `bearerAuth` has none: asking is a bug, and fails closed.
