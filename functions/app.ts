@@ -13,6 +13,7 @@ import { renderDocsPage } from "./docs-page.js";
 import { errorAnswer, onError } from "./errors.js";
 import { createMetrics } from "./metrics.js";
 import { buildOpenApi, describe } from "./openapi.js";
+import { sameOriginMutations } from "./origin.js";
 import { requestLog } from "./request-log.js";
 import { checkRoutes } from "./routes/check.js";
 import { clusterRoutes } from "./routes/clusters.js";
@@ -37,6 +38,8 @@ export function createApp(deps: AppDeps) {
   const metrics = createMetrics(deps.ops, nodePool);
   const api = new Hono<AppEnv>()
     .use(auditLog(deps.ops.log))
+    // Before the token check: a forged request is refused whatever it carries, and audited.
+    .use(sameOriginMutations(deps.allowedOrigins ?? []))
     .use(bearerAuth(tokens))
     .use(
       bodyLimit({

@@ -36,6 +36,10 @@ export function authEnabled(auth: AuthConfig): boolean {
   );
 }
 
+/** What every entry point logs (warn) at start when `authEnabled` is false. */
+export const OPEN_API_WARNING =
+  "no API tokens configured (KVC_API_TOKENS); the API is open to anyone who can reach it";
+
 /**
  * The principal `bearerAuth` established for this request (an open API's is `OPEN_ACCESS`).
  * A route not behind `bearerAuth` has none: asking is a bug, and fails closed.
@@ -68,8 +72,8 @@ export function accessFor(method: string, path: string): Access {
     return read ? { kind: "list-namespaces" } : { kind: "manage-namespaces" };
   if (parts.length === at + 2 && method === "DELETE")
     return { kind: "manage-namespaces", namespace };
-  // Commands to nodes: read-only tokens may send read-only commands, so the route itself
-  // decides with `mayWrite` once it knows the command.
+  // Commands to nodes: read-only tokens may send some commands, so the route itself decides
+  // once it knows the command (lib/ops/command-policy.ts).
   if (method === "POST" && parts.length === at + 5 && parts[at + 4] === "commands")
     return { kind: "read", namespace };
   return read ? { kind: "read", namespace } : { kind: "write", namespace };

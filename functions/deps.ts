@@ -6,6 +6,8 @@ export interface AppDeps {
   ops: OpsDeps;
   auth: AuthConfig;
   bodyLimitBytes: number;
+  /** Browser origins besides the API's own that may send changes (KVC_ALLOWED_ORIGINS); none if absent. */
+  allowedOrigins?: readonly string[];
   /** The failure count at which the probe fails a master over; shown by the health route. */
   probeFailures: number;
 }

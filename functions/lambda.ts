@@ -3,9 +3,12 @@ import { handle } from "hono/aws-lambda";
 import { readConfig } from "../lib/config/file.js";
 import { etcdStartupFailure, openRuntime } from "../lib/runtime.js";
 import { createApp } from "./app.js";
+import { authEnabled, OPEN_API_WARNING } from "./auth.js";
 
 const config = readConfig([], process.env);
 const runtime = openRuntime(config);
+// Once per container, as `npm start` says it once per process.
+if (!authEnabled(config.auth)) runtime.log.warn(OPEN_API_WARNING);
 
 // Checked once per container: a TLS failure fails every invocation with its one line.
 const startupFailure = etcdStartupFailure(runtime);
@@ -15,6 +18,7 @@ const serve = handle(
     ops: runtime.ops,
     auth: config.auth,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    allowedOrigins: config.http.allowedOrigins,
     probeFailures: config.probe.failures,
   }),
 );

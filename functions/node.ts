@@ -4,7 +4,7 @@ import { readConfig } from "../lib/config/file.js";
 import { errorMessage } from "../lib/errors.js";
 import { etcdStartupFailure, openRuntime, type Runtime } from "../lib/runtime.js";
 import { createApp } from "./app.js";
-import { authEnabled } from "./auth.js";
+import { authEnabled, OPEN_API_WARNING } from "./auth.js";
 
 async function main() {
   let config: ReturnType<typeof readConfig>;
@@ -22,6 +22,7 @@ async function main() {
       ops: runtime.ops,
       auth: config.auth,
       bodyLimitBytes: config.http.bodyLimitBytes,
+      allowedOrigins: config.http.allowedOrigins,
       probeFailures: config.probe.failures,
     });
   } catch (err) {
@@ -35,9 +36,7 @@ async function main() {
     process.exit(1);
   }
   if (!authEnabled(config.auth)) {
-    runtime.log.warn(
-      "no API tokens configured (KVC_API_TOKENS); the API is open to anyone who can reach it",
-    );
+    runtime.log.warn(OPEN_API_WARNING);
   }
   const server = serve(
     { fetch: app.fetch, hostname: config.http.host, port: config.http.port },

@@ -37,6 +37,16 @@ export const Config = z.object({
     host: z.string().min(1),
     port: z.number().int().min(0).max(65535),
     bodyLimitBytes: z.number().int().positive(),
+    /**
+     * Browser origins besides the API's own that may send it changes (`KVC_ALLOWED_ORIGINS`),
+     * held as the browser writes them: `https://console.example.com`, default port dropped.
+     */
+    allowedOrigins: z.array(
+      z
+        .string()
+        .regex(/^https?:\/\/[^\s/?#]+$/, "must be scheme://host[:port], without a path")
+        .transform((origin) => new URL(origin).origin),
+    ),
   }),
   auth: z.object({
     /** `name:token` or a bare token (named by a short hash of it): role admin. */
@@ -83,7 +93,7 @@ export type Config = z.infer<typeof Config>;
 
 export const defaultConfig: Config = {
   etcd: { endpoints: ["127.0.0.1:2379"], prefix: "/kvrocks", callTimeoutMs: 2000 },
-  http: { host: "127.0.0.1", port: 9379, bodyLimitBytes: 1024 * 1024 },
+  http: { host: "127.0.0.1", port: 9379, bodyLimitBytes: 1024 * 1024, allowedOrigins: [] },
   auth: { tokens: [], readonlyTokens: [], namespaceTokens: [] },
   nodeTimeoutMs: 1000,
   probe: {
@@ -147,6 +157,7 @@ const FileConfig = z
     readonly_tokens: z.array(z.string()).optional(),
     namespace_tokens: z.array(z.string()).optional(),
     tokens_file: z.string().optional(),
+    allowed_origins: z.array(z.string()).optional(),
   })
   .passthrough();
 
@@ -219,6 +230,7 @@ export function loadConfig(
     if (file.readonly_tokens) config.auth.readonlyTokens = file.readonly_tokens;
     if (file.namespace_tokens) config.auth.namespaceTokens = file.namespace_tokens;
     if (file.tokens_file) config.auth.tokensFile = file.tokens_file;
+    if (file.allowed_origins) config.http.allowedOrigins = file.allowed_origins;
     const tls = file.etcd?.tls;
     if (tls?.enable) {
       config.etcd.tls = {
@@ -265,6 +277,8 @@ export function loadConfig(
   const namespaceTokens = csv(env.KVC_NAMESPACE_TOKENS);
   if (namespaceTokens) config.auth.namespaceTokens = namespaceTokens;
   if (env.KVC_TOKENS_FILE) config.auth.tokensFile = env.KVC_TOKENS_FILE;
+  const origins = csv(env.KVC_ALLOWED_ORIGINS);
+  if (origins) config.http.allowedOrigins = origins;
   applyEtcdTlsEnv(config, env);
   if (env.KVC_LOG_LEVEL) config.logLevel = env.KVC_LOG_LEVEL as Config["logLevel"];
 

@@ -4,6 +4,12 @@
 import { errorMessage, forbidden, invalid, notFound } from "../errors.js";
 import { withNode } from "../kvrocks/index.js";
 import type { Cluster, ClusterNode, NodeRole } from "../model/index.js";
+import {
+  type CommandCaller,
+  commandName,
+  commandVerdict,
+  SECRET_CONFIG,
+} from "./command-policy.js";
 import type { OpsDeps } from "./deps.js";
 
 export type CommandTarget = "all" | "masters" | "replicas";
@@ -16,8 +22,8 @@ export interface NodeCommandRequest {
   node?: string;
   /** Allows FLUSHALL / FLUSHDB. */
   force: boolean;
-  /** The caller holds a read-only token: only `readOnlyCommand` commands may be sent. */
-  readOnly: boolean;
+  /** Who asks: what they may send is `commandVerdict`'s to say (command-policy.ts). */
+  caller: CommandCaller;
 }
 
 export interface NodeCommandResult {
@@ -32,119 +38,67 @@ export interface NodeCommandResult {
 
 export type Reply = string | number | null | Reply[] | { error: string };
 
-/** Commands (or `COMMAND SUBCOMMAND`) that only read: a read-only token may send these. */
-const READ_ONLY = new Set([
-  "INFO",
-  "DBSIZE",
-  "PING",
-  "TIME",
-  "ROLE",
-  "LASTSAVE",
-  "CONFIG GET",
-  "SLOWLOG GET",
-  "SLOWLOG LEN",
-  "CLIENT LIST",
-  "CLIENT INFO",
-  "CLIENT GETNAME",
-  "MEMORY USAGE",
-  "COMMAND COUNT",
-  "COMMAND INFO",
-  "CLUSTER INFO",
-  "CLUSTER NODES",
-  "CLUSTER SLOTS",
-  "CLUSTER SHARDS",
-  "CLUSTER KEYSLOT",
-  "CLUSTER COUNTKEYSINSLOT",
-  "CLUSTERX VERSION",
-  "CLUSTERX MYID",
-]);
-
-/** Commands whose second word is a subcommand, for the lists above and below. */
-const WITH_SUBCOMMAND = new Set([
-  "CONFIG",
-  "SLOWLOG",
-  "CLIENT",
-  "MEMORY",
-  "COMMAND",
-  "CLUSTER",
-  "CLUSTERX",
-]);
-
-const REFUSED: Record<string, string> = {
-  SLAVEOF: "replication is the controller's to set: fail over or move nodes through the API",
-  REPLICAOF: "replication is the controller's to set: fail over or move nodes through the API",
-  SHUTDOWN: "stopping a node is not the controller's job: stop the process",
-  MONITOR: "it streams until the connection closes",
-  SUBSCRIBE: "it holds the connection open",
-  PSUBSCRIBE: "it holds the connection open",
-  SSUBSCRIBE: "it holds the connection open",
-  SYNC: "it is the replication protocol, not a command",
-  PSYNC: "it is the replication protocol, not a command",
-};
-
-const DESTRUCTIVE = new Set(["FLUSHALL", "FLUSHDB"]);
-
-/** `CONFIG GET` or `INFO`: the name the lists and the log use. */
-export function commandName(args: readonly string[]): string {
-  const first = (args[0] ?? "").toUpperCase();
-  if (WITH_SUBCOMMAND.has(first) && args[1] !== undefined) {
-    return `${first} ${args[1].toUpperCase()}`;
-  }
-  return first;
-}
-
-export function readOnlyCommand(args: readonly string[]): boolean {
-  return READ_ONLY.has(commandName(args));
-}
-
-/** Why the command may not be sent at all (400), or null. */
-export function refusal(args: readonly string[], force: boolean): string | null {
-  const first = (args[0] ?? "").toUpperCase();
-  const name = commandName(args);
-  if (REFUSED[first]) return `${first} is refused: ${REFUSED[first]}`;
-  if ((first === "CLUSTER" || first === "CLUSTERX") && !READ_ONLY.has(name)) {
-    return `${name} is refused: the topology is the controller's (use its migrate, failover and sync)`;
-  }
-  if (DESTRUCTIVE.has(first) && !force) {
-    return `${first} deletes every key on every node it reaches: send it with force to mean it`;
-  }
-  return null;
-}
-
-const SECRET_CONFIG = new Set(["requirepass", "masterauth"]);
-
 const LOGGED_ARGS = 8;
 const LOGGED_ARG_CHARS = 64;
+const HIDDEN = "******";
 
 /**
- * The arguments as they may be logged: AUTH's (and HELLO's) hidden, and the value after
- * requirepass / masterauth in CONFIG SET; long values cut.
+ * The arguments as they may be logged: AUTH's and HELLO's hidden, NAMESPACE's tokens, the
+ * value after requirepass / masterauth in CONFIG SET, MIGRATE's AUTH; any stored password
+ * wherever it appears (a script's text, ECHO); long values cut.
  */
-export function loggableArgs(args: readonly string[]): string[] {
+export function loggableArgs(args: readonly string[], secrets: readonly string[] = []): string[] {
   const first = (args[0] ?? "").toUpperCase();
   const hideAll = first === "AUTH" || first === "HELLO";
   const configSet = commandName(args) === "CONFIG SET";
+  // NAMESPACE ADD|SET <namespace> <token>: the token is a password to the node.
+  const namespaceToken = first === "NAMESPACE";
   // MIGRATE ... AUTH <password> / AUTH2 <user> <password>: everything after the keyword.
   const authAt = first === "MIGRATE" ? args.findIndex((a) => /^AUTH2?$/i.test(a)) : -1;
   return args.slice(0, LOGGED_ARGS).map((arg, i) => {
-    if (i > 0 && hideAll) return "******";
-    if (authAt > 0 && i > authAt) return "******";
+    if (i > 0 && hideAll) return HIDDEN;
+    if (namespaceToken && i >= 3) return HIDDEN;
+    if (authAt > 0 && i > authAt) return HIDDEN;
     if (configSet && i >= 3 && SECRET_CONFIG.has((args[i - 1] ?? "").toLowerCase())) {
-      return "******";
+      return HIDDEN;
     }
-    return arg.length > LOGGED_ARG_CHARS ? `${arg.slice(0, LOGGED_ARG_CHARS)}...` : arg;
+    const shown = hideSecrets(arg, secrets);
+    return shown.length > LOGGED_ARG_CHARS ? `${shown.slice(0, LOGGED_ARG_CHARS)}...` : shown;
   });
 }
 
-/** Replies as JSON; `CONFIG GET requirepass` answers the node's password, which stays here. */
-function toReply(value: unknown, args: readonly string[]): Reply {
-  const reply = plain(value);
+/** Every occurrence of a stored password in free text (a log argument, an error line). */
+function hideSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join(HIDDEN);
+  return out;
+}
+
+/**
+ * Replies as JSON, with the node passwords kept here: `CONFIG GET requirepass` answers the
+ * node's own (whatever it is), and any reply string equal to a password the cluster stores
+ * is masked, for every token: an admin's script or a key holding a copy would show it in
+ * clear otherwise. Errors are free text and are masked wherever a password occurs in them.
+ */
+function toReply(value: unknown, args: readonly string[], secrets: readonly string[]): Reply {
+  const reply = masked(plain(value), secrets);
   if (commandName(args) !== "CONFIG GET" || !Array.isArray(reply)) return reply;
   return reply.map((item, i) =>
-    i % 2 === 1 && typeof reply[i - 1] === "string" && SECRET_CONFIG.has(reply[i - 1] as string)
-      ? "******"
+    i % 2 === 1 &&
+    typeof reply[i - 1] === "string" &&
+    SECRET_CONFIG.has((reply[i - 1] as string).toLowerCase())
+      ? HIDDEN
       : item,
   );
+}
+
+function masked(reply: Reply, secrets: readonly string[]): Reply {
+  if (reply === null) return null;
+  if (typeof reply === "string" || typeof reply === "number") {
+    return secrets.includes(String(reply)) ? HIDDEN : reply;
+  }
+  if (Array.isArray(reply)) return reply.map((r) => masked(r, secrets));
+  return { error: hideSecrets(reply.error, secrets) };
 }
 
 function plain(value: unknown): Reply {
@@ -185,17 +139,17 @@ export async function sendNodeCommand(
   name: string,
   request: NodeCommandRequest,
 ): Promise<NodeCommandResult[]> {
-  if (request.args.length === 0 || request.args[0]!.trim() === "") {
-    throw invalid("command: must name a command", "command");
-  }
-  const reason = refusal(request.args, request.force);
-  if (reason) throw invalid(reason, "command");
-  if (request.readOnly && !readOnlyCommand(request.args)) {
-    throw forbidden(
-      `this token is read-only: ${commandName(request.args)} is not a read-only command`,
-    );
+  const verdict = commandVerdict(request.args, request.caller, request.force);
+  if (!verdict.allowed) {
+    throw verdict.kind === "invalid"
+      ? invalid(verdict.reason, "command")
+      : forbidden(verdict.reason);
   }
   const { cluster } = await deps.store.getCluster(ns, name);
+  // Every password the cluster stores: a node's masterauth is its master's requirepass.
+  const secrets = [
+    ...new Set(cluster.shards.flatMap((s) => s.nodes.map((n) => n.password))),
+  ].filter((p) => p !== "");
   const targets = commandTargets(cluster, request.target, request.node);
   const results = await Promise.all(
     targets.map(async ({ node, shard }): Promise<NodeCommandResult> => {
@@ -206,9 +160,9 @@ export async function sendNodeCommand(
           { password: node.password, timeoutMs: deps.nodeTimeoutMs },
           (client) => client.call(...request.args),
         );
-        return { ...base, ok: true, reply: toReply(reply, request.args) };
+        return { ...base, ok: true, reply: toReply(reply, request.args, secrets) };
       } catch (err) {
-        return { ...base, ok: false, error: errorMessage(err) };
+        return { ...base, ok: false, error: hideSecrets(errorMessage(err), secrets) };
       }
     }),
   );
@@ -217,7 +171,7 @@ export async function sendNodeCommand(
       namespace: ns,
       cluster: name,
       command: commandName(request.args),
-      args: loggableArgs(request.args),
+      args: loggableArgs(request.args, secrets),
       nodes: results.length,
       failed: results.filter((r) => !r.ok).length,
     },

@@ -2,6 +2,7 @@ export * from "./balance.js";
 export * from "./check.js";
 export * from "./checks.js";
 export * from "./clusters.js";
+export * from "./command-policy.js";
 export * from "./commands.js";
 export * from "./compute.js";
 export * from "./deps.js";

@@ -64,3 +64,27 @@ describe("npm start", () => {
     expect(output).toMatch(/no API tokens configured/);
   });
 });
+
+describe("cross-site requests to the open API over a real socket", () => {
+  // What a page on another site can send without a preflight: text/plain, its own Origin.
+  const forged = (headers: Record<string, string>, namespace: string) =>
+    fetch(`${base}/api/v1/namespaces`, {
+      method: "POST",
+      headers: { "content-type": "text/plain;charset=UTF-8", ...headers },
+      body: JSON.stringify({ namespace }),
+    });
+
+  it("refuses a foreign Origin with 403 and a JSON reason, and accepts its own origin and curl", async () => {
+    const refused = await forged({ origin: "http://evil.example:8080" }, "forged");
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(
+      /origin http:\/\/evil\.example:8080 is not this API's own \(http:\/\/127\.0\.0\.1:\d+\)/,
+    );
+    expect((await call("GET", "/api/v1/namespaces/forged")).status).toBe(404);
+    // The console's own requests: Origin is the page's, which is the API's.
+    expect((await forged({ origin: base, "sec-fetch-site": "same-origin" }, "own")).status).toBe(
+      201,
+    );
+    expect((await forged({}, "curl")).status).toBe(201);
+  });
+});

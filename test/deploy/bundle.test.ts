@@ -93,7 +93,7 @@ describe("npm run bundle", () => {
   });
 
   it("API handler: answers API Gateway v2 events from real etcd", async () => {
-    const { results } = await invoke("api", [
+    const { results, log } = await invoke("api", [
       httpApiEvent("GET", "/readyz"),
       httpApiEvent("POST", "/api/v1/namespaces", { namespace: "lambda" }),
       httpApiEvent("GET", "/api/v1/namespaces"),
@@ -111,6 +111,21 @@ describe("npm run bundle", () => {
     expect(results[0]!.headers["content-type"]).toMatch(/application\/json/);
     // The create pushed the topology to the (simulated) nodes.
     expect(nodes.map((n) => n.state.version)).toEqual([1, 1]);
+    // No token configured: the container says the API is open, as `npm start` does.
+    expect(log).toMatch(/"level":"warn".*no API tokens configured.*open to anyone/);
+  });
+
+  it("API handler: refuses a change from a foreign origin, accepts its own (https, API Gateway's host)", async () => {
+    const from = (origin: string, namespace: string) => {
+      const event = httpApiEvent("POST", "/api/v1/namespaces", { namespace });
+      return { ...event, headers: { ...event.headers, origin, "x-forwarded-proto": "https" } };
+    };
+    const { results } = await invoke("api", [
+      from("https://evil.example", "forged"),
+      from("https://abc123.execute-api.eu-west-1.amazonaws.com", "own-origin"),
+    ]);
+    expect(results.map((r) => r.statusCode)).toEqual([403, 201]);
+    expect(JSON.parse(results[0]!.body).error.message).toMatch(/origin https:\/\/evil\.example/);
   });
 
   it("API handler: serves the console's script built into the bundle, and node stats", async () => {

@@ -414,7 +414,9 @@ describe("deploy/systemd", () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("deploy/aws/template.yaml (SAM)", () => {
-  const INTRINSICS = ["Ref", "Sub", "If", "Not", "Equals", "Join", "GetAtt", "Select", "Split"];
+  const INTRINSICS = [
+    ...["Ref", "Sub", "If", "Not", "Equals", "Join", "GetAtt", "Select", "Split", "Or", "And"],
+  ];
   const tags: Tags = INTRINSICS.flatMap((f) => {
     const key = f === "Ref" ? "Ref" : `Fn::${f}`;
     return [
@@ -507,6 +509,7 @@ describe("deploy/aws/template.yaml (SAM)", () => {
     walk(template.Globals);
     walk(template.Outputs);
     walk(template.Conditions);
+    walk(template.Rules);
     expect(refs.length).toBeGreaterThan(5);
     for (const ref of refs) {
       if (ref.startsWith("AWS::")) continue;
@@ -515,6 +518,53 @@ describe("deploy/aws/template.yaml (SAM)", () => {
     expect(template.Globals.Function.VpcConfig["Fn::If"][0]).toBe(
       Object.keys(template.Conditions)[0],
     );
+  });
+
+  it("refuses to deploy an empty token list unless AllowOpenApi is true (a CloudFormation Rule)", () => {
+    type Rule = { RuleCondition?: Tree; Assertions: { Assert: Tree; AssertDescription: string }[] };
+    const rules = (template.Rules ?? {}) as Record<string, Rule>;
+    // What CloudFormation does with the rule functions the template uses; any other is a failure.
+    const evaluate = (expr: Tree, params: Record<string, string>): unknown => {
+      if (typeof expr !== "object" || expr === null) return expr;
+      const [fn, arg] = Object.entries(expr)[0] as [string, Tree];
+      switch (fn) {
+        case "Ref":
+          return params[arg as string];
+        case "Fn::Equals":
+          return evaluate(arg[0], params) === evaluate(arg[1], params);
+        case "Fn::Not":
+          return !evaluate(arg[0], params);
+        case "Fn::Or":
+          return (arg as Tree[]).some((a) => evaluate(a, params) === true);
+        case "Fn::And":
+          return (arg as Tree[]).every((a) => evaluate(a, params) === true);
+        default:
+          throw new Error(`${fn} is not evaluated here`);
+      }
+    };
+    const deploys = (given: Record<string, string>) => {
+      const params: Record<string, string> = { ...given };
+      for (const [name, p] of Object.entries(template.Parameters as Record<string, Tree>)) {
+        if (params[name] === undefined && p.Default !== undefined) params[name] = String(p.Default);
+      }
+      return Object.values(rules).every(
+        (rule) =>
+          (rule.RuleCondition !== undefined && evaluate(rule.RuleCondition, params) !== true) ||
+          rule.Assertions.every((a) => evaluate(a.Assert, params) === true),
+      );
+    };
+    expect(template.Parameters.AllowOpenApi).toMatchObject({
+      Default: "false",
+      AllowedValues: ["false", "true"],
+    });
+    expect(deploys({ ApiTokens: "" })).toBe(false);
+    expect(deploys({ ApiTokens: "", AllowOpenApi: "false" })).toBe(false);
+    expect(deploys({ ApiTokens: "", AllowOpenApi: "true" })).toBe(true);
+    expect(deploys({ ApiTokens: "ops:secret" })).toBe(true);
+    expect(deploys({ ApiTokens: "", ReadonlyTokens: "dash:secret" })).toBe(true);
+    expect(deploys({ ApiTokens: "", NamespaceTokens: "team=secret" })).toBe(true);
+    const said = Object.values(rules).flatMap((r) => r.Assertions.map((a) => a.AssertDescription));
+    expect(said.join(" ")).toMatch(/AllowOpenApi=true/);
   });
 
   it("passes cfn-lint (where installed)", async () => {

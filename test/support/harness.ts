@@ -83,6 +83,7 @@ export async function startHarness(
     ops: runtime.ops,
     auth: config.auth,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    allowedOrigins: config.http.allowedOrigins,
     probeFailures: config.probe.failures,
   });
   const nodes: SimNode[] = [];

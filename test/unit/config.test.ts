@@ -74,8 +74,24 @@ describe("configuration", () => {
     [{ KVC_PROBE_DOWN_AFTER_MS: "-1" }, /probe.downAfterMs/],
     [{ KVC_PROBE_CONFIRM_EVERY_MS: "5" }, /probe.confirmEveryMs/],
     [{ KVC_LOG_LEVEL: "loud" }, /logLevel/],
+    [{ KVC_ALLOWED_ORIGINS: "https://console.example.com/ui" }, /http.allowedOrigins/],
+    [{ KVC_ALLOWED_ORIGINS: "console.example.com" }, /http.allowedOrigins/],
   ])("refuses %j naming the key", (env, key) => {
     expect(() => loadConfig(undefined, env)).toThrow(key);
+  });
+
+  it("reads KVC_ALLOWED_ORIGINS (none by default) as the browser writes an origin", () => {
+    expect(loadConfig(undefined, {}).http.allowedOrigins).toEqual([]);
+    const config = loadConfig("allowed_origins: [http://file.example]\n", {
+      KVC_ALLOWED_ORIGINS: "https://console.example.com:443, http://LOCALHOST:5173",
+    });
+    expect(config.http.allowedOrigins).toEqual([
+      "https://console.example.com",
+      "http://localhost:5173",
+    ]);
+    expect(loadConfig("allowed_origins: [http://file.example]\n", {}).http.allowedOrigins).toEqual([
+      "http://file.example",
+    ]);
   });
 
   it("refuses a file that is not YAML or has a wrong type, naming the key", () => {
