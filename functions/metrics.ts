@@ -48,6 +48,10 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
       "addr",
     ]),
     behind: gauge("kvc_cluster_nodes_behind", "Nodes reporting an older topology version"),
+    ahead: gauge(
+      "kvc_cluster_nodes_ahead",
+      "Nodes reporting a newer topology version than etcd's (never adopted)",
+    ),
     slots: gauge("kvc_shard_slots", "Slots owned by the shard", [...CL, "shard"]),
     migrating: gauge("kvc_shard_migrating_slots", "Slots the shard is migrating", [...CL, "shard"]),
     tasks: gauge("kvc_cluster_tasks", "Migration tasks by state", [...CL, "state"]),
@@ -98,6 +102,7 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
       g.failures.set({ ...l, shard: String(f.shard), node: f.node, addr: f.addr }, f.failures);
     }
     g.behind.set(l, m.nodesBehind);
+    g.ahead.set(l, m.nodesAhead);
     for (const [shard, n] of m.slotsByShard.entries())
       g.slots.set({ ...l, shard: String(shard) }, n);
     for (const [shard, n] of m.migratingSlotsByShard.entries()) {

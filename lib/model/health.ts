@@ -19,6 +19,11 @@ export const NodeHealthView = z.object({
   reported_version: z.number().int().nullable(),
   role_seen: NodeRole.nullable(),
   behind: z.boolean(),
+  /**
+   * Reports a newer topology version than etcd's (an etcd restore, a cluster re-created over
+   * its nodes, another controller): never adopted; a failover goes above it.
+   */
+  ahead: z.boolean().default(false),
 });
 export type NodeHealthView = z.infer<typeof NodeHealthView>;
 
@@ -27,6 +32,8 @@ export const ClusterHealth = z.object({
   safe_mode: z.boolean(),
   safe_mode_reason: z.string().nullable(),
   nodes_behind: z.number().int(),
+  /** Nodes reporting a newer version than etcd's (see `NodeHealthView.ahead`). */
+  nodes_ahead: z.number().int().default(0),
   nodes_down: z.number().int(),
   failover_blocked: z.record(z.string(), z.string()),
   /** Masters judged down and waiting for the observer quorum, with their votes. */

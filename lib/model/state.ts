@@ -65,6 +65,14 @@ export const ProbeState = z.object({
   masters_with_data: z.array(z.string()).default([]),
   /** Per replica id: its link to the master was seen down. Kept while the master is dead. */
   replica_lag: z.record(z.string(), ReplicaLag).default({}),
+  /**
+   * Ids of masters whose `sequence` the probe has read: whether they held data is known first
+   * hand. A master missing here (and from `masters_with_data`) died before any round saw it:
+   * nothing is known of its data, and no replica is promoted over it on a guess.
+   */
+  masters_seen: z.array(z.string()).default([]),
+  /** Ids of replicas seen following their master (link up, not in a full sync). */
+  replicas_linked: z.array(z.string()).default([]),
   /** A node that claims a newer version than etcd: reported, never adopted. */
   ahead: z.record(z.string(), z.number().int()).default({}),
   /** Per master id: a suspicion waiting for the observer quorum (`KVC_PROBE_QUORUM` > 1). */

@@ -1,6 +1,7 @@
 // The one failover, used by the manual route and by the probe: promote the shard's best replica.
+import { setTimeout as delay } from "node:timers/promises";
 import { conflict, errorMessage, invalid, KvcError, notFound } from "../errors.js";
-import { type NodePool, type ReplicationInfo, withNode } from "../kvrocks/index.js";
+import { isNodeError, type NodePool, type ReplicationInfo, withNode } from "../kvrocks/index.js";
 import { allNodes, type Cluster, type ClusterNode, masterOf, ProbeState } from "../model/index.js";
 import type { Fence } from "../store/index.js";
 import { type PushResult, pushTopology, pushTopologyToNode } from "../topology/index.js";
@@ -14,6 +15,8 @@ export interface CandidateReport {
   id: string;
   addr: string;
   info: ReplicationInfo | null;
+  /** The topology version the node holds (`CLUSTERX VERSION`); null when unread. */
+  version: number | null;
   error: string | null;
   /** Why the node cannot be promoted; null when it can. */
   ineligible: string | null;
@@ -26,6 +29,18 @@ export interface CandidateReport {
 export interface DataKnowledge {
   /** The master held data (`sequence` > 0) when last seen. */
   masterHadData: boolean;
+  /**
+   * The master's `sequence` was read at least once (by a probe round, or live now): whether
+   * it held data is known. False: it died unseen, and may have held anything.
+   */
+  masterSeen: boolean;
+  /** Replica ids seen following their master (link up): they hold what it had then. */
+  linked?: readonly string[];
+  /**
+   * Node id -> a topology version it was seen holding: by the probe (any shard's node, and
+   * what it recorded as `ahead` of etcd), or now. A new version must go above all of them.
+   */
+  versions?: Record<string, number>;
   /** Replica id -> why it lacks writes the master took (its link was down meanwhile). */
   stale: Record<string, string>;
   /** Replica id -> the master's sequence when its link was first seen down: it must hold that. */
@@ -33,13 +48,16 @@ export interface DataKnowledge {
 }
 
 /** The reasons `force` waives: the node answers and could serve, but lacks data. */
-const DATA_RULE = /has no data|missed writes/;
+const DATA_RULE = /has no data|missed writes|never saw its master/;
 
-export const NOTHING_KNOWN: DataKnowledge = { masterHadData: false, stale: {} };
+export const NOTHING_KNOWN: DataKnowledge = { masterHadData: false, masterSeen: false, stale: {} };
 
 /** The knowledge about one shard's master from the probe state's data fields. */
 export function dataKnowledgeFrom(
-  state: Pick<ProbeState, "masters_with_data" | "replica_lag">,
+  state: Pick<
+    ProbeState,
+    "masters_with_data" | "replica_lag" | "masters_seen" | "replicas_linked" | "ahead" | "nodes"
+  >,
   masterId: string,
 ): DataKnowledge {
   const stale: Record<string, string> = {};
@@ -50,13 +68,30 @@ export function dataKnowledgeFrom(
       stale[id] =
         `missed writes: its link to the master was down while the master wrote past sequence ${lag.master_sequence}`;
   }
-  return { masterHadData: state.masters_with_data.includes(masterId), stale, holds };
+  const masterHadData = state.masters_with_data.includes(masterId);
+  const versions: Record<string, number> = { ...state.ahead };
+  for (const [id, health] of Object.entries(state.nodes))
+    if (health.version !== null) versions[id] = Math.max(versions[id] ?? -1, health.version);
+  return {
+    masterHadData,
+    // A master recorded with data was seen (a state written before `masters_seen` existed
+    // says so only this way).
+    masterSeen: masterHadData || state.masters_seen.includes(masterId),
+    linked: state.replicas_linked,
+    stale,
+    holds,
+    versions,
+  };
 }
 
 /**
  * The rules, pure: answers, is a slave, not in full sync, and holds the shard's data: not
- * empty while the master or another replica had data, not behind writes it missed. `forced`
- * (an operator naming the node) waives the data rules for that node only.
+ * empty while the master or another replica had data, not behind writes it missed. When no
+ * round ever read the master (the probe was not running while clients wrote, say), nothing
+ * says what it held: an empty replica, or one never seen following it, is not promoted on
+ * that guess. A master seen empty (a new cluster) is known to have held nothing: its empty
+ * replica is promoted as usual. `forced` (an operator naming the node) waives the data rules
+ * for that node only.
  */
 export function rankCandidates(
   reports: readonly Omit<CandidateReport, "ineligible">[],
@@ -76,6 +111,12 @@ export function rankCandidates(
       ineligible = "has no data (sequence 0) while its master had data";
     else if (anyoneHasData && r.info.sequence === 0)
       ineligible = "has no data while another replica has";
+    else if (!knowledge.masterSeen && r.info.sequence === 0)
+      ineligible =
+        "has no data (sequence 0) and the probe never saw its master: what the master held is unknown";
+    else if (!knowledge.masterSeen && !knowledge.linked?.includes(r.id))
+      ineligible =
+        "has its link to its master never seen up, and the probe never saw its master: it may lack the master's writes";
     else if (knowledge.stale[r.id]) ineligible = knowledge.stale[r.id] ?? null;
     else if (r.info.sequence < (knowledge.holds?.[r.id] ?? 0))
       ineligible = `missed writes: at sequence ${r.info.sequence}, while its master had reached ${knowledge.holds?.[r.id]} when its link was seen down`;
@@ -107,12 +148,18 @@ export async function surveyNodes(
   return Promise.all(
     nodes.map(async (node) => {
       try {
-        const info = await use(node.addr, { password: node.password, timeoutMs }, (c) =>
-          c.replicationInfo(),
+        const [info, version] = await use(node.addr, { password: node.password, timeoutMs }, (c) =>
+          Promise.all([c.replicationInfo(), c.version().catch(() => null)]),
         );
-        return { id: node.id, addr: node.addr, info, error: null };
+        return { id: node.id, addr: node.addr, info, version, error: null };
       } catch (err) {
-        return { id: node.id, addr: node.addr, info: null, error: errorMessage(err) };
+        return {
+          id: node.id,
+          addr: node.addr,
+          info: null,
+          version: null,
+          error: errorMessage(err),
+        };
       }
     }),
   );
@@ -128,26 +175,76 @@ export async function surveyReplicas(
   return rankCandidates(await surveyNodes(replicas, timeoutMs, pool), knowledge, forced);
 }
 
+/** How the master answers a manual failover's own look at it. */
+export type MasterState =
+  /** Answers as master: it takes writes, so the switch is planned (catch-up first). */
+  | { kind: "master"; sequence: number; version: number | null }
+  /** Answers, but not as master: it takes no writes. */
+  | { kind: "not_master" }
+  /** Refuses connections (nothing listens: the process is gone), or the probe judged it down. */
+  | { kind: "dead" }
+  /** Neither: timed out, reset, an error reply. It may be alive and taking writes. */
+  | { kind: "unknown"; why: string };
+
 /**
- * For a request that brings no knowledge (manual): what the probe state remembers, and the
- * master's own `sequence` when it answers. An unreadable probe state knows nothing.
+ * A manual failover's look at the master, longer than a probe's: each try waits this many
+ * node timeouts, and a try that does not answer is repeated once. A master slowed for a few
+ * seconds (a long command, a stall, a loaded host) then answers and is switched over with
+ * its catch-up, instead of being taken for dead while it still takes writes.
+ */
+export const LIVENESS_TIMEOUT_FACTOR = 3;
+
+export async function masterState(master: ClusterNode, timeoutMs: number): Promise<MasterState> {
+  let why = "no answer";
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (attempt > 0) await delay(100);
+    try {
+      const [info, version] = await withNode(
+        master.addr,
+        { password: master.password, timeoutMs: LIVENESS_TIMEOUT_FACTOR * timeoutMs },
+        (c) => Promise.all([c.replicationInfo(), c.version().catch(() => null)]),
+      );
+      return info.role === "master"
+        ? { kind: "master", sequence: info.sequence, version }
+        : { kind: "not_master" };
+    } catch (err) {
+      why = errorMessage(err);
+      // Refused on the last try: nothing listens, so nothing takes writes there.
+      const refused =
+        isNodeError(err) && err.failure === "unreachable" && /ECONNREFUSED/.test(err.message);
+      if (refused && attempt === 1) return { kind: "dead" };
+    }
+  }
+  return { kind: "unknown", why };
+}
+
+/**
+ * For a request that brings no knowledge (manual): what the probe state remembers, and how
+ * the master answers now (its `sequence` when it answers as master). The probe's request
+ * brings its knowledge and a master it judged down. An unreadable probe state knows nothing.
  */
 async function knowledgeOf(
   deps: OpsDeps,
   request: FailoverRequest,
   master: ClusterNode,
-): Promise<{ knowledge: DataKnowledge; masterAlive: boolean }> {
-  if (request.knowledge) return { knowledge: request.knowledge, masterAlive: false };
-  const [read, [masterReport]] = await Promise.all([
+): Promise<{ knowledge: DataKnowledge; master: MasterState }> {
+  if (request.knowledge) return { knowledge: request.knowledge, master: { kind: "dead" } };
+  const [read, state] = await Promise.all([
     deps.store.getDocOrCorrupt(deps.store.keys.probeState(request.ns, request.cluster), ProbeState),
-    surveyNodes([master], deps.nodeTimeoutMs),
+    masterState(master, deps.nodeTimeoutMs),
   ]);
   const known = read.doc ? dataKnowledgeFrom(read.doc.value, master.id) : NOTHING_KNOWN;
-  const masterAlive = masterReport?.info?.role === "master";
-  const live = masterAlive ? (masterReport?.info?.sequence ?? 0) : 0;
+  if (state.kind !== "master") return { knowledge: known, master: state };
+  const versions = { ...known.versions };
+  if (state.version !== null) versions[master.id] = state.version;
   return {
-    knowledge: { ...known, masterHadData: known.masterHadData || live > 0 },
-    masterAlive,
+    knowledge: {
+      ...known,
+      masterSeen: true,
+      masterHadData: known.masterHadData || state.sequence > 0,
+      versions,
+    },
+    master: state,
   };
 }
 
@@ -303,6 +400,32 @@ export interface FailoverSteps {
   pushed: { new_master?: number; others?: number };
 }
 
+/**
+ * The highest version seen on the shard's nodes: the replicas' answers to the survey, the
+ * master's when it answered, and what the probe saw nodes claim above etcd.
+ */
+function highestSeenVersion(
+  candidates: readonly CandidateReport[],
+  knowledge: DataKnowledge,
+): number {
+  return Math.max(
+    -1,
+    ...candidates.map((c) => c.version ?? -1),
+    ...Object.values(knowledge.versions ?? {}),
+  );
+}
+
+/**
+ * Etcd's next version, or one above every version seen on a node when that is higher (as
+ * `sync force` does): after an etcd restore, or a cluster re-created over its nodes, the
+ * nodes hold versions etcd never had and refuse an older SETNODES, so a failover at etcd's
+ * +1 would leave the shard without a master while etcd says it has one. Only ever raised,
+ * by the same compare-and-swap: a crash after it leaves a version every node accepts.
+ */
+function versionAbove(cluster: Cluster, seen: number): Cluster {
+  return seen >= cluster.version ? { ...cluster, version: seen + 1 } : cluster;
+}
+
 export class NoCandidateError extends KvcError {
   constructor(
     message: string,
@@ -333,7 +456,14 @@ export async function failoverShard(
     throw invalid("force needs preferred_node_id: name the node to promote", "force");
   }
   const replicas = shard.nodes.filter((n) => n.role === "slave");
-  const { knowledge, masterAlive } = await knowledgeOf(deps, request, master);
+  const { knowledge, master: masterNow } = await knowledgeOf(deps, request, master);
+  if (masterNow.kind === "unknown" && !request.force) {
+    // Taken for dead, it would be failed over without a catch-up while it may still take
+    // writes: those, and what its replicas had not received yet, would be lost.
+    throw conflict(
+      `cannot tell whether master ${master.addr} is alive (${masterNow.why}): a failover now would lose the writes it may still take; retry once it answers or is down, or name the replica with preferred_node_id and force`,
+    );
+  }
   const candidates = await surveyReplicas(
     replicas,
     deps.nodeTimeoutMs,
@@ -370,14 +500,14 @@ export async function failoverShard(
   // A manual failover of a live master is a planned switchover; the probe's is not. The
   // marker keeps probe rounds from pushing the new topology to the new master before it
   // has caught up (they would see it behind etcd and repair it).
-  const planned = masterAlive && !request.expectedMasterId;
+  const planned = masterNow.kind === "master" && !request.expectedMasterId;
   const marker = planned ? await beginSwitchover(deps, request) : null;
   try {
     return await commitFailover(
       deps,
       request,
       options,
-      { master, newMasterId, candidates },
+      { master, newMasterId, candidates, above: highestSeenVersion(candidates, knowledge) },
       { started, read, surveyed },
       planned,
     );
@@ -399,7 +529,13 @@ async function commitFailover(
   deps: OpsDeps,
   request: FailoverRequest,
   options: { fence?: Fence },
-  plan: { master: ClusterNode; newMasterId: string; candidates: CandidateReport[] },
+  plan: {
+    master: ClusterNode;
+    newMasterId: string;
+    candidates: CandidateReport[];
+    /** The highest topology version seen on a node; the new version goes above it. */
+    above: number;
+  },
   timing: { started: number; read: number; surveyed: number },
   planned: boolean,
 ): Promise<FailoverResult> {
@@ -421,7 +557,7 @@ async function commitFailover(
       if (!shardNow.nodes.some((n) => n.id === newMasterId)) {
         throw conflict(`node ${newMasterId} was removed from shard ${request.shard} concurrently`);
       }
-      return withMasterChanged(current, request.shard, newMasterId);
+      return versionAbove(withMasterChanged(current, request.shard, newMasterId), plan.above);
     },
     { fence: options.fence },
   );

@@ -45,6 +45,7 @@ export async function clusterHealth(
         reported_version: reported,
         role_seen: h?.role ?? null,
         behind: reported !== null && reported < cluster.version,
+        ahead: reported !== null && reported > cluster.version,
       };
     }),
   );
@@ -53,6 +54,7 @@ export async function clusterHealth(
     safe_mode: state.safe_mode,
     safe_mode_reason: state.safe_mode_reason,
     nodes_behind: nodes.filter((n) => n.behind).length,
+    nodes_ahead: nodes.filter((n) => n.ahead).length,
     nodes_down: nodes.filter((n) => !n.up).length,
     failover_blocked: state.failover_blocked,
     quorum: Object.entries(state.quorum).map(([master_id, q]) => ({ master_id, ...q })),

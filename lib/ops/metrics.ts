@@ -16,6 +16,8 @@ export interface ClusterMetrics {
   nodesByState: { up: number; down: number };
   nodeFailures: { node: string; addr: string; shard: number; failures: number }[];
   nodesBehind: number;
+  /** Nodes reporting a newer topology version than etcd's. */
+  nodesAhead: number;
   slotsByShard: number[];
   migratingSlotsByShard: number[];
   tasksByState: Record<TaskState, number>;
@@ -80,6 +82,10 @@ export function clusterMetricsFrom(
     nodesBehind: nodes.filter((n) => {
       const version = health(n.node.id)?.version;
       return version !== undefined && version !== null && version < cluster.version;
+    }).length,
+    nodesAhead: nodes.filter((n) => {
+      const version = health(n.node.id)?.version;
+      return version !== undefined && version !== null && version > cluster.version;
     }).length,
     slotsByShard: cluster.shards.map((s) => countSlots(s.slot_ranges)),
     migratingSlotsByShard: cluster.shards.map((s) =>

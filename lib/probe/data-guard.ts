@@ -4,10 +4,15 @@
 // replica's link going down, the master writing past it), so healthy rounds write nothing.
 // The master's sequence recorded when a replica is first seen unlinked also bounds what the
 // replica must hold to be promoted: writes made before the probe noticed the link down count.
+// Which masters were seen at all, and which replicas were seen following one, say whether the
+// rest is known: a master that died before any round read it may have held anything.
 import { type Cluster, masterOf, type ProbeState, type ReplicaLag } from "../model/index.js";
 import type { Observation } from "./observe.js";
 
-export type DataGuard = Pick<ProbeState, "masters_with_data" | "replica_lag">;
+export type DataGuard = Pick<
+  ProbeState,
+  "masters_with_data" | "replica_lag" | "masters_seen" | "replicas_linked"
+>;
 
 /** The master's `sequence` as it answered this round, or null when it did not answer as master. */
 function liveMasterSequence(observation: Observation | undefined): number | null {
@@ -48,14 +53,26 @@ export function nextDataGuard(
 ): DataGuard {
   const byId = new Map(observations.map((o) => [o.node.id, o]));
   const hadData = new Set(previous.masters_with_data);
+  const wasSeen = new Set(previous.masters_seen);
+  const wasLinked = new Set(previous.replicas_linked);
   const masters: string[] = [];
+  const seen: string[] = [];
+  const linked: string[] = [];
   const lag: Record<string, ReplicaLag> = {};
   for (const shard of cluster.shards) {
     const master = masterOf(shard);
     if (!master) continue;
     const masterSequence = liveMasterSequence(byId.get(master.id));
     if (hadData.has(master.id) || (masterSequence ?? 0) > 0) masters.push(master.id);
+    // Kept only while the node stays master (and a replica while it stays one): a node that
+    // changes role is judged afresh in its new one.
+    if (wasSeen.has(master.id) || masterSequence !== null) seen.push(master.id);
     for (const replica of shard.nodes) {
+      if (
+        replica.role === "slave" &&
+        (wasLinked.has(replica.id) || linkedReplica(byId.get(replica.id), 0))
+      )
+        linked.push(replica.id);
       const known = previous.replica_lag[replica.id];
       // A replica that relinks keeps its entry until it holds what its master had reached.
       if (
@@ -67,5 +84,10 @@ export function nextDataGuard(
       if (next) lag[replica.id] = next;
     }
   }
-  return { masters_with_data: masters.sort(), replica_lag: lag };
+  return {
+    masters_with_data: masters.sort(),
+    replica_lag: lag,
+    masters_seen: seen.sort(),
+    replicas_linked: linked.sort(),
+  };
 }

@@ -56,6 +56,7 @@ describe("deploy/monitoring", () => {
       "KvrocksMasterDown",
       "KvrocksFailoverSuspended",
       "KvrocksNodeBehindTopology",
+      "KvrocksNodeAheadOfTopology",
       "KvrocksMigrationFailed",
       "KvrocksMigrationSlow",
       "KvrocksReplicationLag",

@@ -167,6 +167,8 @@ describe("a failover of the source shard mid-migration", () => {
       Number(/sequence:(\d+)/.exec(String(await n.call("INFO", "keyspace")))?.[1] ?? -1);
     const written = await sequence(source);
     await eventually(async () => (await sequence(replica)) >= written, 30_000, 100);
+    // The probe has seen the master (one it never saw is not failed over on a guess).
+    await round();
 
     // The handler sends MIGRATE; no probe round runs until the node finished the move.
     const res = await h.request("POST", `/api/v1/namespaces/${NS}/clusters/fo/migrate`, {
