@@ -20,6 +20,7 @@ export default defineConfig({
       "test/support/nodes.test.ts",
       "test/sim/agreement.test.ts",
       "test/api/cluster-lifecycle.test.ts",
+      "test/api/node-ownership.test.ts",
       "test/probe/failover.test.ts",
       "test/probe/repair.test.ts",
       "test/probe/empty-replica.test.ts",
