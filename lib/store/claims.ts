@@ -18,7 +18,7 @@ import { canonicalAddr } from "../model/index.js";
 import { addressKeys, type Resolver, systemResolver } from "./addresses.js";
 import { addressesIn } from "./codec.js";
 import { type ClusterRef, ownerString, type StoreKeys } from "./keys.js";
-import { is, listPrefix, op, prefixRevision } from "./txn.js";
+import { CLUSTER_DOCS_FIRST_PAGE_KEYS, is, listPrefix, op, prefixRevision } from "./txn.js";
 
 export interface ClaimPlan {
   compare: ICompare[];
@@ -55,7 +55,11 @@ export async function scanAddressOwners(
     for (const key of list) if (!wanted.has(key)) wanted.set(key, addr);
   }
   const stored: { ref: ClusterRef; addrs: string[] }[] = [];
-  for (const kv of await listPrefix(etcd, keys.metadataPrefix(), { pageKeys: options.pageKeys })) {
+  const kvs = await listPrefix(etcd, keys.metadataPrefix(), {
+    pageKeys: options.pageKeys,
+    firstPageKeys: CLUSTER_DOCS_FIRST_PAGE_KEYS,
+  });
+  for (const kv of kvs) {
     const ref = keys.parseClusterKey(kv.key.toString());
     if (!ref || (skip && sameRef(ref, skip))) continue;
     stored.push({ ref, addrs: addressesIn(kv.value.toString()) });

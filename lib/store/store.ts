@@ -23,6 +23,7 @@ import {
 } from "./retry.js";
 import { type RoundReadSchemas, readClusterRounds, type TopologyCache } from "./rounds.js";
 import {
+  CLUSTER_DOCS_FIRST_PAGE_KEYS,
   commit,
   getKey,
   is,
@@ -225,7 +226,9 @@ export class Store {
    * JSON is bad is reported with its error, never blocking the others.
    */
   async readAllClusters(): Promise<ReadCluster[]> {
-    const kvs = await this.list(this.keys.metadataPrefix());
+    const kvs = await this.list(this.keys.metadataPrefix(), {
+      firstPageKeys: CLUSTER_DOCS_FIRST_PAGE_KEYS,
+    });
     return kvs.flatMap((kv): ReadCluster[] => {
       const ref = this.keys.parseClusterKey(kv.key.toString());
       if (!ref) return [];
@@ -439,7 +442,10 @@ export class Store {
   async findNodeOwners(ids: ReadonlySet<string>): Promise<Map<string, ClusterRef>> {
     const owners = new Map<string, ClusterRef>();
     if (ids.size === 0) return owners;
-    for (const kv of await this.list(this.keys.metadataPrefix())) {
+    const kvs = await this.list(this.keys.metadataPrefix(), {
+      firstPageKeys: CLUSTER_DOCS_FIRST_PAGE_KEYS,
+    });
+    for (const kv of kvs) {
       const ref = this.keys.parseClusterKey(kv.key.toString());
       if (!ref) continue;
       for (const id of nodeIdsIn(kv.value.toString())) {

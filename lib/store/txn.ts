@@ -134,6 +134,11 @@ export async function getKey(etcd: Etcd3, key: string): Promise<IKeyValue | null
  * answer would also open etcd3's circuit breaker.
  */
 export const DEFAULT_PAGE_KEYS = 256;
+/**
+ * The first page of a read of cluster documents, which can be large (one of 1,000 nodes is
+ * ~130 KB): small, so that even the first answer stays near `PAGE_TARGET_BYTES`.
+ */
+export const CLUSTER_DOCS_FIRST_PAGE_KEYS = 8;
 const PAGE_TARGET_BYTES = 2 * 1024 * 1024;
 
 const compacted = /required revision has been compacted/i;
@@ -142,6 +147,8 @@ export interface ListOptions {
   keysOnly?: boolean;
   /** Most keys per range read (see `DEFAULT_PAGE_KEYS`); tests use small pages. */
   pageKeys?: number;
+  /** Keys of the first page, before any size is known; `pageKeys` by default. */
+  firstPageKeys?: number;
 }
 
 /**
@@ -170,7 +177,7 @@ async function readPages(etcd: Etcd3, prefix: string, options: ListOptions) {
   const end = prefixEnd(prefix);
   const out: IKeyValue[] = [];
   const most = Math.max(1, Math.floor(options.pageKeys ?? DEFAULT_PAGE_KEYS));
-  let pageKeys = most;
+  let pageKeys = Math.max(1, Math.min(most, Math.floor(options.firstPageKeys ?? most)));
   let largest = 1;
   let from = buf(prefix);
   let revision: Revision | undefined;
