@@ -14,7 +14,7 @@ import { lookup } from "node:dns/promises";
 import { isIPv4 } from "node:net";
 import { canonicalAddr, splitAddr } from "../model/index.js";
 
-/** The IP addresses `host` resolves to; throws when it does not. */
+/** The IP addresses `host` resolves to; none (or a throw) when it does not. */
 export type Resolver = (host: string) => Promise<string[]>;
 
 const RESOLVE_TIMEOUT_MS = 1000;
@@ -23,7 +23,11 @@ const CACHE_MAX = 10_000;
 
 const cache = new Map<string, { ips: string[]; at: number }>();
 
-/** The system resolver (what Node's connect uses), each answer kept for 10 s. */
+/**
+ * The system resolver (what Node's connect uses). Each answer is kept for 10 s, a failure
+ * too (as no address): a scan of every cluster must not wait a second per unresolvable name
+ * each time, and a lookup that hangs keeps one of libuv's few threads busy.
+ */
 export const systemResolver: Resolver = async (host) => {
   const now = Date.now();
   const hit = cache.get(host);
@@ -32,14 +36,17 @@ export const systemResolver: Resolver = async (host) => {
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${host}: no answer`)), RESOLVE_TIMEOUT_MS);
   });
+  let ips: string[] = [];
   try {
-    const ips = (await Promise.race([lookup(host, { all: true }), deadline])).map((a) => a.address);
-    if (cache.size >= CACHE_MAX) cache.clear();
-    cache.set(host, { ips, at: now });
-    return ips;
+    ips = (await Promise.race([lookup(host, { all: true }), deadline])).map((a) => a.address);
+  } catch {
+    // Unresolvable now: the name is compared as spelt (see `addressKeys`).
   } finally {
     clearTimeout(timer);
   }
+  if (cache.size >= CACHE_MAX) cache.clear();
+  cache.set(host, { ips, at: now });
+  return ips;
 };
 
 const ipKey = (ip: string, port: number) => (isIPv4(ip) ? `${ip}:${port}` : `[${ip}]:${port}`);
