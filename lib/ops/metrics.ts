@@ -94,7 +94,7 @@ export function clusterMetricsFrom(
 }
 
 /**
- * Four range reads whatever the number of clusters (all topologies, all state documents, the
+ * Four reads (each one snapshot, in pages of at most ~2 MiB) whatever the number of clusters (all topologies, all state documents, the
  * probe owners and the live invocations), then
  * grouped in memory: a scrape stays cheap as clusters are added.
  */

@@ -222,7 +222,7 @@ export class Store {
   }
 
   /**
-   * Every cluster in one range read, for views over all of them (metrics): a cluster whose
+   * Every cluster in one snapshot (read in pages, see `listPrefix`), for views over all of them (metrics): a cluster whose
    * JSON is bad is reported with its error, never blocking the others.
    */
   async readAllClusters(): Promise<ReadCluster[]> {
@@ -294,7 +294,7 @@ export class Store {
     return readClusterRounds(this.etcd, this.keys, refs, schemas, cache);
   }
 
-  /** Raw documents under a prefix in one range read; callers decode with `decodeDoc`. */
+  /** Raw documents under a prefix in one snapshot (read in pages); callers decode with `decodeDoc`. */
   async readPrefix(prefix: string): Promise<{ key: string; value: string }[]> {
     const kvs = await this.list(prefix);
     return kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value.toString() }));
