@@ -3,8 +3,9 @@ import { zValidator } from "@hono/zod-validator";
 import type { MiddlewareHandler } from "hono";
 import type { ZodType } from "zod";
 import { z } from "zod";
-import { invalid } from "../lib/errors.js";
+import { forbidden, invalid } from "../lib/errors.js";
 import { ResourceName } from "../lib/model/index.js";
+import { mayManageNamespaces, type Principal } from "../lib/tokens.js";
 
 type Target = "json" | "param" | "query";
 
@@ -80,4 +81,19 @@ export async function optionalJsonBody<T extends ZodType>(
 /** Upstream's `X-Dont-Check-Kvrocks-Version: yes`: add nodes whatever Kvrocks they run. */
 export function skipsVersionCheck(req: { header(name: string): string | undefined }): boolean {
   return req.header("x-dont-check-kvrocks-version")?.toLowerCase() === "yes";
+}
+
+/**
+ * `force` in a body that adds nodes: take over a node a cluster no longer stored left
+ * initialised. It takes a node from whoever ran it, so only an admin token (every namespace)
+ * may; a namespace's token is answered 403.
+ */
+export const TakeOver = z.boolean().default(false);
+
+export function assertMayTakeOver(force: boolean, principal: Principal): void {
+  if (force && !mayManageNamespaces(principal)) {
+    throw forbidden(
+      `"force" takes over a node another cluster left initialised and needs an admin token; token "${principal.name}" is not one`,
+    );
+  }
 }

@@ -14,15 +14,18 @@ import {
 } from "../../lib/ops/index.js";
 import { SlotRangeInput } from "../../lib/slots/index.js";
 import { answers } from "../answers.js";
+import { principalOf } from "../auth.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { describe } from "../openapi.js";
 import { publicCluster } from "../redact.js";
 import {
+  assertMayTakeOver,
   ClusterParams,
   NamespaceParams,
   optionalJsonBody,
   ShardIndex,
   skipsVersionCheck,
+  TakeOver,
   validate,
 } from "../validation.js";
 
@@ -34,6 +37,7 @@ const CreateClusterBody = z.object({
   password: z.string().default(""),
   /** Ours: skip the reachability and cluster-mode check, as upstream's header does. */
   check_nodes: z.boolean().default(true),
+  force: TakeOver,
 });
 
 const ImportClusterBody = z.object({
@@ -68,6 +72,7 @@ const ScaleBody = z.object({
   /** Move slots in the topology only (no data), at once. */
   slot_only: z.boolean().default(false),
   check_nodes: z.boolean().default(true),
+  force: TakeOver,
 });
 
 const SyncBody = z
@@ -111,6 +116,7 @@ export function clusterRoutes(deps: AppDeps) {
         const body = c.req.valid("json");
         const skip =
           !body.check_nodes || c.req.header("x-dont-check-cluster-mode")?.toLowerCase() === "yes";
+        assertMayTakeOver(body.force, principalOf(c));
         await store.getNamespace(ns);
         const { cluster } = await createCluster(deps.ops, ns, {
           ...body,
@@ -214,7 +220,9 @@ export function clusterRoutes(deps: AppDeps) {
       async (c) => {
         const { ns, cluster } = c.req.valid("param");
         const body = c.req.valid("json");
+        assertMayTakeOver(body.force, principalOf(c));
         const outcome = await scaleCluster(deps.ops, ns, cluster, {
+          force: body.force,
           addShards: body.add_shards,
           removeShards: body.remove_shards,
           dryRun: body.dry_run,

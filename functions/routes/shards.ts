@@ -11,26 +11,31 @@ import {
 } from "../../lib/ops/index.js";
 import { answers } from "../answers.js";
 import { noteVersion } from "../audit.js";
+import { principalOf } from "../auth.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { describe } from "../openapi.js";
 import { publicCluster, publicNode } from "../redact.js";
 import {
+  assertMayTakeOver,
   ClusterParams,
   optionalJsonBody,
   ShardParams,
   skipsVersionCheck,
+  TakeOver,
   validate,
 } from "../validation.js";
 
 const AddShardBody = z.object({
   nodes: z.array(Addr).min(1, "needs at least one node"),
   password: z.string().default(""),
+  force: TakeOver,
 });
 
 const AddNodeBody = z.object({
   addr: Addr,
   role: NodeRole.default("slave"),
   password: z.string().default(""),
+  force: TakeOver,
 });
 
 const FailoverBody = z
@@ -74,6 +79,7 @@ export function shardRoutes(deps: AppDeps) {
       validate("json", AddShardBody),
       async (c) => {
         const { ns, cluster } = c.req.valid("param");
+        assertMayTakeOver(c.req.valid("json").force, principalOf(c));
         const changed = await addShard(deps.ops, ns, cluster, {
           ...c.req.valid("json"),
           skipVersionCheck: skipsVersionCheck(c.req),
@@ -141,6 +147,7 @@ export function shardRoutes(deps: AppDeps) {
       validate("json", AddNodeBody),
       async (c) => {
         const { ns, cluster, shard } = c.req.valid("param");
+        assertMayTakeOver(c.req.valid("json").force, principalOf(c));
         const changed = await addNode(deps.ops, ns, cluster, shard, {
           ...c.req.valid("json"),
           skipVersionCheck: skipsVersionCheck(c.req),

@@ -10,7 +10,7 @@ import {
   readKvrocksVersion,
   withNode,
 } from "../kvrocks/index.js";
-import { type Cluster, isActive, masterOf, type NodeRole } from "../model/index.js";
+import { type Cluster, canonicalAddr, isActive, masterOf, type NodeRole } from "../model/index.js";
 import {
   countSlots,
   formatSlotRanges,
@@ -171,7 +171,11 @@ export async function checkCluster(deps: OpsDeps, ns: string, name: string): Pro
         checked.lag = Math.max(0, masterOffset - s.replication.slaveReplOffset);
       }
       const following = `${s.replication.masterHost}:${s.replication.masterPort}`;
-      if (master && s.replication.role === "slave" && following !== master.addr) {
+      if (
+        master &&
+        s.replication.role === "slave" &&
+        canonicalAddr(following) !== canonicalAddr(master.addr)
+      ) {
         found(`replicates ${following}, not its master ${master.addr}`);
       } else if (!s.replication.masterLinkUp) {
         found("has its link to the master down");

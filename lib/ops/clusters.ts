@@ -1,10 +1,10 @@
 // Creating, importing and deleting clusters.
 import { conflict, errorMessage, invalid } from "../errors.js";
 import { type NodeLine, withNode } from "../kvrocks/index.js";
-import type { Cluster, Shard } from "../model/index.js";
+import { allNodes, type Cluster, canonicalAddr, type Shard } from "../model/index.js";
 import { mergeRanges } from "../slots/index.js";
 import { type PushResult, viewLines } from "../topology/index.js";
-import { assertNodesFree } from "./checks.js";
+import { assertNodesFree, assertNodesMayJoin } from "./checks.js";
 import { planCluster } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
 import { pushCluster } from "./push.js";
@@ -19,6 +19,8 @@ export interface CreateClusterInput {
   skipNodeCheck?: boolean;
   /** Skip the Kvrocks version check (upstream's X-Dont-Check-Kvrocks-Version). */
   skipVersionCheck?: boolean;
+  /** An admin's: take nodes a cluster no longer stored left initialised (`assertNodesMayJoin`). */
+  force?: boolean;
 }
 
 export async function createCluster(
@@ -27,7 +29,18 @@ export async function createCluster(
   input: CreateClusterInput,
 ): Promise<{ cluster: Cluster; push: PushResult[] }> {
   const cluster = planCluster(input, deps.now());
-  if (!input.skipNodeCheck) await assertNodesFree(input.nodes, input.password, deps.nodeTimeoutMs);
+  // Asked whatever `check_nodes` says: skipping the checks of a node not started yet must not
+  // let a running node of another cluster through.
+  const takenOver = await assertNodesMayJoin(
+    deps,
+    { namespace: ns, cluster: input.name },
+    input.nodes,
+    input.password,
+    { force: input.force ?? false },
+  );
+  if (!input.skipNodeCheck) {
+    await assertNodesFree(input.nodes, input.password, deps.nodeTimeoutMs, takenOver);
+  }
   if (!input.skipVersionCheck) {
     await assertKvrocksVersions(input.nodes, input.password, {
       timeoutMs: deps.nodeTimeoutMs,
@@ -35,7 +48,12 @@ export async function createCluster(
     });
   }
   await deps.store.createCluster(ns, cluster);
-  const push = await pushCluster(deps, ns, cluster);
+  const takeOver = new Set(
+    allNodes(cluster)
+      .filter((n) => takenOver.has(canonicalAddr(n.addr)))
+      .map((n) => n.id),
+  );
+  const push = await pushCluster(deps, ns, cluster, { takeOver });
   return { cluster, push };
 }
 
@@ -53,6 +71,17 @@ export async function importCluster(
   input: ImportClusterInput,
 ): Promise<Cluster> {
   if (input.nodes.length === 0) throw invalid("import needs at least one node", "nodes");
+  // A running cluster another stored cluster has (under other spellings of its addresses)
+  // is refused naming it; one no stored cluster has is what import is for.
+  await assertNodesMayJoin(
+    deps,
+    { namespace: ns, cluster: input.name },
+    input.nodes,
+    input.password,
+    {
+      importing: true,
+    },
+  );
   if (!input.skipVersionCheck) {
     await assertKvrocksVersions(input.nodes, input.password, {
       timeoutMs: deps.nodeTimeoutMs,

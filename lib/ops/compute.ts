@@ -5,6 +5,7 @@ import { conflict, exists, invalid, notFound } from "../errors.js";
 import {
   type Cluster,
   type ClusterNode,
+  canonicalAddr,
   masterOf,
   type NodeRole,
   type Shard,
@@ -75,9 +76,10 @@ function replaceShard(cluster: Cluster, index: number, shard: Shard): Cluster {
 }
 
 function assertAddrsFree(cluster: Cluster, addrs: readonly string[]): void {
+  const wanted = new Set(addrs.map(canonicalAddr));
   for (const shard of cluster.shards) {
     for (const node of shard.nodes) {
-      if (addrs.includes(node.addr))
+      if (wanted.has(canonicalAddr(node.addr)))
         throw exists(`node ${node.addr} is already in cluster ${cluster.name}`);
     }
   }

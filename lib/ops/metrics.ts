@@ -100,8 +100,8 @@ export function clusterMetricsFrom(
 }
 
 /**
- * Four range reads whatever the number of clusters (all topologies, all state documents, the
- * probe owners and the live invocations), then
+ * Four reads whatever the number of clusters (all topologies, all state documents, the probe
+ * owners and the live invocations; each one snapshot, in pages of about 2 MiB at most), then
  * grouped in memory: a scrape stays cheap as clusters are added.
  */
 export async function collectMetrics(store: Store, now: number): Promise<MetricsSnapshot> {

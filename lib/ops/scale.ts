@@ -4,11 +4,11 @@ import { conflict, invalid } from "../errors.js";
 import { type Cluster, isActive, Task } from "../model/index.js";
 import { formatSlotRange, type SlotRange } from "../slots/index.js";
 import { type PlannedMove, planBalance } from "./balance.js";
-import { assertNodesFree } from "./checks.js";
+import { assertNodesFree, assertNodesMayJoin } from "./checks.js";
 import { withRangeMoved, withShardsAdded, withShardsRemoved } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
 import { checkMigration, listTaskDocs, newMigrationTask, newTaskId, saveTask } from "./tasks.js";
-import { changeTopology, moveSlotsOnly } from "./topology-changes.js";
+import { changeTopology, changeTopologyJoining, moveSlotsOnly } from "./topology-changes.js";
 import { assertKvrocksVersions } from "./versions.js";
 
 export interface MigrateRequest {
@@ -54,6 +54,8 @@ export interface ScaleRequest {
   slotOnly: boolean;
   checkNodes: boolean;
   skipVersionCheck?: boolean;
+  /** An admin's: take nodes a cluster no longer stored left initialised. */
+  force?: boolean;
 }
 
 export interface PlanJson {
@@ -128,9 +130,21 @@ export async function scaleCluster(
 
   let cluster = stored.cluster;
   if (request.addShards.length > 0) {
+    // Asked whatever `check_nodes` says (see `createCluster`).
+    const taken = await Promise.all(
+      request.addShards.map((s) =>
+        assertNodesMayJoin(deps, { namespace: ns, cluster: cl }, s.nodes, s.password, {
+          current: stored.cluster,
+          force: request.force ?? false,
+        }),
+      ),
+    );
+    const takenOver = new Set(taken.flatMap((t) => [...t]));
     if (request.checkNodes) {
       await Promise.all(
-        request.addShards.map((s) => assertNodesFree(s.nodes, s.password, deps.nodeTimeoutMs)),
+        request.addShards.map((s) =>
+          assertNodesFree(s.nodes, s.password, deps.nodeTimeoutMs, takenOver),
+        ),
       );
     }
     if (!request.skipVersionCheck) {
@@ -143,10 +157,13 @@ export async function scaleCluster(
         ),
       );
     }
-    const added = await changeTopology(deps, ns, cl, (c) => ({
-      cluster: withShardsAdded(c, request.addShards, now),
-      result: undefined,
-    }));
+    const added = await changeTopologyJoining(
+      deps,
+      ns,
+      cl,
+      (c) => ({ cluster: withShardsAdded(c, request.addShards, now), result: undefined }),
+      takenOver,
+    );
     cluster = added.cluster;
   }
   // Plan again on what was stored: it is what the tasks will find.

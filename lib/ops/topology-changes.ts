@@ -3,10 +3,11 @@
 import { conflict, notFound } from "../errors.js";
 import { withNode } from "../kvrocks/index.js";
 import type { Cluster, ClusterNode, NodeRole } from "../model/index.js";
-import { allNodes, masterOf } from "../model/index.js";
+import { allNodes, canonicalAddr, masterOf } from "../model/index.js";
 import type { SlotRange } from "../slots/index.js";
 import type { ClusterUpdate, ClusterUpdateFn, Fence } from "../store/index.js";
 import type { PushResult } from "../topology/index.js";
+import { assertNodesMayJoin } from "./checks.js";
 import {
   recordsMigration,
   shardAt,
@@ -132,11 +133,41 @@ export async function changeTopology<T>(
   return { cluster: updated.cluster, push, result: result as T };
 }
 
+/**
+ * `changeTopology` for a change that adds nodes: the nodes an admin took over with `force`
+ * (`assertNodesMayJoin`) are pushed even though they answer as another topology's node. Only
+ * this first push may: once it set the node's id, every later push sees its own id. If it
+ * fails (or the process dies before it), later pushes still refuse that node and say so;
+ * removing it and adding it again with `force` retries the take-over.
+ */
+export async function changeTopologyJoining<T>(
+  deps: OpsDeps,
+  ns: string,
+  name: string,
+  compute: (cluster: Cluster) => { cluster: Cluster; result: T },
+  takenOver: ReadonlySet<string>,
+): Promise<Changed<T>> {
+  if (takenOver.size === 0) return changeTopology(deps, ns, name, compute);
+  let result: T | undefined;
+  const updated = await updateTopology(deps, ns, name, (current) => {
+    const next = compute(current);
+    result = next.result;
+    return next.cluster;
+  });
+  const takeOver = new Set(
+    allNodes(updated.cluster)
+      .filter((n) => takenOver.has(canonicalAddr(n.addr)))
+      .map((n) => n.id),
+  );
+  const push = await pushCluster(deps, ns, updated.cluster, { takeOver });
+  return { cluster: updated.cluster, push, result: result as T };
+}
+
 export async function addShard(
   deps: OpsDeps,
   ns: string,
   name: string,
-  input: { nodes: string[]; password: string; skipVersionCheck?: boolean },
+  input: { nodes: string[]; password: string; skipVersionCheck?: boolean; force?: boolean },
 ) {
   // Nodes may be added before they are started: only a node that answers is judged.
   if (!input.skipVersionCheck) {
@@ -145,10 +176,24 @@ export async function addShard(
       allowUnreachable: true,
     });
   }
-  return changeTopology(deps, ns, name, (c) => ({
-    cluster: withShardAdded(c, input.nodes, input.password, deps.now()),
-    result: undefined,
-  }));
+  const { cluster: current } = await deps.store.getCluster(ns, name);
+  const takenOver = await assertNodesMayJoin(
+    deps,
+    { namespace: ns, cluster: name },
+    input.nodes,
+    input.password,
+    { current, force: input.force ?? false },
+  );
+  return changeTopologyJoining(
+    deps,
+    ns,
+    name,
+    (c) => ({
+      cluster: withShardAdded(c, input.nodes, input.password, deps.now()),
+      result: undefined,
+    }),
+    takenOver,
+  );
 }
 
 export async function removeShard(deps: OpsDeps, ns: string, name: string, index: number) {
@@ -165,7 +210,13 @@ export async function addNode(
   ns: string,
   name: string,
   index: number,
-  input: { addr: string; role: NodeRole; password: string; skipVersionCheck?: boolean },
+  input: {
+    addr: string;
+    role: NodeRole;
+    password: string;
+    skipVersionCheck?: boolean;
+    force?: boolean;
+  },
 ): Promise<Changed<ClusterNode>> {
   if (!input.skipVersionCheck) {
     await assertKvrocksVersions([input.addr], input.password, {
@@ -174,10 +225,24 @@ export async function addNode(
       field: "addr",
     });
   }
-  return changeTopology(deps, ns, name, (c) => {
-    const { cluster, node } = withNodeAdded(c, index, input, deps.now());
-    return { cluster, result: node };
-  });
+  const { cluster: current } = await deps.store.getCluster(ns, name);
+  const takenOver = await assertNodesMayJoin(
+    deps,
+    { namespace: ns, cluster: name },
+    [input.addr],
+    input.password,
+    { current, force: input.force ?? false },
+  );
+  return changeTopologyJoining(
+    deps,
+    ns,
+    name,
+    (c) => {
+      const { cluster, node } = withNodeAdded(c, index, input, deps.now());
+      return { cluster, result: node };
+    },
+    takenOver,
+  );
 }
 
 export function removeNode(deps: OpsDeps, ns: string, name: string, index: number, nodeId: string) {
@@ -322,7 +387,8 @@ export async function syncNode(
   force: boolean,
 ): Promise<PushResult[]> {
   const { cluster: stored } = await deps.store.getCluster(ns, name);
-  const found = allNodes(stored).find((n) => n.addr === node || n.id === node);
+  const addr = canonicalAddr(node);
+  const found = allNodes(stored).find((n) => canonicalAddr(n.addr) === addr || n.id === node);
   if (!found) throw notFound(`node ${node} is not in cluster ${ns}/${name}`);
   if (force) return syncCluster(deps, ns, name, true);
   const { cluster } = await foldCompletedMigrations(deps, ns, name);

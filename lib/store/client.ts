@@ -102,6 +102,10 @@ export function createEtcd(options: EtcdOptions): Etcd3 {
     auth: options.username
       ? { username: options.username, password: options.password ?? "", callOptions: deadline }
       : undefined,
+    // gRPC refuses an answer over 4 MiB by default; reads of a whole prefix go in pages
+    // (`listPrefix`) of at most 256 values of at most 1.5 MiB (etcd's limit), so this bound
+    // is never reached, and a refused answer would also open etcd3's circuit breaker.
+    grpcOptions: { "grpc.max_receive_message_length": 512 * 1024 * 1024 },
     // Streams (lease keepalive, watch) live longer than one call; whoever opens one passes
     // its own deadline. Every unary call gets a fresh one.
     defaultCallOptions: (context) => (context.isStream ? {} : deadline()),

@@ -35,27 +35,34 @@ export function encodeCluster(cluster: Cluster): string {
   return JSON.stringify(clusterToJson(cluster));
 }
 
-/**
- * The node addresses in a stored cluster, read leniently: the address checks must see
- * every address in etcd, including those of clusters that fail the schema.
- */
-export function addressesIn(text: string): string[] {
+/** The nodes of a stored cluster (address and id, either may be missing), read leniently. */
+function nodesIn(text: string): { addr?: unknown; id?: unknown }[] {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     return [];
   }
-  const out: string[] = [];
+  const out: { addr?: unknown; id?: unknown }[] = [];
   const shards = (json as { shards?: unknown })?.shards;
   if (!Array.isArray(shards)) return out;
   for (const shard of shards) {
     const nodes = (shard as { nodes?: unknown })?.nodes;
     if (!Array.isArray(nodes)) continue;
-    for (const node of nodes) {
-      const addr = (node as { addr?: unknown })?.addr;
-      if (typeof addr === "string") out.push(addr.trim());
-    }
+    for (const node of nodes) if (node && typeof node === "object") out.push(node);
   }
   return out;
+}
+
+/**
+ * The node addresses in a stored cluster, read leniently: the address checks must see
+ * every address in etcd, including those of clusters that fail the schema.
+ */
+export function addressesIn(text: string): string[] {
+  return nodesIn(text).flatMap((n) => (typeof n.addr === "string" ? [n.addr.trim()] : []));
+}
+
+/** The node ids in a stored cluster, read as leniently as `addressesIn`. */
+export function nodeIdsIn(text: string): string[] {
+  return nodesIn(text).flatMap((n) => (typeof n.id === "string" ? [n.id] : []));
 }

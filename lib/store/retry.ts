@@ -4,6 +4,13 @@ import { conflict } from "../errors.js";
 
 export const DEFAULT_CAS_ATTEMPTS = 5;
 
+/**
+ * How many times a write may lose only its claims compare to writers of other clusters before
+ * it counts as one lost race (see `Store.commitClaiming`): each loss is another writer's
+ * commit, so this bounds the wait behind that many concurrent claimers.
+ */
+export const MAX_CLAIM_RACES = 64;
+
 /** What one attempt says: committed (with a value), or lost a race and should retry. */
 export type Attempt<T> = { done: true; value: T } | { done: false };
 
@@ -24,7 +31,7 @@ export async function casLoop<T>(
   throw conflict(`${what} changed concurrently ${attempts} times in a row; try again`);
 }
 
-function backoff(retry: number): Promise<void> {
+export function backoff(retry: number): Promise<void> {
   const cap = Math.min(250, 5 * 2 ** retry);
   return new Promise((resolve) => setTimeout(resolve, Math.random() * cap));
 }

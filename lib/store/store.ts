@@ -1,20 +1,38 @@
 // Namespaces and clusters in etcd. Every read-modify-write is one transaction comparing
 // what was read, so any number of controller instances can write at once.
-import type { Etcd3 } from "etcd3";
+import type { Etcd3, ITxnResponse } from "etcd3";
 import type { z } from "zod";
 import { errorMessage, exists, forbidden, invalid, notFound } from "../errors.js";
 import { allNodes, assertClusterValid, Cluster, ResourceName } from "../model/index.js";
-import { findAddressOwner, planClaims } from "./claims.js";
+import type { Resolver } from "./addresses.js";
+import { type ClaimPlan, findAddressOwner, planClaims } from "./claims.js";
 import { toStoreError } from "./client.js";
-import { addressesIn, decodeCluster, encodeCluster } from "./codec.js";
+import { addressesIn, decodeCluster, encodeCluster, nodeIdsIn } from "./codec.js";
 import * as docs from "./docs.js";
 import { type ClusterRef, DEFAULT_PREFIX, type StoreKeys, storeKeys } from "./keys.js";
 import { type Fence, type Lock, tryLock } from "./lock.js";
 import { readProbeSeen } from "./ownership.js";
 import * as quorum from "./quorum.js";
-import { casLoop, committed, DEFAULT_CAS_ATTEMPTS, lostRace } from "./retry.js";
+import {
+  backoff,
+  casLoop,
+  committed,
+  DEFAULT_CAS_ATTEMPTS,
+  lostRace,
+  MAX_CLAIM_RACES,
+} from "./retry.js";
 import { type RoundReadSchemas, readClusterRounds, type TopologyCache } from "./rounds.js";
-import { commit, getKey, is, listPrefix, op, type Revision } from "./txn.js";
+import {
+  CLUSTER_DOCS_FIRST_PAGE_KEYS,
+  commit,
+  getKey,
+  is,
+  type ListOptions,
+  listPrefix,
+  op,
+  type Revision,
+  type TxnSpec,
+} from "./txn.js";
 
 export interface WriteOptions {
   /** Refuse the write unless this lock is still held. */
@@ -72,14 +90,49 @@ function checkCluster(ns: string, name: string, candidate: Cluster): Cluster {
   return parsed.data;
 }
 
+export interface StoreOptions {
+  /** Keys per range read of a whole prefix (see `DEFAULT_PAGE_KEYS`); tests use small pages. */
+  pageKeys?: number;
+  /** How the claims resolve host names (see addresses.ts); the system's by default. */
+  resolve?: Resolver;
+}
+
 export class Store {
   readonly keys: StoreKeys;
 
   constructor(
     private readonly etcd: Etcd3,
     prefix = DEFAULT_PREFIX,
+    private readonly options: StoreOptions = {},
   ) {
     this.keys = storeKeys(prefix);
+  }
+
+  /** A whole prefix, page by page (one snapshot: see `listPrefix`). */
+  private list(prefix: string, options: Omit<ListOptions, "pageKeys"> = {}) {
+    return listPrefix(this.etcd, prefix, { ...options, pageKeys: this.options.pageKeys });
+  }
+
+  /**
+   * Commits a write whose claims `plan` builds. Every claims change anywhere fails the claims
+   * compare, so writers to different clusters with disjoint addresses lose to one another
+   * while nothing is wrong; such a loss (`ownUnchanged` says the write's own keys still hold)
+   * is planned again (scan and check again) without counting as a lost race: each one means
+   * another writer committed, so the retries end. A true conflict is refused by the check.
+   * Any other failure is returned, for the caller's compare-and-swap loop.
+   */
+  private async commitClaiming(
+    plan: () => Promise<ClaimPlan>,
+    spec: (claims: ClaimPlan) => TxnSpec,
+    ownUnchanged: (res: ITxnResponse) => boolean,
+  ): Promise<ITxnResponse> {
+    for (let race = 0; ; race++) {
+      const claims = await plan();
+      const res = await commit(this.etcd, spec(claims));
+      if (res.succeeded || claims.compare.length === 0 || race >= MAX_CLAIM_RACES) return res;
+      if (!ownUnchanged(res)) return res;
+      await backoff(Math.min(race + 1, 6));
+    }
   }
 
   /** Throws `unavailable` unless etcd answers a read. */
@@ -108,7 +161,7 @@ export class Store {
   // --- namespaces ---
 
   async listNamespaces(): Promise<string[]> {
-    const kvs = await listPrefix(this.etcd, this.keys.metadataPrefix(), { keysOnly: true });
+    const kvs = await this.list(this.keys.metadataPrefix(), { keysOnly: true });
     return kvs.flatMap((kv) => this.keys.parseNamespaceKey(kv.key.toString()) ?? []);
   }
 
@@ -155,7 +208,7 @@ export class Store {
 
   async listClusters(ns: string): Promise<string[]> {
     const [kvs, present] = await Promise.all([
-      listPrefix(this.etcd, this.keys.clustersPrefix(ns), { keysOnly: true }),
+      this.list(this.keys.clustersPrefix(ns), { keysOnly: true }),
       this.namespaceExists(ns),
     ]);
     if (!present && kvs.length === 0) throw notFound(`namespace ${ns} not found`);
@@ -164,16 +217,18 @@ export class Store {
 
   /** Every cluster of every namespace. */
   async listAllClusters(): Promise<ClusterRef[]> {
-    const kvs = await listPrefix(this.etcd, this.keys.metadataPrefix(), { keysOnly: true });
+    const kvs = await this.list(this.keys.metadataPrefix(), { keysOnly: true });
     return kvs.flatMap((kv) => this.keys.parseClusterKey(kv.key.toString()) ?? []);
   }
 
   /**
-   * Every cluster in one range read, for views over all of them (metrics): a cluster whose
+   * Every cluster in one snapshot (read in pages, see `listPrefix`), for views over all of them (metrics): a cluster whose
    * JSON is bad is reported with its error, never blocking the others.
    */
   async readAllClusters(): Promise<ReadCluster[]> {
-    const kvs = await listPrefix(this.etcd, this.keys.metadataPrefix());
+    const kvs = await this.list(this.keys.metadataPrefix(), {
+      firstPageKeys: CLUSTER_DOCS_FIRST_PAGE_KEYS,
+    });
     return kvs.flatMap((kv): ReadCluster[] => {
       const ref = this.keys.parseClusterKey(kv.key.toString());
       if (!ref) return [];
@@ -239,9 +294,9 @@ export class Store {
     return readClusterRounds(this.etcd, this.keys, refs, schemas, cache);
   }
 
-  /** Raw documents under a prefix in one range read; callers decode with `decodeDoc`. */
+  /** Raw documents under a prefix in one snapshot (read in pages); callers decode with `decodeDoc`. */
   async readPrefix(prefix: string): Promise<{ key: string; value: string }[]> {
-    const kvs = await listPrefix(this.etcd, prefix);
+    const kvs = await this.list(prefix);
     return kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value.toString() }));
   }
 
@@ -273,12 +328,18 @@ export class Store {
         ]);
         if (!nsKv) throw notFound(`namespace ${ns} not found`);
         if (existing) throw exists(`cluster ${ns}/${name} already exists`);
-        const claims = await planClaims(this.etcd, this.keys, owner, [], addrsOf(next));
-        const res = await commit(this.etcd, {
-          compare: [is.present(nsKey), is.absent(key), ...claims.compare],
-          success: [op.put(key, encodeCluster(next)), ...claims.success],
-          fence: options.fence,
-        });
+        const res = await this.commitClaiming(
+          () => planClaims(this.etcd, this.keys, owner, [], addrsOf(next), this.options),
+          (claims) => ({
+            compare: [is.present(nsKey), is.absent(key), ...claims.compare],
+            success: [op.put(key, encodeCluster(next)), ...claims.success],
+            failure: [op.get(nsKey), op.get(key)],
+            fence: options.fence,
+          }),
+          (res) =>
+            (res.responses[0]?.response_range?.kvs.length ?? 0) > 0 &&
+            (res.responses[1]?.response_range?.kvs.length ?? 1) === 0,
+        );
         return res.succeeded
           ? committed({ cluster: next, revision: res.header.revision })
           : lostRace;
@@ -305,18 +366,24 @@ export class Store {
       async () => {
         const current = await this.getCluster(ns, name);
         const next = checkCluster(ns, name, await fn(structuredClone(current.cluster)));
-        const claims = await planClaims(
-          this.etcd,
-          this.keys,
-          owner,
-          addrsOf(current.cluster),
-          addrsOf(next),
+        const res = await this.commitClaiming(
+          () =>
+            planClaims(
+              this.etcd,
+              this.keys,
+              owner,
+              addrsOf(current.cluster),
+              addrsOf(next),
+              this.options,
+            ),
+          (claims) => ({
+            compare: [is.modRevision(key, current.revision), ...claims.compare],
+            success: [op.put(key, encodeCluster(next)), ...claims.success],
+            failure: [op.get(key)],
+            fence: options.fence,
+          }),
+          (res) => res.responses[0]?.response_range?.kvs[0]?.mod_revision === current.revision,
         );
-        const res = await commit(this.etcd, {
-          compare: [is.modRevision(key, current.revision), ...claims.compare],
-          success: [op.put(key, encodeCluster(next)), ...claims.success],
-          fence: options.fence,
-        });
         if (!res.succeeded) return lostRace;
         return committed({
           cluster: next,
@@ -345,6 +412,7 @@ export class Store {
           owner,
           addressesIn(kv.value.toString()),
           [],
+          this.options,
         );
         const res = await commit(this.etcd, {
           compare: [is.modRevision(key, kv.mod_revision), ...claims.compare],
@@ -364,7 +432,27 @@ export class Store {
 
   /** The cluster that uses `addr`, or null. */
   findAddressOwner(addr: string): Promise<ClusterRef | null> {
-    return findAddressOwner(this.etcd, this.keys, addr.trim());
+    return findAddressOwner(this.etcd, this.keys, addr.trim(), this.options);
+  }
+
+  /**
+   * The stored cluster each of `ids` is a node of (clusters read leniently, as the address
+   * claims read them); ids of no stored cluster are left out.
+   */
+  async findNodeOwners(ids: ReadonlySet<string>): Promise<Map<string, ClusterRef>> {
+    const owners = new Map<string, ClusterRef>();
+    if (ids.size === 0) return owners;
+    const kvs = await this.list(this.keys.metadataPrefix(), {
+      firstPageKeys: CLUSTER_DOCS_FIRST_PAGE_KEYS,
+    });
+    for (const kv of kvs) {
+      const ref = this.keys.parseClusterKey(kv.key.toString());
+      if (!ref) continue;
+      for (const id of nodeIdsIn(kv.value.toString())) {
+        if (ids.has(id) && !owners.has(id)) owners.set(id, ref);
+      }
+    }
+    return owners;
   }
 
   // --- state documents ---
@@ -375,7 +463,7 @@ export class Store {
 
   /** Keys under a prefix, sorted, without their values. */
   async listKeys(prefix: string): Promise<string[]> {
-    const kvs = await listPrefix(this.etcd, prefix, { keysOnly: true });
+    const kvs = await this.list(prefix, { keysOnly: true });
     return kvs.map((kv) => kv.key.toString());
   }
 

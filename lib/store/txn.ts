@@ -7,10 +7,11 @@ import {
   type Etcd3,
   type ICompare,
   type IKeyValue,
+  type IRangeResponse,
   type IRequestOp,
   type ITxnResponse,
 } from "etcd3";
-import { conflict } from "../errors.js";
+import { conflict, errorMessage } from "../errors.js";
 import { toStoreError } from "./client.js";
 import type { Fence } from "./lock.js";
 
@@ -124,20 +125,78 @@ export async function getKey(etcd: Etcd3, key: string): Promise<IKeyValue | null
   }
 }
 
+/**
+ * At most this many keys per range read of a whole prefix (`listPrefix`); after the first
+ * page, pages aim at `PAGE_TARGET_BYTES` by the largest key and value seen so far. Every
+ * cluster of a large installation (~28k nodes) is far over gRPC's default 4 MiB answer, which
+ * one range read used to hit. With etcd's 1.5 MiB value limit a page holds at most 384 MiB,
+ * under the client's receive limit (`createEtcd`), so no page is ever refused: a refused
+ * answer would also open etcd3's circuit breaker.
+ */
+export const DEFAULT_PAGE_KEYS = 256;
+/**
+ * The first page of a read of cluster documents, which can be large (one of 1,000 nodes is
+ * ~130 KB): small, so that even the first answer stays near `PAGE_TARGET_BYTES`.
+ */
+export const CLUSTER_DOCS_FIRST_PAGE_KEYS = 8;
+const PAGE_TARGET_BYTES = 2 * 1024 * 1024;
+
+const compacted = /required revision has been compacted/i;
+
+export interface ListOptions {
+  keysOnly?: boolean;
+  /** Most keys per range read (see `DEFAULT_PAGE_KEYS`); tests use small pages. */
+  pageKeys?: number;
+  /** Keys of the first page, before any size is known; `pageKeys` by default. */
+  firstPageKeys?: number;
+}
+
+/**
+ * Every key under `prefix`, read page by page at the revision of the first page: one
+ * consistent snapshot, as a single range read would be, whatever its size.
+ */
 export async function listPrefix(
   etcd: Etcd3,
   prefix: string,
-  options: { keysOnly?: boolean } = {},
+  options: ListOptions = {},
 ): Promise<IKeyValue[]> {
   try {
-    const res = await etcd.kv.range({
-      key: buf(prefix),
-      range_end: prefixEnd(prefix),
-      keys_only: options.keysOnly ?? false,
-    });
-    return res.kvs;
+    return await readPages(etcd, prefix, options);
   } catch (err) {
-    throw toStoreError(err);
+    // The snapshot's revision was compacted between two pages: read again, once, from now.
+    if (!compacted.test(errorMessage(err))) throw toStoreError(err);
+    try {
+      return await readPages(etcd, prefix, options);
+    } catch (again) {
+      throw toStoreError(again);
+    }
+  }
+}
+
+async function readPages(etcd: Etcd3, prefix: string, options: ListOptions) {
+  const end = prefixEnd(prefix);
+  const out: IKeyValue[] = [];
+  const most = Math.max(1, Math.floor(options.pageKeys ?? DEFAULT_PAGE_KEYS));
+  let pageKeys = Math.max(1, Math.min(most, Math.floor(options.firstPageKeys ?? most)));
+  let largest = 1;
+  let from = buf(prefix);
+  let revision: Revision | undefined;
+  for (;;) {
+    const res: IRangeResponse = await etcd.kv.range({
+      key: from,
+      range_end: end,
+      keys_only: options.keysOnly ?? false,
+      limit: pageKeys,
+      ...(revision === undefined ? {} : { revision }),
+    });
+    revision ??= res.header.revision;
+    out.push(...res.kvs);
+    const last = res.kvs.at(-1);
+    if (!res.more || !last) return out;
+    for (const kv of res.kvs) largest = Math.max(largest, kv.key.length + kv.value.length);
+    pageKeys = Math.max(1, Math.min(most, Math.floor(PAGE_TARGET_BYTES / largest)));
+    // The next page starts just after the last key read: the key with a zero byte appended.
+    from = Buffer.concat([last.key, Buffer.from([0])]);
   }
 }
 

@@ -1,7 +1,12 @@
 // etcd is the truth; nodes converge to it by being pushed the whole topology.
 
 import { errorMessage } from "../errors.js";
-import { type NodeClientOptions, withNode } from "../kvrocks/index.js";
+import {
+  isNodeError,
+  type KvrocksClient,
+  type NodeClientOptions,
+  withNode,
+} from "../kvrocks/index.js";
 import { allNodes, type Cluster, type ClusterNode } from "../model/index.js";
 import { renderSetNodes } from "./render.js";
 
@@ -18,6 +23,48 @@ export interface PushOptions {
   force?: boolean;
   /** Only these node ids; all nodes by default. */
   only?: ReadonlySet<string>;
+  /**
+   * Node ids pushed even though the node answers as a node of another topology: an admin
+   * added it with `force` to take over a node a cluster no longer stored left initialised.
+   */
+  takeOver?: ReadonlySet<string>;
+}
+
+/**
+ * Throws unless the node at `node.addr` may be told it is `node`: it has no id yet, or this
+ * one, or it was a node of this cluster (its topology names one of the cluster's nodes: a
+ * node removed and added again). Anything else answers as a node of another topology, here
+ * under another spelling of its address (`0.0.0.0`, a second interface) or stored in etcd by
+ * hand or by upstream's controller: SETNODEID + SETNODES would take it from that cluster
+ * (make it a replica of our master, dropping its data). A node with an id but no topology
+ * yet serves nothing and is taken.
+ */
+async function assertPushable(
+  client: KvrocksClient,
+  cluster: Cluster,
+  node: ClusterNode,
+  takeOver: boolean,
+): Promise<void> {
+  const id = await client.myId();
+  if (id === "" || id === node.id || takeOver) return;
+  const members = new Map(allNodes(cluster).map((n) => [n.id, n]));
+  const same = members.get(id);
+  if (same) {
+    throw new Error(
+      `answers as node ${id} (${same.addr} in this cluster), not as ${node.id}: not pushed`,
+    );
+  }
+  let view: { id: string }[];
+  try {
+    view = await client.clusterNodes();
+  } catch (err) {
+    if (isNodeError(err) && err.notInitialized) return;
+    throw err;
+  }
+  if (view.some((line) => members.has(line.id))) return;
+  throw new Error(
+    `answers as node ${id} of another cluster's topology: not pushed, it would be taken from that cluster`,
+  );
 }
 
 export async function pushTopologyToNode(
@@ -32,6 +79,7 @@ export async function pushTopologyToNode(
   };
   try {
     await withNode(node.addr, clientOptions, async (client) => {
+      await assertPushable(client, cluster, node, options.takeOver?.has(node.id) ?? false);
       await client.setNodeId(node.id);
       await client.setNodes(text, cluster.version, options.force ?? false);
     });

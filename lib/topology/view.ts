@@ -1,6 +1,6 @@
 // What a node believes the topology is, and whether that matches what etcd says.
 import { type NodeClientOptions, type NodeLine, withNode } from "../kvrocks/index.js";
-import { type Cluster, masterOf } from "../model/index.js";
+import { type Cluster, canonicalAddr, masterOf } from "../model/index.js";
 import { formatSlotRanges, mergeRanges } from "../slots/index.js";
 
 export interface NodeView {
@@ -16,11 +16,17 @@ export async function readNodeView(addr: string, options: NodeClientOptions): Pr
   });
 }
 
-/** A canonical line per node (id, address, role, master, slots), sorted, for comparison. */
+/**
+ * A canonical line per node (id, address, role, master, slots), sorted, for comparison. The
+ * address in its one spelling: a node reports the port as a plain number (`h:06379` stored is
+ * `h:6379` there), and the host as it was pushed, which may be another spelling than etcd's.
+ */
 function describe(
   lines: { id: string; addr: string; role: string; master: string; slots: string }[],
 ) {
-  return lines.map((l) => `${l.id} ${l.addr} ${l.role} ${l.master} ${l.slots}`).sort();
+  return lines
+    .map((l) => `${l.id} ${canonicalAddr(l.addr)} ${l.role} ${l.master} ${l.slots}`)
+    .sort();
 }
 
 export function expectedLines(cluster: Cluster): string[] {

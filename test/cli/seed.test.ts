@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keySlot } from "../support/kvrocks-sim/keyslot.js";
 import type { SimNode } from "../support/kvrocks-sim/server.js";
+import { callAddress } from "../support/nodes.js";
 import {
   addrs,
   type Controller,
@@ -117,6 +118,9 @@ describe("making a cluster", () => {
       },
     ]);
     await kvctl.ok(["delete", "cluster", "filec", "-n", "ns2"]);
+    // The nodes keep filec's topology: an operator frees them (addshard below reuses them)
+    // with CLUSTER RESET, or an admin adds them with force.
+    for (const node of nodes.slice(8, 10)) await callAddress(node.addr, "CLUSTER", "RESET");
   });
 
   it("refuses an uneven split as a usage error", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { clusterToJson } from "../../lib/model/index.js";
+import { Store } from "../../lib/store/index.js";
 import { caught, freshStore, makeCluster, node } from "./helpers.js";
 
 const addNode = (addr: string) => (c: ReturnType<typeof makeCluster>) => {
@@ -158,5 +159,73 @@ describe("address uniqueness across clusters", () => {
       namespace: "n1",
       cluster: "dup",
     });
+  });
+});
+
+describe("addresses compared as nodes, not strings", () => {
+  // A resolver of our own: what each name resolves to is part of the test.
+  const hosts: Record<string, string[]> = {
+    "db-1.internal": ["10.0.0.1"],
+    "db-2.internal": ["10.0.0.2", "fd00::2"],
+  };
+  const resolve = async (host: string) => {
+    const ips = hosts[host];
+    if (!ips) throw new Error(`${host}: not found`);
+    return ips;
+  };
+  const storeWithNames = () => {
+    const { etcd, prefix } = freshStore("alias");
+    return new Store(etcd, prefix, { resolve });
+  };
+
+  it("refuses other spellings of a stored address, naming the owner and its spelling", async () => {
+    const store = storeWithNames();
+    await store.createNamespace("n1");
+    await store.createCluster("n1", makeCluster("c1", [["10.0.0.1:6379", "db-2.internal:6379"]]));
+    for (const alias of [
+      "10.0.0.1:06379", // zero-padded port
+      "10.1:6379", // inet_aton's short form of 10.0.0.1
+      "0x0a.0.0.1:6379", // hex
+      "db-1.internal:6379", // a name that resolves to the stored IP
+      "DB-2.Internal:6379", // the stored name in other case
+      "10.0.0.2:6379", // an IP the stored name resolves to
+    ]) {
+      const err = await caught(() => store.createCluster("n1", makeCluster("c2", [[alias]])));
+      expect(err.kind, alias).toBe("exists");
+      expect(err.message, alias).toContain("n1/c1");
+    }
+    expect(await store.findAddressOwner("10.1:6379")).toEqual({ namespace: "n1", cluster: "c1" });
+    // Another port, or a name that does not resolve, is another node.
+    await store.createCluster("n1", makeCluster("c3", [["10.0.0.1:6380", "db-9.internal:6379"]]));
+  });
+
+  it("reads a stored cluster in another spelling as the same addresses, and writes it canonical", async () => {
+    const { etcd, prefix } = freshStore("alias");
+    const store = new Store(etcd, prefix, { resolve });
+    await store.createNamespace("n1");
+    const legacy = clusterToJson(makeCluster("legacy", [["10.0.0.7:6666"]]));
+    legacy.shards[0]!.nodes[0]!.addr = "10.0.0.7:06666";
+    await etcd.put(store.keys.cluster("n1", "legacy")).value(JSON.stringify(legacy));
+    expect((await store.getCluster("n1", "legacy")).cluster.shards[0]!.nodes[0]!.addr).toBe(
+      "10.0.0.7:6666",
+    );
+    expect(
+      (await caught(() => store.createCluster("n1", makeCluster("c1", [["10.0.0.7:6666"]])))).kind,
+    ).toBe("exists");
+    await store.updateCluster("n1", "legacy", (c) => ({ ...c, version: c.version + 1 }));
+    expect(await etcd.get(store.keys.cluster("n1", "legacy")).string()).toContain(
+      '"addr":"10.0.0.7:6666"',
+    );
+  });
+
+  it("refuses adding a node the cluster already has under another spelling", async () => {
+    const store = storeWithNames();
+    await store.createNamespace("n1");
+    await store.createCluster("n1", makeCluster("c1", [["10.0.0.1:6379"]]));
+    const err = await caught(() => store.updateCluster("n1", "c1", addNode("db-1.internal:6379")));
+    expect(err.kind).toBe("exists");
+    expect(err.message).toBe(
+      "address db-1.internal:6379 is the same node as 10.0.0.1:6379, already in the cluster",
+    );
   });
 });

@@ -145,4 +145,16 @@ describe("topology text", () => {
       false,
     );
   });
+
+  it("matches a view whose addresses are other spellings of the stored ones (h:06379 is h:6379)", () => {
+    // Built as a caller may build it, without the schema's canonical spelling.
+    const padded: Cluster = structuredClone(cluster);
+    padded.shards[0]!.nodes[0]!.addr = "127.0.0.1:031001";
+    padded.shards[1]!.nodes[0]!.addr = "127.1:31002";
+    const lines = `${c} 127.0.0.1:31003@41003 myself,slave ${a} 0 0 2 connected\n${b} 127.0.0.1:31002@41002 master - 0 0 2 connected 8192-16383\n${a} 127.0.0.1:31001@41001 master - 0 0 2 connected 0-8191`;
+    expect(viewMatches(padded, parseClusterNodes(lines))).toBe(true);
+    expect(
+      viewMatches(cluster, parseClusterNodes(lines.replace("127.0.0.1:31002", "127.1:31002"))),
+    ).toBe(true);
+  });
 });
