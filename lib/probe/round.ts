@@ -88,10 +88,34 @@ export interface ClusterRoundReport {
   pendingQuorum: string[];
 }
 
-function safeModeReason(observations: readonly Observation[], ratio: number): string | null {
-  const failed = observations.filter((o) => !o.alive).length;
-  if (failed === 0 || failed / observations.length <= ratio) return null;
-  return `${failed} of ${observations.length} nodes failed in one round (more than ${Math.round(ratio * 100)}%): failover suspended`;
+/**
+ * Safe mode: more than `ratio` of the nodes that answered the round before fail in this one
+ * (likely our own network, not theirs). A node that was already down then (a replica stopped
+ * for maintenance) says nothing about the probe being cut off, so it is not counted: else a
+ * shard of a master and two replicas, one of them stopped, would never fail its master over
+ * (2 of 3 failing). Once on, the nodes that answered before it began stay the measure until
+ * it ends, so a split that lasts holds it on although those nodes answered no round since.
+ * A node never probed counts as having answered.
+ */
+function judgeSafeMode(
+  observations: readonly Observation[],
+  previous: ProbeState,
+  ratio: number,
+): { reason: string | null; nodes: string[] } {
+  const answeredBefore = (o: Observation) => (previous.nodes[o.node.id]?.failures ?? 0) === 0;
+  const baseline = new Set(previous.safe_mode ? previous.safe_mode_nodes : []);
+  const counted = observations.filter((o) =>
+    !previous.safe_mode
+      ? answeredBefore(o)
+      : // A state written before the baseline existed: every node, as safe mode then did.
+        baseline.size === 0 || baseline.has(o.node.id),
+  );
+  const failed = counted.filter((o) => !o.alive).length;
+  if (failed === 0 || failed / counted.length <= ratio) return { reason: null, nodes: [] };
+  return {
+    reason: `${failed} of ${counted.length} nodes that answered before failed at once (more than ${Math.round(ratio * 100)}%): failover suspended`,
+    nodes: counted.map((o) => o.node.id).sort(),
+  };
 }
 
 async function failOverDeadMasters(
@@ -419,7 +443,8 @@ export async function probeCluster(
       .map((node) => observeNode(node, settings.timeoutMs, deps.nodePool)),
   );
   // Safe mode is judged on the round's own look: a confirmation never talks it away.
-  const safeReason = safeModeReason(observed, settings.safeModeRatio);
+  const safe = judgeSafeMode(observed, previous, settings.safeModeRatio);
+  const safeReason = safe.reason;
   const verdicts =
     safeReason === null && settings.downAfterMs > 0
       ? await confirmSuspectedMasters(
@@ -448,6 +473,7 @@ export async function probeCluster(
 
   state.safe_mode = safeReason !== null;
   state.safe_mode_reason = safeReason;
+  state.safe_mode_nodes = safe.nodes;
 
   let current = cluster;
   let failovers: FailoverDone[] = [];
