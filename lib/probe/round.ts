@@ -89,12 +89,13 @@ export interface ClusterRoundReport {
 }
 
 /**
- * Safe mode: more than `ratio` of the nodes that answered the round before fail in this one
- * (likely our own network, not theirs). A node that was already down then (a replica stopped
- * for maintenance) says nothing about the probe being cut off, so it is not counted: else a
- * shard of a master and two replicas, one of them stopped, would never fail its master over
- * (2 of 3 failing). Once on, the nodes that answered before it began stay the measure until
- * it ends, so a split that lasts holds it on although those nodes answered no round since.
+ * Safe mode: more than `ratio` of the nodes fail at once (likely our own network, not theirs).
+ * A node that failed the round before and fails again (a replica stopped for maintenance) is
+ * no news about the probe being cut off, so it is left out of both counts: else a shard of a
+ * master and two replicas, one stopped, would never fail its master over (2 of 3 failing).
+ * Only nodes that answered the round before count as failing; every node answering now
+ * counts as evidence against a split. Once on, the nodes counted when it began stay the
+ * measure until it ends, so a split that lasts holds it although they answered no round since.
  * A node never probed counts as having answered.
  */
 function judgeSafeMode(
@@ -102,18 +103,19 @@ function judgeSafeMode(
   previous: ProbeState,
   ratio: number,
 ): { reason: string | null; nodes: string[] } {
-  const answeredBefore = (o: Observation) => (previous.nodes[o.node.id]?.failures ?? 0) === 0;
+  const failedBefore = (o: Observation) => (previous.nodes[o.node.id]?.failures ?? 0) > 0;
   const baseline = new Set(previous.safe_mode ? previous.safe_mode_nodes : []);
   const counted = observations.filter((o) =>
     !previous.safe_mode
-      ? answeredBefore(o)
+      ? o.alive || !failedBefore(o)
       : // A state written before the baseline existed: every node, as safe mode then did.
-        baseline.size === 0 || baseline.has(o.node.id),
+        baseline.size === 0 || baseline.has(o.node.id) || o.alive,
   );
   const failed = counted.filter((o) => !o.alive).length;
   if (failed === 0 || failed / counted.length <= ratio) return { reason: null, nodes: [] };
+  const left = observations.length - counted.length;
   return {
-    reason: `${failed} of ${counted.length} nodes that answered before failed at once (more than ${Math.round(ratio * 100)}%): failover suspended`,
+    reason: `${failed} of ${counted.length} nodes failed at once (more than ${Math.round(ratio * 100)}%${left > 0 ? `; ${left} already down before not counted` : ""}): failover suspended`,
     nodes: counted.map((o) => o.node.id).sort(),
   };
 }
