@@ -10,6 +10,7 @@ import { advanceMigrations, type MigrationEvent } from "../migration/index.js";
 import {
   assertClusterValid,
   type Cluster,
+  type ClusterNode,
   emptyProbeState,
   isActive,
   masterOf,
@@ -189,6 +190,93 @@ async function failOverDeadMasters(
   return { cluster: current, done, blocked };
 }
 
+/**
+ * Why the shard's master, recorded as holding data, has lost it, or null: it answers not
+ * initialized without data (a restart on an empty data dir, faster than down-after) or as a
+ * master at `sequence` 0. A not-initialized node whose INFO shows data (a lost nodes.conf) has
+ * not, and one whose INFO could not be read is taken as empty: pushing it back as master would
+ * have its replicas full-sync whatever it holds.
+ */
+function dataLost(
+  master: ClusterNode,
+  o: Observation | undefined,
+  previous: ProbeState,
+): string | null {
+  if (!o?.alive || o.loading || !previous.masters_with_data.includes(master.id)) return null;
+  const sequence = o.replication?.sequence ?? null;
+  if (o.notInitialized && !(sequence !== null && sequence > 0))
+    return `master ${master.addr} lost its data: it answers not initialized${sequence === 0 ? " at sequence 0" : ""} after holding data`;
+  if (!o.notInitialized && o.replication?.role === "master" && sequence === 0)
+    return `master ${master.addr} lost its data: it answers as master at sequence 0 after holding data`;
+  return null;
+}
+
+/**
+ * Masters that came back without their data are failed over at once, without down-after,
+ * counts, quorum or safe mode: the node's own answer is the evidence, and every round it stays
+ * master its replicas may full-sync the emptiness (Kvrocks's replica reconnects by itself).
+ * The failover pushes the new topology to every node, the emptied one as a replica. Where no
+ * replica can take over, the emptied master is kept from every repair push (`keepAway`): the
+ * shard stays down, and health says why, rather than serve nothing and wipe its replicas.
+ */
+async function failOverEmptiedMasters(
+  deps: OpsDeps,
+  ns: string,
+  cluster: Cluster,
+  observations: readonly Observation[],
+  state: ProbeState,
+  previous: ProbeState,
+  fence: Fence | undefined,
+): Promise<{
+  cluster: Cluster;
+  done: FailoverDone[];
+  blocked: Record<string, string>;
+  keepAway: Set<string>;
+}> {
+  const byId = new Map(observations.map((o) => [o.node.id, o]));
+  const done: FailoverDone[] = [];
+  const blocked: Record<string, string> = {};
+  const keepAway = new Set<string>();
+  let current = cluster;
+  for (const [index, shard] of cluster.shards.entries()) {
+    const master = masterOf(shard);
+    const why = master ? dataLost(master, byId.get(master.id), previous) : null;
+    if (!master || !why) continue;
+    try {
+      const result = await failoverShard(
+        deps,
+        {
+          ns,
+          cluster: cluster.name,
+          shard: index,
+          expectedMasterId: master.id,
+          reason: why,
+          failures: 0,
+          knowledge: dataKnowledgeFrom(state, master.id),
+        },
+        { fence },
+      );
+      current = result.cluster;
+      done.push({
+        shard: index,
+        oldMasterId: master.id,
+        newMasterId: result.newMasterId,
+        durationMs: result.durationMs,
+      });
+    } catch (err) {
+      if (!(err instanceof NoCandidateError || isKvcError(err, "conflict"))) throw err;
+      keepAway.add(master.id);
+      blocked[String(index)] = `${why}; ${errorMessage(err)}`;
+      if (
+        err instanceof NoCandidateError &&
+        state.failover_blocked[String(index)] !== blocked[String(index)]
+      )
+        await recordRefusal(deps, ns, cluster, index, 0, blocked[String(index)]!, fence);
+    }
+  }
+  return { cluster: current, done, blocked, keepAway };
+}
+
 /** A refusal is history only when its reason is new: a dead master writes it once, not every round. */
 async function recordRefusal(
   deps: OpsDeps,
@@ -263,7 +351,13 @@ async function repairNodes(
       },
       { fence },
     );
-    const pushed = await pushCluster(deps, ns, bumped.cluster);
+    const pushed = await pushCluster(deps, ns, bumped.cluster, {
+      only: new Set(
+        bumped.cluster.shards
+          .flatMap((s) => s.nodes.map((n) => n.id))
+          .filter((id) => !skip.has(id)),
+      ),
+    });
     const repairs = pushed
       .filter((r) => reasons.has(r.id))
       .map((r) => ({ ...r, reason: reasons.get(r.id)! }));
@@ -502,12 +596,25 @@ export async function probeCluster(
         log.warn({ error: errorMessage(err) }, "migration: completed move not folded yet");
       }
     }
+    held();
+    const emptied = await failOverEmptiedMasters(
+      deps,
+      ns,
+      current,
+      observations,
+      state,
+      previous,
+      fence,
+    );
+    current = emptied.cluster;
+    failovers = emptied.done;
+    blocked = emptied.blocked;
     if (!state.safe_mode) {
       held();
       const outcome = await failOverDeadMasters(deps, ns, name, current, state, settings, fence);
       current = outcome.cluster;
-      failovers = outcome.done;
-      blocked = outcome.blocked;
+      failovers = [...failovers, ...outcome.done];
+      blocked = { ...blocked, ...outcome.blocked };
     }
     state.failover_blocked = blocked;
 
@@ -515,7 +622,7 @@ export async function probeCluster(
     const pushed = new Set(
       failovers.length > 0 || folded > 0
         ? current.shards.flatMap((s) => s.nodes.map((n) => n.id))
-        : [],
+        : emptied.keepAway,
     );
     held();
     // After a fold or failover `current` is what this round committed: its revision is not
