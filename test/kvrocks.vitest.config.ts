@@ -29,6 +29,7 @@ export default defineConfig({
       "test/probe/error-replies.test.ts",
       "test/probe/empty-restart.test.ts",
       "test/probe/safe-mode.test.ts",
+      "test/probe/monotonic-clock.test.ts",
       "test/migration/data.test.ts",
       "test/migration/scale.test.ts",
       "test/migration/crash.test.ts",

@@ -398,7 +398,15 @@ async function confirmSuspectedMasters(
       // the witnesses' votes (they confirm on their own) instead of spending down-after first.
       // Another owner's judgement is not ours: a new owner confirms for itself.
       if (pending) return Promise.resolve(stillDown(o, pending.since, previous, deps.now()));
-      return confirmDown(o, sent, settings, { now: deps.now, sleep, pool: deps.nodePool }, signal);
+      // Down-after is measured on the monotonic clock (`sent` too, and the pool's drops): a
+      // wall clock stepped meanwhile (NTP, a resumed VM) must not lengthen or shorten it.
+      return confirmDown(
+        o,
+        sent,
+        settings,
+        { now: monotonic(deps), sleep, pool: deps.nodePool },
+        signal,
+      );
     }),
   );
   for (const [i, o] of suspects.entries()) {
@@ -408,8 +416,9 @@ async function confirmSuspectedMasters(
         {
           node: o.node.id,
           addr: o.node.addr,
-          unreachable_since: verdict.since,
-          unreachable_ms: verdict.unreachableMs,
+          // On the wall clock: `since` is the monotonic clock's, meaningless outside.
+          unreachable_since: Math.round(deps.now() - verdict.unreachableMs),
+          unreachable_ms: Math.round(verdict.unreachableMs),
           failed_probes: verdict.probes,
         },
         "probe: master judged down",
@@ -449,6 +458,11 @@ function stillDown(o: Observation, since: number, previous: ProbeState, now: num
   };
 }
 
+/** The process's never-stepping clock (see `OpsDeps.monotonic`). */
+function monotonic(deps: OpsDeps): () => number {
+  return deps.monotonic ?? (() => performance.now());
+}
+
 /** A master judged down by its confirmation is failed over this round, whatever the counters say. */
 function withVerdicts(
   nodes: ProbeState["nodes"],
@@ -462,7 +476,7 @@ function withVerdicts(
       ...health,
       failures: Math.max(health.failures, verdict.probes),
       down: true,
-      last_error: `${how} for ${verdict.unreachableMs} ms over ${verdict.probes} probes: ${verdict.error ?? "no answer"}`,
+      last_error: `${how} for ${Math.round(verdict.unreachableMs)} ms over ${verdict.probes} probes: ${verdict.error ?? "no answer"}`,
     };
   }
   return nodes;
@@ -532,7 +546,7 @@ export async function probeCluster(
     (read.corrupt ? { value: emptyProbeState(), revision: read.corrupt.revision } : null);
   const previous = stored?.value ?? emptyProbeState();
 
-  const sent = deps.now();
+  const sent = monotonic(deps)();
   const observed = await Promise.all(
     cluster.shards
       .flatMap((s) => s.nodes)
