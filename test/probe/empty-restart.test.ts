@@ -69,6 +69,22 @@ describe("a master that comes back empty", () => {
     expect(await keysHeld(replica)).toBe(KEYS);
   }, 120_000);
 
+  it("as an initialized master at sequence 0 (its data dir gone, nodes.conf kept), is failed over at once too", async () => {
+    await master.restartWithoutData();
+    expect(await sequenceOf(master)).toBe(0);
+
+    const first = await round(h);
+    expect(first.failovers).toBe(1);
+    const after = await h.cluster("e", "c");
+    expect(masterOf(after.shards[0]!)!.addr).toBe(replica.addr);
+    const [record] = await listHistory(h.runtime.store, "e", "c");
+    expect(record!.reason).toMatch(/lost its data: it answers as master at sequence 0/);
+    expect(await keysHeld(replica)).toBe(KEYS);
+    await rounds(h, 2);
+    await eventually(async () => (await keysHeld(master).catch(() => -1)) === KEYS, 30_000, 200);
+    expect(await keysHeld(replica)).toBe(KEYS);
+  }, 120_000);
+
   it("with no replica holding the data, is neither failed over nor made master again", async () => {
     // The replica is emptied too (replaced): nobody has the data; the empty master is left
     // uninitialized, not pushed as master, and health says why.

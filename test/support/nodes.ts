@@ -43,6 +43,11 @@ export interface TestNode {
    * node afterwards.
    */
   restartEmpty(downMs?: number): Promise<void>;
+  /**
+   * Stop, discard the data (RocksDB's directory) but keep nodes.conf, start again: the node
+   * comes back initialized, in the role it had, at sequence 0.
+   */
+  restartWithoutData(): Promise<void>;
   /** SIGSTOP: connections stay open, nothing is answered until `resume`. */
   pause(): Promise<void>;
   /** SIGCONT. */
@@ -159,6 +164,12 @@ class SimTestNode implements TestNode {
     await this.current.close();
     if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
     this.current = await startSimNode({ password: this.password, port });
+  }
+
+  async restartWithoutData() {
+    await this.sim.stop();
+    this.sim.kvrocks.store.replaceWith({ entries: [], sequence: 0 });
+    await this.sim.start();
   }
 
   get host() {
@@ -319,6 +330,12 @@ class RealTestNode implements TestNode {
     await this.kill();
     rmSync(join(this.dir, "data"), { recursive: true, force: true });
     if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    await this.restart();
+  }
+
+  async restartWithoutData(): Promise<void> {
+    await this.kill();
+    rmSync(join(this.dir, "data", "db"), { recursive: true, force: true });
     await this.restart();
   }
 
