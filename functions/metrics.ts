@@ -47,6 +47,11 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
       "node",
       "addr",
     ]),
+    unmanageable: gauge(
+      "kvc_node_unmanageable",
+      "1 while the node answers the probe with an error reply (`error`: NOAUTH, WRONGPASS, max clients): up, never failed over, not managed",
+      [...CL, "shard", "node", "addr", "error"],
+    ),
     behind: gauge("kvc_cluster_nodes_behind", "Nodes reporting an older topology version"),
     ahead: gauge(
       "kvc_cluster_nodes_ahead",
@@ -100,6 +105,10 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
     for (const [state, n] of Object.entries(m.nodesByState)) g.nodesByState.set({ ...l, state }, n);
     for (const f of m.nodeFailures) {
       g.failures.set({ ...l, shard: String(f.shard), node: f.node, addr: f.addr }, f.failures);
+      g.unmanageable.set(
+        { ...l, shard: String(f.shard), node: f.node, addr: f.addr, error: f.unmanageable ?? "" },
+        f.unmanageable === null ? 0 : 1,
+      );
     }
     g.behind.set(l, m.nodesBehind);
     g.ahead.set(l, m.nodesAhead);

@@ -30,6 +30,7 @@ function healthCell(h: NodeHealth | undefined): string {
   if (!h) return "-";
   if (!h.probed) return "unknown";
   if (!h.up) return `down (${h.failures} failed)`;
+  if (h.unmanageable) return "up, unmanageable";
   return "up";
 }
 
@@ -110,9 +111,13 @@ export function healthView(health: ClusterHealth): string {
     ["safe mode", health.safe_mode ? `yes: ${health.safe_mode_reason ?? ""}` : "no"],
     ["nodes down", health.nodes_down],
     ["nodes behind", health.nodes_behind],
+    ["nodes unmanageable", health.nodes_unmanageable],
   ]);
   const notes = [
     ...Object.entries(health.failover_blocked).map(([s, why]) => `shard ${s}: no failover: ${why}`),
+    ...health.nodes
+      .filter((n) => n.unmanageable)
+      .map((n) => `node ${shortId(n.id)} (${n.addr}) answers with an error: ${n.unmanageable}`),
     ...Object.entries(health.ahead).map(
       ([id, v]) => `node ${shortId(id)} claims newer version ${v}`,
     ),

@@ -7,7 +7,10 @@ import { isNodeError } from "./errors.js";
 export interface NodePoolOptions {
   /** A kept connection closed under us (see `NodeClientOptions.onLost`): its address. */
   onLost?: (addr: string) => void;
-  /** The clock `lostSince` reads; the probe's own. */
+  /**
+   * The clock `lostSince` reads: the probe's monotonic one (`performance.now()` by default),
+   * since down-after is measured from it.
+   */
   now?: () => number;
 }
 
@@ -54,7 +57,7 @@ export class NodePool {
   }
 
   private open(key: string, addr: string, options: NodeClientOptions): KvrocksClient {
-    const { onLost, now = Date.now } = this.poolOptions;
+    const { onLost, now = () => performance.now() } = this.poolOptions;
     const client = new KvrocksClient(addr, {
       ...options,
       onLost: () => {

@@ -16,6 +16,11 @@ export const NodeHealthView = z.object({
   last_error: z.string().nullable(),
   /** How the last failed probe failed: refused (process gone), timeout, or other. */
   last_failure: z.enum(["refused", "timeout", "other"]).nullable().default(null),
+  /**
+   * The error reply it answered the probe with (NOAUTH, WRONGPASS, max clients): up, never
+   * failed over, but nothing can be read from or pushed to it until that is fixed.
+   */
+  unmanageable: z.string().nullable().default(null),
   reported_version: z.number().int().nullable(),
   role_seen: NodeRole.nullable(),
   behind: z.boolean(),
@@ -35,6 +40,8 @@ export const ClusterHealth = z.object({
   /** Nodes reporting a newer version than etcd's (see `NodeHealthView.ahead`). */
   nodes_ahead: z.number().int().default(0),
   nodes_down: z.number().int(),
+  /** Nodes that answer the probe with an error reply (see `NodeHealthView.unmanageable`). */
+  nodes_unmanageable: z.number().int().default(0),
   failover_blocked: z.record(z.string(), z.string()),
   /** Masters judged down and waiting for the observer quorum, with their votes. */
   quorum: z.array(PendingQuorum.extend({ master_id: z.string() })),

@@ -13,6 +13,12 @@ export const NodeHealth = z.object({
   last_error: z.string().nullable(),
   /** How the last failed probe failed: refused (process gone), timeout, or other. */
   last_failure: z.enum(["refused", "timeout", "other"]).nullable().default(null),
+  /**
+   * The error reply the node gave instead of its view (NOAUTH, WRONGPASS, `ERR max number of
+   * clients reached`): alive, so never failed over nor counted by safe mode, yet the
+   * controller cannot manage it until an operator fixes it. Null when it answered properly.
+   */
+  unmanageable: z.string().nullable().default(null),
   /** The topology version the node reported (-1: not initialized), null if it did not answer. */
   version: z.number().int().nullable(),
   role: NodeRole.nullable(),
@@ -56,6 +62,11 @@ export const ProbeState = z.object({
   nodes: z.record(z.string(), NodeHealth).default({}),
   safe_mode: z.boolean().default(false),
   safe_mode_reason: z.string().nullable().default(null),
+  /**
+   * While in safe mode: the nodes that answered the round before it began, the only ones
+   * whose failures keep it on (a node already down then is not evidence of a split).
+   */
+  safe_mode_nodes: z.array(z.string()).default([]),
   /** Per shard index: why a failover that was due did not happen. */
   failover_blocked: z.record(z.string(), z.string()).default({}),
   /**

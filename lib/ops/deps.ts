@@ -7,7 +7,13 @@ export interface OpsDeps {
   store: Store;
   /** Deadline for each call to a Kvrocks node. */
   nodeTimeoutMs: number;
+  /** Wall time (ms since the epoch): for what is kept in etcd or compared across processes. */
   now: () => number;
+  /**
+   * A clock that never steps (ms, `performance.now()` when absent): for durations measured
+   * within this process, such as down-after. Its values mean nothing elsewhere: never kept.
+   */
+  monotonic?: () => number;
   /** Connections kept between probe rounds of one invocation; none: one per call. */
   nodePool?: NodePool;
   /** Failovers, push failures, repairs and migration steps are logged with their reasons. */

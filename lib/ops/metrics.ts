@@ -13,8 +13,16 @@ export interface ClusterMetrics {
   version: number;
   shards: number;
   nodesByRole: { master: number; slave: number };
-  nodesByState: { up: number; down: number };
-  nodeFailures: { node: string; addr: string; shard: number; failures: number }[];
+  /** `unmanageable` nodes are also `up`: they answer, with an error reply. */
+  nodesByState: { up: number; down: number; unmanageable: number };
+  nodeFailures: {
+    node: string;
+    addr: string;
+    shard: number;
+    failures: number;
+    /** The error reply the node answered the probe with, or null (see `NodeHealth`). */
+    unmanageable: string | null;
+  }[];
   nodesBehind: number;
   /** Nodes reporting a newer topology version than etcd's. */
   nodesAhead: number;
@@ -72,12 +80,14 @@ export function clusterMetricsFrom(
     nodesByState: {
       up: nodes.filter((n) => !health(n.node.id)?.failures).length,
       down: nodes.filter((n) => (health(n.node.id)?.failures ?? 0) > 0).length,
+      unmanageable: nodes.filter((n) => health(n.node.id)?.unmanageable != null).length,
     },
     nodeFailures: nodes.map((n) => ({
       node: n.node.id,
       addr: n.node.addr,
       shard: n.index,
       failures: health(n.node.id)?.failures ?? 0,
+      unmanageable: health(n.node.id)?.unmanageable ?? null,
     })),
     nodesBehind: nodes.filter((n) => {
       const version = health(n.node.id)?.version;

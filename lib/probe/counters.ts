@@ -26,8 +26,9 @@ export function nextNodeHealth(
       down: false,
       last_ok: stale || recovered ? now : (previous?.last_ok ?? now),
       // Kept after recovery: the last thing that went wrong is what an operator asks about.
-      last_error: previous?.last_error ?? null,
+      last_error: observation.unmanageable ?? previous?.last_error ?? null,
       last_failure: previous?.last_failure ?? null,
+      unmanageable: observation.unmanageable,
       version: observation.version,
       role,
     };
@@ -45,6 +46,7 @@ export function nextNodeHealth(
     last_ok: previous?.last_ok ?? null,
     last_error: observation.error,
     last_failure: observation.failure,
+    unmanageable: null,
     version: null,
     role: previous?.role ?? null,
   };

@@ -1,4 +1,5 @@
 // One look at one node: is it alive, which version does it hold, what does it believe.
+import { connect } from "node:net";
 import { errorMessage } from "../errors.js";
 import {
   isNodeError,
@@ -22,8 +23,16 @@ export interface Observation {
   replication: ReplicationInfo | null;
   error: string | null;
   /**
+   * The error reply it gave instead of its view (NOAUTH, WRONGPASS, `ERR max number of
+   * clients reached`, ...): the process is up and answering, so it is alive, but the
+   * controller cannot read or push to it. Never a reason to fail it over: a failover would
+   * push to it with the same error and leave two masters taking writes. Null otherwise.
+   */
+  unmanageable: string | null;
+  /**
    * Why it did not answer: refused (nothing listens: the process is gone), timeout (stalled,
-   * overloaded or cut off), or other (reset, closed, an error reply); null when it answered.
+   * overloaded or cut off), or other (reset, closed, not RESP); null when it answered (an
+   * error reply is an answer: see `unmanageable`).
    */
   failure: FailureKind | null;
 }
@@ -50,6 +59,7 @@ export async function observeNode(
     view: null,
     replication: null,
     error: null,
+    unmanageable: null,
     failure: null,
   };
   try {
@@ -60,19 +70,68 @@ export async function observeNode(
       // CLUSTER NODES line carries the node's cluster version as its config epoch, so no
       // CLUSTER INFO (which makes Kvrocks count all 16384 slots) is needed for it.
       // INFO is read only to keep what failover needs (who holds data): missing, it is null.
-      const { view, replication } = await client.probeView();
-      const version = versionIn(view) ?? (await client.version());
-      return { ...base, alive: true, version, view, replication };
+      try {
+        const { view, replication } = await client.probeView();
+        const version = versionIn(view) ?? (await client.version());
+        return { ...base, alive: true, version, view, replication };
+      } catch (err) {
+        if (!(isNodeError(err) && err.notInitialized)) throw err;
+        // Not initialized, yet it may hold data (a lost nodes.conf) or none (an empty data
+        // dir): its `sequence` tells a master that came back empty from one that did not.
+        const replication = await client.replicationInfo().catch(() => null);
+        return { ...base, alive: true, notInitialized: true, version: -1, replication };
+      }
     });
   } catch (err) {
-    if (isNodeError(err) && err.notInitialized) {
-      return { ...base, alive: true, notInitialized: true, version: -1 };
-    }
     if (isNodeError(err) && err.loading) {
       return { ...base, alive: true, loading: true, error: err.reply ?? errorMessage(err) };
     }
-    return { ...base, alive: false, error: errorMessage(err), failure: failureKind(err) };
+    if (isNodeError(err) && err.failure === "reply") {
+      const reply = err.reply ?? errorMessage(err);
+      return { ...base, alive: true, error: reply, unmanageable: reply };
+    }
+    const failure = failureKind(err);
+    if (failure === "other") {
+      // A reset or close right after connecting may be a node that answered the connection
+      // itself with an error and closed it (`ERR max number of clients reached`): the reply
+      // is lost when our command crossed the close (the reset discards it). Look again.
+      const greeting = await errorGreeting(node.addr, timeoutMs);
+      if (greeting !== null)
+        return { ...base, alive: true, error: greeting, unmanageable: greeting };
+    }
+    return { ...base, alive: false, error: errorMessage(err), failure };
   }
+}
+
+/** How long `errorGreeting` listens before concluding the node says nothing unasked. */
+const GREETING_WAIT_MS = 200;
+
+/**
+ * Connects and, sending nothing, listens briefly: a node that refuses the client (Kvrocks at
+ * `maxclients`) writes one error reply as soon as it accepts and closes; a healthy node says
+ * nothing until asked. Returns that reply's text, or null (nothing said, refused, reset).
+ * Sending nothing matters: a command that reaches the node before its close turns the close
+ * into a reset, which discards the reply on our side.
+ */
+export function errorGreeting(addr: string, timeoutMs: number): Promise<string | null> {
+  const at = addr.lastIndexOf(":");
+  return new Promise((resolve) => {
+    const socket = connect({ host: addr.slice(0, at), port: Number(addr.slice(at + 1)) });
+    let text = "";
+    const done = (reply: string | null) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(reply);
+    };
+    const timer = setTimeout(() => done(null), Math.min(timeoutMs, GREETING_WAIT_MS));
+    socket.on("data", (chunk: Buffer) => {
+      text += chunk.toString("utf8");
+      const end = text.indexOf("\r\n");
+      if (end >= 0) done(text.startsWith("-") ? text.slice(1, end) : null);
+    });
+    socket.on("error", () => done(null));
+    socket.on("close", () => done(null));
+  });
 }
 
 /** The cluster version a CLUSTER NODES answer was printed at; null when it has no line. */

@@ -34,7 +34,11 @@ export type QuorumGate =
   | { reached: true; voters: string[] | null }
   | { reached: false; why: string };
 
-/** A vote counts this long after it was cast: down-after plus one interval. */
+/**
+ * A vote counts this long after it was cast: down-after plus one interval. Measured on wall
+ * time (`OpsDeps.now`), not the monotonic clock: votes are cast by other processes, on other
+ * hosts, and kept in etcd; those clocks must agree to well under this window.
+ */
 export function voteWindowMs(settings: Pick<QuorumSettings, "downAfterMs" | "intervalMs">): number {
   return settings.downAfterMs + settings.intervalMs;
 }
@@ -204,7 +208,10 @@ export async function witnessSuspicions(
         const master = cluster.shards.map((sh) => masterOf(sh)).find((m) => m?.id === s.master_id);
         // No longer a master (failed over meanwhile): the owner clears the suspicion.
         if (!master) return report;
-        const sent = deps.now();
+        // Down-after on the monotonic clock, as the owner measures it; the vote's `at` below is
+        // wall time: other processes compare it with theirs.
+        const clock = deps.monotonic ?? (() => performance.now());
+        const sent = clock();
         const first = await observeNode(master, settings.timeoutMs, deps.nodePool);
         let error = first.error;
         if (first.alive) report.verdict = "up";
@@ -213,7 +220,7 @@ export async function witnessSuspicions(
             first,
             sent,
             settings,
-            { now: deps.now, sleep, pool: deps.nodePool },
+            { now: clock, sleep, pool: deps.nodePool },
             signal,
           );
           if (verdict.kind === "down") {

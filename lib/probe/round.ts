@@ -10,6 +10,7 @@ import { advanceMigrations, type MigrationEvent } from "../migration/index.js";
 import {
   assertClusterValid,
   type Cluster,
+  type ClusterNode,
   emptyProbeState,
   isActive,
   masterOf,
@@ -88,10 +89,36 @@ export interface ClusterRoundReport {
   pendingQuorum: string[];
 }
 
-function safeModeReason(observations: readonly Observation[], ratio: number): string | null {
-  const failed = observations.filter((o) => !o.alive).length;
-  if (failed === 0 || failed / observations.length <= ratio) return null;
-  return `${failed} of ${observations.length} nodes failed in one round (more than ${Math.round(ratio * 100)}%): failover suspended`;
+/**
+ * Safe mode: more than `ratio` of the nodes fail at once (likely our own network, not theirs).
+ * A node that failed the round before and fails again (a replica stopped for maintenance) is
+ * no news about the probe being cut off, so it is left out of both counts: else a shard of a
+ * master and two replicas, one stopped, would never fail its master over (2 of 3 failing).
+ * Only nodes that answered the round before count as failing; every node answering now
+ * counts as evidence against a split. Once on, the nodes counted when it began stay the
+ * measure until it ends, so a split that lasts holds it although they answered no round since.
+ * A node never probed counts as having answered.
+ */
+function judgeSafeMode(
+  observations: readonly Observation[],
+  previous: ProbeState,
+  ratio: number,
+): { reason: string | null; nodes: string[] } {
+  const failedBefore = (o: Observation) => (previous.nodes[o.node.id]?.failures ?? 0) > 0;
+  const baseline = new Set(previous.safe_mode ? previous.safe_mode_nodes : []);
+  const counted = observations.filter((o) =>
+    !previous.safe_mode
+      ? o.alive || !failedBefore(o)
+      : // A state written before the baseline existed: every node, as safe mode then did.
+        baseline.size === 0 || baseline.has(o.node.id) || o.alive,
+  );
+  const failed = counted.filter((o) => !o.alive).length;
+  if (failed === 0 || failed / counted.length <= ratio) return { reason: null, nodes: [] };
+  const left = observations.length - counted.length;
+  return {
+    reason: `${failed} of ${counted.length} nodes failed at once (more than ${Math.round(ratio * 100)}%${left > 0 ? `; ${left} already down before not counted` : ""}): failover suspended`,
+    nodes: counted.map((o) => o.node.id).sort(),
+  };
 }
 
 async function failOverDeadMasters(
@@ -161,6 +188,93 @@ async function failOverDeadMasters(
     }
   }
   return { cluster: current, done, blocked };
+}
+
+/**
+ * Why the shard's master, recorded as holding data, has lost it, or null: it answers not
+ * initialized without data (a restart on an empty data dir, faster than down-after) or as a
+ * master at `sequence` 0. A not-initialized node whose INFO shows data (a lost nodes.conf) has
+ * not, and one whose INFO could not be read is taken as empty: pushing it back as master would
+ * have its replicas full-sync whatever it holds.
+ */
+function dataLost(
+  master: ClusterNode,
+  o: Observation | undefined,
+  previous: ProbeState,
+): string | null {
+  if (!o?.alive || o.loading || !previous.masters_with_data.includes(master.id)) return null;
+  const sequence = o.replication?.sequence ?? null;
+  if (o.notInitialized && !(sequence !== null && sequence > 0))
+    return `master ${master.addr} lost its data: it answers not initialized${sequence === 0 ? " at sequence 0" : ""} after holding data`;
+  if (!o.notInitialized && o.replication?.role === "master" && sequence === 0)
+    return `master ${master.addr} lost its data: it answers as master at sequence 0 after holding data`;
+  return null;
+}
+
+/**
+ * Masters that came back without their data are failed over at once, without down-after,
+ * counts, quorum or safe mode: the node's own answer is the evidence, and every round it stays
+ * master its replicas may full-sync the emptiness (Kvrocks's replica reconnects by itself).
+ * The failover pushes the new topology to every node, the emptied one as a replica. Where no
+ * replica can take over, the emptied master is kept from every repair push (`keepAway`): the
+ * shard stays down, and health says why, rather than serve nothing and wipe its replicas.
+ */
+async function failOverEmptiedMasters(
+  deps: OpsDeps,
+  ns: string,
+  cluster: Cluster,
+  observations: readonly Observation[],
+  state: ProbeState,
+  previous: ProbeState,
+  fence: Fence | undefined,
+): Promise<{
+  cluster: Cluster;
+  done: FailoverDone[];
+  blocked: Record<string, string>;
+  keepAway: Set<string>;
+}> {
+  const byId = new Map(observations.map((o) => [o.node.id, o]));
+  const done: FailoverDone[] = [];
+  const blocked: Record<string, string> = {};
+  const keepAway = new Set<string>();
+  let current = cluster;
+  for (const [index, shard] of cluster.shards.entries()) {
+    const master = masterOf(shard);
+    const why = master ? dataLost(master, byId.get(master.id), previous) : null;
+    if (!master || !why) continue;
+    try {
+      const result = await failoverShard(
+        deps,
+        {
+          ns,
+          cluster: cluster.name,
+          shard: index,
+          expectedMasterId: master.id,
+          reason: why,
+          failures: 0,
+          knowledge: dataKnowledgeFrom(state, master.id),
+        },
+        { fence },
+      );
+      current = result.cluster;
+      done.push({
+        shard: index,
+        oldMasterId: master.id,
+        newMasterId: result.newMasterId,
+        durationMs: result.durationMs,
+      });
+    } catch (err) {
+      if (!(err instanceof NoCandidateError || isKvcError(err, "conflict"))) throw err;
+      keepAway.add(master.id);
+      blocked[String(index)] = `${why}; ${errorMessage(err)}`;
+      if (
+        err instanceof NoCandidateError &&
+        state.failover_blocked[String(index)] !== blocked[String(index)]
+      )
+        await recordRefusal(deps, ns, cluster, index, 0, blocked[String(index)]!, fence);
+    }
+  }
+  return { cluster: current, done, blocked, keepAway };
 }
 
 /** A refusal is history only when its reason is new: a dead master writes it once, not every round. */
@@ -237,7 +351,13 @@ async function repairNodes(
       },
       { fence },
     );
-    const pushed = await pushCluster(deps, ns, bumped.cluster);
+    const pushed = await pushCluster(deps, ns, bumped.cluster, {
+      only: new Set(
+        bumped.cluster.shards
+          .flatMap((s) => s.nodes.map((n) => n.id))
+          .filter((id) => !skip.has(id)),
+      ),
+    });
     const repairs = pushed
       .filter((r) => reasons.has(r.id))
       .map((r) => ({ ...r, reason: reasons.get(r.id)! }));
@@ -278,7 +398,15 @@ async function confirmSuspectedMasters(
       // the witnesses' votes (they confirm on their own) instead of spending down-after first.
       // Another owner's judgement is not ours: a new owner confirms for itself.
       if (pending) return Promise.resolve(stillDown(o, pending.since, previous, deps.now()));
-      return confirmDown(o, sent, settings, { now: deps.now, sleep, pool: deps.nodePool }, signal);
+      // Down-after is measured on the monotonic clock (`sent` too, and the pool's drops): a
+      // wall clock stepped meanwhile (NTP, a resumed VM) must not lengthen or shorten it.
+      return confirmDown(
+        o,
+        sent,
+        settings,
+        { now: monotonic(deps), sleep, pool: deps.nodePool },
+        signal,
+      );
     }),
   );
   for (const [i, o] of suspects.entries()) {
@@ -288,8 +416,9 @@ async function confirmSuspectedMasters(
         {
           node: o.node.id,
           addr: o.node.addr,
-          unreachable_since: verdict.since,
-          unreachable_ms: verdict.unreachableMs,
+          // On the wall clock: `since` is the monotonic clock's, meaningless outside.
+          unreachable_since: Math.round(deps.now() - verdict.unreachableMs),
+          unreachable_ms: Math.round(verdict.unreachableMs),
           failed_probes: verdict.probes,
         },
         "probe: master judged down",
@@ -329,6 +458,11 @@ function stillDown(o: Observation, since: number, previous: ProbeState, now: num
   };
 }
 
+/** The process's never-stepping clock (see `OpsDeps.monotonic`). */
+function monotonic(deps: OpsDeps): () => number {
+  return deps.monotonic ?? (() => performance.now());
+}
+
 /** A master judged down by its confirmation is failed over this round, whatever the counters say. */
 function withVerdicts(
   nodes: ProbeState["nodes"],
@@ -342,7 +476,7 @@ function withVerdicts(
       ...health,
       failures: Math.max(health.failures, verdict.probes),
       down: true,
-      last_error: `${how} for ${verdict.unreachableMs} ms over ${verdict.probes} probes: ${verdict.error ?? "no answer"}`,
+      last_error: `${how} for ${Math.round(verdict.unreachableMs)} ms over ${verdict.probes} probes: ${verdict.error ?? "no answer"}`,
     };
   }
   return nodes;
@@ -412,14 +546,15 @@ export async function probeCluster(
     (read.corrupt ? { value: emptyProbeState(), revision: read.corrupt.revision } : null);
   const previous = stored?.value ?? emptyProbeState();
 
-  const sent = deps.now();
+  const sent = monotonic(deps)();
   const observed = await Promise.all(
     cluster.shards
       .flatMap((s) => s.nodes)
       .map((node) => observeNode(node, settings.timeoutMs, deps.nodePool)),
   );
   // Safe mode is judged on the round's own look: a confirmation never talks it away.
-  const safeReason = safeModeReason(observed, settings.safeModeRatio);
+  const safe = judgeSafeMode(observed, previous, settings.safeModeRatio);
+  const safeReason = safe.reason;
   const verdicts =
     safeReason === null && settings.downAfterMs > 0
       ? await confirmSuspectedMasters(
@@ -448,6 +583,7 @@ export async function probeCluster(
 
   state.safe_mode = safeReason !== null;
   state.safe_mode_reason = safeReason;
+  state.safe_mode_nodes = safe.nodes;
 
   let current = cluster;
   let failovers: FailoverDone[] = [];
@@ -474,12 +610,25 @@ export async function probeCluster(
         log.warn({ error: errorMessage(err) }, "migration: completed move not folded yet");
       }
     }
+    held();
+    const emptied = await failOverEmptiedMasters(
+      deps,
+      ns,
+      current,
+      observations,
+      state,
+      previous,
+      fence,
+    );
+    current = emptied.cluster;
+    failovers = emptied.done;
+    blocked = emptied.blocked;
     if (!state.safe_mode) {
       held();
       const outcome = await failOverDeadMasters(deps, ns, name, current, state, settings, fence);
       current = outcome.cluster;
-      failovers = outcome.done;
-      blocked = outcome.blocked;
+      failovers = [...failovers, ...outcome.done];
+      blocked = { ...blocked, ...outcome.blocked };
     }
     state.failover_blocked = blocked;
 
@@ -487,7 +636,7 @@ export async function probeCluster(
     const pushed = new Set(
       failovers.length > 0 || folded > 0
         ? current.shards.flatMap((s) => s.nodes.map((n) => n.id))
-        : [],
+        : emptied.keepAway,
     );
     held();
     // After a fold or failover `current` is what this round committed: its revision is not

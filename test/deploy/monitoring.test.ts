@@ -54,6 +54,7 @@ describe("deploy/monitoring", () => {
   it("has the alerts the README promises, each with a severity and a summary", () => {
     expect(rules.map((r) => r.alert)).toEqual([
       "KvrocksMasterDown",
+      "KvrocksNodeUnmanageable",
       "KvrocksFailoverSuspended",
       "KvrocksNodeBehindTopology",
       "KvrocksNodeAheadOfTopology",

@@ -39,9 +39,15 @@ export interface TestNode {
   restart(): Promise<void>;
   /**
    * Stop, discard everything the node kept (data, nodes.conf), start again on the same
-   * port: a replaced machine. `sim` is the new simulated node afterwards.
+   * port: a replaced machine, down for `downMs` in between. `sim` is the new simulated
+   * node afterwards.
    */
-  restartEmpty(): Promise<void>;
+  restartEmpty(downMs?: number): Promise<void>;
+  /**
+   * Stop, discard the data (RocksDB's directory) but keep nodes.conf, start again: the node
+   * comes back initialized, in the role it had, at sequence 0.
+   */
+  restartWithoutData(): Promise<void>;
   /** SIGSTOP: connections stay open, nothing is answered until `resume`. */
   pause(): Promise<void>;
   /** SIGCONT. */
@@ -153,10 +159,17 @@ class SimTestNode implements TestNode {
   get sim() {
     return this.current;
   }
-  async restartEmpty() {
+  async restartEmpty(downMs = 0) {
     const port = this.current.port;
     await this.current.close();
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
     this.current = await startSimNode({ password: this.password, port });
+  }
+
+  async restartWithoutData() {
+    await this.sim.stop();
+    this.sim.kvrocks.store.replaceWith({ entries: [], sequence: 0 });
+    await this.sim.start();
   }
 
   get host() {
@@ -313,9 +326,16 @@ class RealTestNode implements TestNode {
     await this.spawnAndWait();
   }
 
-  async restartEmpty(): Promise<void> {
+  async restartEmpty(downMs = 0): Promise<void> {
     await this.kill();
     rmSync(join(this.dir, "data"), { recursive: true, force: true });
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    await this.restart();
+  }
+
+  async restartWithoutData(): Promise<void> {
+    await this.kill();
+    rmSync(join(this.dir, "data", "db"), { recursive: true, force: true });
     await this.restart();
   }
 

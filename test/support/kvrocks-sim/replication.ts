@@ -38,11 +38,30 @@ function desiredMaster(node: KvrocksNode): KvrocksNode | null {
   if (!node.running || !node.isSlave() || node.faults.fullSync) return null;
   const master = lookupNode(node.repl.masterHost, node.repl.masterPort);
   if (!master?.servesPeers()) return null;
+  if (stillSleeping(node, master)) return null;
   // Never close a loop of replicas: writes would circle forever.
   for (let up: KvrocksNode | null = master; up; up = up.repl.attachedTo) {
     if (up === node) return null;
   }
   return master;
+}
+
+/**
+ * With `replicaStopSleeps`, as Kvrocks 2.10.1: a replica whose master died (`lostAt`) tries
+ * to reconnect only at whole seconds after the death (its thread sleeps in 1 s steps), and
+ * attaches at the first such try after the master is back, whatever the master now holds
+ * (measured: a master restarted empty 100 ms after its death, answering ≈ 0.6 s, was
+ * full-synced by its replica at ≈ 1.05 s; one back at 2.19 s, at ≈ 3.1 s). Until then the
+ * link stays down; a timer reconciles at that try.
+ */
+function stillSleeping(node: KvrocksNode, master: KvrocksNode): boolean {
+  const lostAt = node.repl.lostAt;
+  if (!node.config.replicaStopSleeps || lostAt === null) return false;
+  const tries = Math.max(1, Math.ceil((master.startedAt - lostAt) / 1000));
+  const due = lostAt + tries * 1000 - Date.now();
+  if (due <= 0) return false;
+  setTimeout(reconcileReplication, due + 1).unref();
+  return true;
 }
 
 function attach(node: KvrocksNode, master: KvrocksNode): void {

@@ -190,6 +190,14 @@ export class SimNode {
     this.server = server;
     server.on("connection", (socket) => {
       socket.setNoDelay(true);
+      // Kvrocks at `maxclients` answers the connection itself with an error and closes it,
+      // before reading anything (a request already sent makes the close a reset).
+      const max = Number(this.kvrocks.settings.get("maxclients") ?? "10240");
+      if (this.kvrocks.connectedClients >= max) {
+        socket.on("error", () => {});
+        socket.end("-ERR max number of clients reached\r\n", () => socket.destroy());
+        return;
+      }
       const conn = new Connection(this.kvrocks, socket, () => this.whileHung());
       this.conns.add(conn);
       socket.on("close", () => this.conns.delete(conn));

@@ -276,6 +276,12 @@ const config: CommandSpec = {
     if (sub === "set" && ctx.argv.length === 4) {
       const name = lower(ctx.argv[2]);
       if (!settings(ctx).has(name)) throw errorOf(`no such configuration: ${ctx.argv[2]}`);
+      // requirepass as Kvrocks takes it: new connections must AUTH with it; the ones already
+      // authenticated (or opened while there was none) stay so.
+      if (name === "requirepass") {
+        ctx.node.config.password = ctx.argv[3]!;
+        return OK();
+      }
       if (!["maxclients", "timeout", "slowlog-log-slower-than"].includes(name)) {
         throw errorOf(`Unsupported CONFIG parameter: ${ctx.argv[2]}`);
       }
