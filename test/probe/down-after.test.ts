@@ -163,3 +163,60 @@ describe("the push that promotes a replica", () => {
     expect(await converged(nodes, after)).toEqual([]);
   });
 });
+
+describe("masters that die together (issue 22)", () => {
+  it("fails over two shards whose masters were killed together concurrently: both promotions start before either ends", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger("info", {
+      write: (line: string) => {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      },
+    });
+    h = await startHarness({
+      label: "together",
+      env: {
+        KVC_PROBE_FAILURES: "3",
+        KVC_PROBE_DOWN_AFTER_MS: "900",
+        KVC_PROBE_CONFIRM_EVERY_MS: "150",
+        // Two of six nodes down is a rack, not the probe's own network: below safe mode.
+        KVC_SAFE_MODE_RATIO: "0.5",
+      },
+      log,
+    });
+    // Real Kvrocks 2.10.1 holds a promotion until its replication thread stops (about 1 s
+    // after the master's death); the simulator does so when asked to.
+    const nodes = await h.startTestNodes(6, { simulator: { replicaStopSleeps: true } });
+    await h.createCluster("p", "c", nodes, 2);
+    const before = await h.cluster("p", "c");
+    expect(before.shards).toHaveLength(3);
+    await round(h);
+    await Promise.all([0, 1].map((s) => masterSim(nodes, before, s).kill()));
+
+    const summary = await round(h);
+    expect(summary.failovers).toBe(2);
+    const done = lines.filter((l) => l.msg === "failover: promoted a replica");
+    expect(done.map((l) => l.shard).sort()).toEqual([0, 1]);
+    const at = (l: Record<string, unknown>, step: "committed" | "new_master") => {
+      const steps = l.steps_ms as { committed: number; pushed: { new_master: number } };
+      return (
+        Number(l.started_at) + (step === "committed" ? steps.committed : steps.pushed.new_master)
+      );
+    };
+    const [x, y] = done as [Record<string, unknown>, Record<string, unknown>];
+    // Concurrent, by order: each shard's new topology was committed before the other shard's
+    // promotion was answered (one after the other, the second commits after the first ends).
+    expect(at(x, "committed")).toBeLessThan(at(y, "new_master"));
+    expect(at(y, "committed")).toBeLessThan(at(x, "new_master"));
+
+    const after = await h.cluster("p", "c");
+    for (const s of [0, 1])
+      expect(masterOf(after.shards[s]!)!.addr).toBe(before.shards[s]!.nodes[1]!.addr);
+    expect(masterOf(after.shards[2]!)!.addr).toBe(masterOf(before.shards[2]!)!.addr);
+    expect(await converged(nodes, after)).toEqual([]);
+    const history = await listHistory(h.runtime.store, "p", "c");
+    expect(history.map((r) => [r.shard, r.outcome]).sort()).toEqual([
+      [0, "promoted"],
+      [1, "promoted"],
+    ]);
+  });
+});
