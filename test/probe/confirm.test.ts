@@ -85,3 +85,43 @@ describe("the down-after clock", () => {
     if (verdict.kind === "down") expect(verdict.unreachableMs).toBe(1001);
   });
 });
+
+describe("a silent master (issue 22)", () => {
+  it("is judged down without waiting for each re-probe's deadline in turn: its re-probes overlap", async () => {
+    node = await startSimNode();
+    pool = new NodePool();
+    const master: ClusterNode = {
+      id: "s".repeat(40),
+      addr: node.addr,
+      role: "master",
+      password: "",
+      created_at: 0,
+    };
+    const settings: ConfirmSettings = {
+      downAfterMs: 900,
+      confirmEveryMs: 150,
+      failures: 3,
+      timeoutMs: 1500,
+    };
+    expect((await observeNode(master, settings.timeoutMs, pool)).alive).toBe(true);
+    // SIGSTOP's stand-in: connections stay open, nothing is answered.
+    node.setFault({ hang: true });
+    try {
+      const sent = Date.now();
+      const first = await observeNode(master, settings.timeoutMs, pool);
+      expect(first.failure).toBe("timeout");
+      const verdict = await confirmDown(first, sent, settings, {
+        now: Date.now,
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+        pool,
+      });
+      expect(verdict).toMatchObject({ kind: "down", probes: 3, refusedOnly: false });
+      // One probe deadline after another, three failed probes take at least three deadlines
+      // (4500 ms); overlapping, the first deadline and two re-probe periods (about 1800 ms).
+      if (verdict.kind === "down")
+        expect(verdict.unreachableMs).toBeLessThan(3 * settings.timeoutMs);
+    } finally {
+      node.setFault({ hang: false });
+    }
+  });
+});

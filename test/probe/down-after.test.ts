@@ -84,6 +84,34 @@ describe("suspect, then confirm", () => {
     expect(await listHistory(h.runtime.store, "p", "c")).toEqual([]);
   });
 
+  it("never fails over a master paused for 800 ms when a probe deadline of 300 ms suspects it (down-after 900 ms)", async () => {
+    h = await startHarness({
+      label: "down-after",
+      env: {
+        KVC_PROBE_FAILURES: "3",
+        KVC_PROBE_DOWN_AFTER_MS: "900",
+        KVC_PROBE_CONFIRM_EVERY_MS: "150",
+        KVC_PROBE_TIMEOUT_MS: "300",
+      },
+    });
+    const nodes = await h.startTestNodes(4);
+    await h.createCluster("p", "c", nodes, 2);
+    const before = await h.cluster("p", "c");
+    const master = masterSim(nodes, before, 0);
+    for (let stall = 0; stall < 3; stall++) {
+      await master.pause();
+      const resumed = new Promise<void>((resolve) =>
+        setTimeout(() => master.resume().then(resolve), 800),
+      );
+      // The round's probe times out mid-stall: the master is suspected and re-probed while silent.
+      const during = await round(h);
+      await resumed;
+      expect([during.failovers, (await round(h)).failovers]).toEqual([0, 0]);
+    }
+    expect((await h.cluster("p", "c")).version).toBe(before.version);
+    expect(await listHistory(h.runtime.store, "p", "c")).toEqual([]);
+  });
+
   it("fails over a master that stays stalled past the down-after time, recorded as timed out", async () => {
     const { h, nodes } = await setUp(1000);
     const before = await h.cluster("p", "c");
@@ -99,6 +127,40 @@ describe("suspect, then confirm", () => {
     } finally {
       await master.resume();
     }
+  });
+
+  it("fails over a hung master without waiting for each re-probe's deadline in turn (issue 22)", async () => {
+    h = await startHarness({
+      label: "down-after",
+      env: {
+        KVC_PROBE_FAILURES: "3",
+        KVC_PROBE_DOWN_AFTER_MS: "900",
+        KVC_PROBE_CONFIRM_EVERY_MS: "150",
+        KVC_PROBE_TIMEOUT_MS: "1500",
+      },
+    });
+    const nodes = await h.startTestNodes(4);
+    await h.createCluster("p", "c", nodes, 2);
+    const before = await h.cluster("p", "c");
+    const master = masterSim(nodes, before, 0);
+    await round(h);
+    // SIGSTOP: no connection closes, nothing answers (a hung host, a network black hole).
+    await master.pause();
+    try {
+      expect((await round(h)).failovers).toBe(1);
+      const [record] = await listHistory(h.runtime.store, "p", "c");
+      const [, silentMs, probes] = /did not answer for (\d+) ms over (\d+) probes/.exec(
+        record!.reason,
+      )!;
+      expect(Number(probes)).toBeGreaterThanOrEqual(3);
+      // Three failed probes one deadline after another take three deadlines (4500 ms);
+      // overlapping, one deadline and two re-probe periods.
+      expect(Number(silentMs)).toBeLessThan(3 * 1500);
+    } finally {
+      await master.resume();
+    }
+    const after = await h.cluster("p", "c");
+    expect(masterOf(after.shards[0]!)!.addr).toBe(before.shards[0]!.nodes[1]!.addr);
   });
 
   it.skipIf(usingRealKvrocks())("never fails over a master that answers LOADING", async () => {
