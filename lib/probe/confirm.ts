@@ -7,6 +7,9 @@
 // probe's kept connection when that probe was sent right after it (the drop woke the round):
 // a stall never closes a connection, and a drop seen long before the probe says nothing of
 // the time in between.
+// A master that closed that connection and then refused every probe is gone, not stalled: it is
+// judged down after `failures` refused probes, down-after not waited out (issue 27); a silent one
+// (probes timing out) has its re-probes overlap (issue 22, see `confirmDown`).
 import type { NodePool } from "../kvrocks/index.js";
 import { type Observation, observeNode } from "./observe.js";
 
@@ -77,6 +80,8 @@ export async function confirmDown(
   signal?: AbortSignal,
 ): Promise<Verdict> {
   const since = unreachableSince(first.node.addr, sent, settings, deps.pool);
+  // The node closed our kept connection just before the round's probe (see `unreachableSince`).
+  const dropped = deps.pool?.lostSince(first.node.addr) === since;
   let probes = 1;
   let refusedOnly = first.failure === "refused";
   let error = first.error;
@@ -100,6 +105,13 @@ export async function confirmDown(
       probes >= settings.failures &&
       (!silent || concluded)
     )
+      return { kind: "down", since, probes, unreachableMs, refusedOnly, error };
+    // The process is gone: it closed its connection and then refused every probe since, which
+    // a stall never does (a stalled or cut-off node closes nothing and refuses nothing). Judged
+    // down after `failures` refused probes a period apart, without waiting out down-after: on
+    // Kvrocks 2.10 a promotion sent within the first second after the death lands at that
+    // second, one sent after it a second later (see `PROMOTION_GRACE_MS`).
+    if (dropped && refusedOnly && probes >= settings.failures)
       return { kind: "down", since, probes, unreachableMs, refusedOnly, error };
     if (unreachableMs >= bound || signal?.aborted)
       return { kind: "undecided", probes, unreachableMs };
@@ -143,7 +155,7 @@ export async function confirmDown(
       if (late) concluded = true;
       continue;
     }
-    const concludes = probes + 1 >= settings.failures && due > 0;
+    const concludes = probes + 1 >= settings.failures && due > 0 && !(dropped && refusedOnly);
     await deps.sleep(
       concludes ? Math.min(settings.confirmEveryMs, due + 1) : settings.confirmEveryMs,
     );

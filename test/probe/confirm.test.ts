@@ -1,7 +1,9 @@
 // When the confirmation's clock starts and when its concluding probe goes out (issue 16), on a
 // clock the test turns: a killed master's unreachable time counts from the drop of the probe's
 // kept connection when the round's probe followed it at once, and never from a drop seen long
-// before; the probe that can conclude is sent as down-after elapses, not a period later.
+// before; the probe that can conclude is sent as down-after elapses, not a period later; a
+// master that dropped its connection and refuses is judged down by its refusals (issue 27); a
+// silent one's re-probes overlap (issue 22).
 import { afterEach, describe, expect, it } from "vitest";
 import { NodePool } from "../../lib/kvrocks/index.js";
 import type { ClusterNode } from "../../lib/model/index.js";
@@ -59,8 +61,11 @@ describe("the down-after clock", () => {
     const first = await observeNode(master, SETTINGS.timeoutMs, pool);
     expect(first.alive).toBe(false);
     const verdict = await confirmDown(first, 10_100, SETTINGS, deps);
-    expect(verdict).toMatchObject({ kind: "down", since: 10_000, unreachableMs: 1000 });
-    expect(clock.now).toBe(11_000);
+    // Dropped, then refused three probes a period apart: the process is gone (issue 27), judged
+    // down without waiting out down-after.
+    expect(verdict).toMatchObject({ kind: "down", since: 10_000, probes: 3, refusedOnly: true });
+    expect(clock.now).toBe(10_400);
+    if (verdict.kind === "down") expect(verdict.unreachableMs).toBe(400);
   });
 
   it("starts at the round's probe when the drop was seen long before it", async () => {

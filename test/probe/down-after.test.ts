@@ -65,6 +65,28 @@ describe("suspect, then confirm", () => {
     });
   });
 
+  it("fails a killed master over once it closed its kept connection and refused every probe since, without waiting out down-after (issue 27)", async () => {
+    // Down-after far above what three refused probes a period apart take: which rule decided
+    // shows in the verdict's time, with seconds to spare either way.
+    const { h, nodes } = await setUp(5000);
+    const before = await h.cluster("p", "c");
+    const master = masterSim(nodes, before, 0);
+    // The round keeps a connection to every node; the kill closes the master's.
+    await round(h);
+    await master.kill();
+
+    expect((await round(h)).failovers).toBe(1);
+    const [record] = await listHistory(h.runtime.store, "p", "c");
+    const [, refusedMs, probes] = /refused connections for (\d+) ms over (\d+) probes/.exec(
+      record!.reason,
+    )!;
+    expect(Number(probes)).toBeGreaterThanOrEqual(3);
+    expect(Number(refusedMs)).toBeLessThan(5000);
+    const after = await h.cluster("p", "c");
+    expect(masterOf(after.shards[0]!)!.addr).toBe(before.shards[0]!.nodes[1]!.addr);
+    expect(await converged(nodes, after)).toEqual([]);
+  });
+
   it("never fails over a master paused for 800 ms, however often it is probed meanwhile", async () => {
     const { h, nodes } = await setUp(2000);
     const before = await h.cluster("p", "c");
