@@ -416,24 +416,29 @@ async function commitFailover(
   const { started } = timing;
   // Through the shared commit: a migration of this shard the nodes completed is folded into
   // the failover's topology, so the new master never takes back a range the target serves.
-  const updated = await updateTopology(
-    deps,
-    request.ns,
-    request.cluster,
-    (current) => {
-      // While we asked the replicas, someone may have failed this shard over, removed the
-      // chosen node or renumbered the shards: the request was valid, the race lost.
-      const shardNow = current.shards[request.shard];
-      if (!shardNow || masterOf(shardNow)?.id !== master.id) {
-        throw conflict(`shard ${request.shard} changed concurrently (failed over or removed)`);
-      }
-      if (!shardNow.nodes.some((n) => n.id === newMasterId)) {
-        throw conflict(`node ${newMasterId} was removed from shard ${request.shard} concurrently`);
-      }
-      return withMasterChanged(current, request.shard, newMasterId);
-    },
-    { fence: options.fence },
-  );
+  const commit = () =>
+    updateTopology(
+      deps,
+      request.ns,
+      request.cluster,
+      (current) => {
+        // While we asked the replicas, someone may have failed this shard over, removed the
+        // chosen node or renumbered the shards: the request was valid, the race lost.
+        const shardNow = current.shards[request.shard];
+        if (!shardNow || masterOf(shardNow)?.id !== master.id) {
+          throw conflict(`shard ${request.shard} changed concurrently (failed over or removed)`);
+        }
+        if (!shardNow.nodes.some((n) => n.id === newMasterId)) {
+          throw conflict(
+            `node ${newMasterId} was removed from shard ${request.shard} concurrently`,
+          );
+        }
+        return withMasterChanged(current, request.shard, newMasterId);
+      },
+      { fence: options.fence },
+    );
+  // In a batch, one commit at a time: siblings never spend their CAS attempts on each other.
+  const updated = await (options.seat ? options.seat.commit(commit) : commit());
   const committed = deps.now() - started;
   const pushed: FailoverSteps["pushed"] = {};
   const heard = (which: keyof FailoverSteps["pushed"]) => {
@@ -552,14 +557,17 @@ export interface PromotionSeat {
     newMasterId: string,
     heard: (which: keyof FailoverSteps["pushed"]) => void,
   ): Promise<PushResult[]>;
+  /** Runs this failover's commit after the batch's earlier ones have finished. */
+  commit<T>(run: () => Promise<T>): Promise<T>;
   /** This failover will not push (refused, lost its race, failed): stop waiting for it. */
   leave(): void;
 }
 
 /**
  * Failovers of several shards of one cluster that run together (masters lost to one rack).
- * Each commits its own change by compare-and-swap (a lost race retries on the fresh read, so
- * the commits serialize at etcd and each builds on the others), and once every seat has
+ * Each commits its own change by compare-and-swap, one after another (each builds on the ones
+ * before it; a race lost to another writer retries on the fresh read, and with several seats
+ * racing each other a large batch would run out of attempts), and once every seat has
  * committed or left, one push of the last committed topology promotes every new master at
  * once: Kvrocks holds each promotion until its replica's replication thread stops (about a
  * second after a kill), so these waits overlap instead of adding up, and no node is sent an
@@ -575,6 +583,7 @@ export class PromotionBatch {
   }[] = [];
   private readonly pushed: Promise<PushResult[]>;
   private start!: () => void;
+  private commits: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly deps: OpsDeps,
@@ -602,6 +611,11 @@ export class PromotionBatch {
         this.joined.push({ cluster, newMasterId, heard });
         release();
         return this.pushed;
+      },
+      commit: (run) => {
+        const done = this.commits.then(run);
+        this.commits = done.catch(() => {});
+        return done;
       },
       leave: () => {
         release();

@@ -249,6 +249,32 @@ describe("the push that promotes a replica", () => {
 });
 
 describe("masters that die together (issue 22)", () => {
+  it("fails over every shard of a rack lost below safe mode in one round: seven masters of eight shards, more than the compare-and-swap attempts of one commit", async () => {
+    h = await startHarness({
+      label: "rack",
+      env: {
+        KVC_PROBE_FAILURES: "3",
+        KVC_PROBE_DOWN_AFTER_MS: "900",
+        KVC_PROBE_CONFIRM_EVERY_MS: "150",
+        KVC_SAFE_MODE_RATIO: "0.5",
+      },
+    });
+    // 7 of 16 nodes down: below the 50% of safe mode.
+    const nodes = await h.startTestNodes(16);
+    await h.createCluster("p", "c", nodes, 2);
+    const before = await h.cluster("p", "c");
+    expect(before.shards).toHaveLength(8);
+    await round(h);
+    const lost = [0, 1, 2, 3, 4, 5, 6];
+    await Promise.all(lost.map((s) => masterSim(nodes, before, s).kill()));
+
+    expect((await round(h)).failovers).toBe(7);
+    const after = await h.cluster("p", "c");
+    for (const s of lost)
+      expect(masterOf(after.shards[s]!)!.addr).toBe(before.shards[s]!.nodes[1]!.addr);
+    expect(await converged(nodes, after)).toEqual([]);
+  });
+
   it("fails over two shards whose masters were killed together concurrently: both promotions start before either ends", async () => {
     const lines: Record<string, unknown>[] = [];
     const log = createLogger("info", {
