@@ -435,10 +435,19 @@ export class NoCandidateError extends KvcError {
   }
 }
 
+export interface FailoverOptions {
+  fence?: Fence;
+  /**
+   * This failover's seat in a batch of failovers of the same cluster that run together: its
+   * commit is its own, its push is the batch's (see `PromotionBatch`).
+   */
+  seat?: PromotionSeat;
+}
+
 export async function failoverShard(
   deps: OpsDeps,
   request: FailoverRequest,
-  options: { fence?: Fence } = {},
+  options: FailoverOptions = {},
 ): Promise<FailoverResult> {
   const started = deps.now();
   const { cluster } = await deps.store.getCluster(request.ns, request.cluster);
@@ -528,7 +537,7 @@ async function beginSwitchover(deps: OpsDeps, request: FailoverRequest) {
 async function commitFailover(
   deps: OpsDeps,
   request: FailoverRequest,
-  options: { fence?: Fence },
+  options: FailoverOptions,
   plan: {
     master: ClusterNode;
     newMasterId: string;
@@ -543,31 +552,39 @@ async function commitFailover(
   const { started } = timing;
   // Through the shared commit: a migration of this shard the nodes completed is folded into
   // the failover's topology, so the new master never takes back a range the target serves.
-  const updated = await updateTopology(
-    deps,
-    request.ns,
-    request.cluster,
-    (current) => {
-      // While we asked the replicas, someone may have failed this shard over, removed the
-      // chosen node or renumbered the shards: the request was valid, the race lost.
-      const shardNow = current.shards[request.shard];
-      if (!shardNow || masterOf(shardNow)?.id !== master.id) {
-        throw conflict(`shard ${request.shard} changed concurrently (failed over or removed)`);
-      }
-      if (!shardNow.nodes.some((n) => n.id === newMasterId)) {
-        throw conflict(`node ${newMasterId} was removed from shard ${request.shard} concurrently`);
-      }
-      return versionAbove(withMasterChanged(current, request.shard, newMasterId), plan.above);
-    },
-    { fence: options.fence },
-  );
+  const commit = () =>
+    updateTopology(
+      deps,
+      request.ns,
+      request.cluster,
+      (current) => {
+        // While we asked the replicas, someone may have failed this shard over, removed the
+        // chosen node or renumbered the shards: the request was valid, the race lost.
+        const shardNow = current.shards[request.shard];
+        if (!shardNow || masterOf(shardNow)?.id !== master.id) {
+          throw conflict(`shard ${request.shard} changed concurrently (failed over or removed)`);
+        }
+        if (!shardNow.nodes.some((n) => n.id === newMasterId)) {
+          throw conflict(
+            `node ${newMasterId} was removed from shard ${request.shard} concurrently`,
+          );
+        }
+        return versionAbove(withMasterChanged(current, request.shard, newMasterId), plan.above);
+      },
+      { fence: options.fence },
+    );
+  // In a batch, one commit at a time: siblings never spend their CAS attempts on each other.
+  const updated = await (options.seat ? options.seat.commit(commit) : commit());
   const committed = deps.now() - started;
   const pushed: FailoverSteps["pushed"] = {};
+  const heard = (which: keyof FailoverSteps["pushed"]) => {
+    pushed[which] = deps.now() - started;
+  };
   const push = planned
     ? await switchOver(deps, request, updated.cluster, master, newMasterId)
-    : await pushPromotion(deps, updated.cluster, newMasterId, (which) => {
-        pushed[which] = deps.now() - started;
-      });
+    : options.seat
+      ? await options.seat.push(updated.cluster, newMasterId, heard)
+      : await pushPromotion(deps, updated.cluster, new Map([[newMasterId, heard]]), heard);
   const durationMs = deps.now() - started;
   const steps: FailoverSteps = { read: timing.read, surveyed: timing.surveyed, committed, pushed };
   const log = deps.log.child({
@@ -637,31 +654,124 @@ async function commitFailover(
 const PROMOTION_GRACE_MS = 1500;
 
 /**
- * Every node at once, the new master with the grace above; `done` hears when the new master
- * and when the last of the others answered.
+ * Every node at once, the new masters with the grace above; each new master's callback hears
+ * when it answered, `others` when the last of the other nodes did.
  */
 async function pushPromotion(
   deps: OpsDeps,
   cluster: Cluster,
-  newMasterId: string,
-  done: (which: keyof FailoverSteps["pushed"]) => void,
+  newMasters: ReadonlyMap<string, (which: "new_master") => void>,
+  others: (which: "others") => void,
 ): Promise<PushResult[]> {
-  const others = new Set(
+  const rest = new Set(
     allNodes(cluster)
-      .filter((n) => n.id !== newMasterId)
+      .filter((n) => !newMasters.has(n.id))
       .map((n) => n.id),
   );
-  const [promoted, rest] = await Promise.all([
-    pushTopology(cluster, {
-      timeoutMs: deps.nodeTimeoutMs + PROMOTION_GRACE_MS,
-      only: new Set([newMasterId]),
-    }).finally(() => done("new_master")),
-    pushTopology(cluster, { timeoutMs: deps.nodeTimeoutMs, only: others }).finally(() =>
-      done("others"),
+  const [promoted, pushed] = await Promise.all([
+    Promise.all(
+      [...newMasters].map(([id, done]) =>
+        pushTopology(cluster, {
+          timeoutMs: deps.nodeTimeoutMs + PROMOTION_GRACE_MS,
+          only: new Set([id]),
+        }).finally(() => done("new_master")),
+      ),
+    ),
+    pushTopology(cluster, { timeoutMs: deps.nodeTimeoutMs, only: rest }).finally(() =>
+      others("others"),
     ),
   ]);
   const order = new Map(allNodes(cluster).map((n, i) => [n.id, i]));
-  return [...promoted, ...rest].sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  return [...promoted.flat(), ...pushed].sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+}
+
+/** One failover's place in a `PromotionBatch`. */
+export interface PromotionSeat {
+  /** After this failover's commit: resolves once the batch's one push is done. */
+  push(
+    committed: Cluster,
+    newMasterId: string,
+    heard: (which: keyof FailoverSteps["pushed"]) => void,
+  ): Promise<PushResult[]>;
+  /** Runs this failover's commit after the batch's earlier ones have finished. */
+  commit<T>(run: () => Promise<T>): Promise<T>;
+  /** This failover will not push (refused, lost its race, failed): stop waiting for it. */
+  leave(): void;
+}
+
+/**
+ * Failovers of several shards of one cluster that run together (masters lost to one rack).
+ * Each commits its own change by compare-and-swap, one after another (each builds on the ones
+ * before it; a race lost to another writer retries on the fresh read, and with several seats
+ * racing each other a large batch would run out of attempts), and once every seat has
+ * committed or left, one push of the last committed topology promotes every new master at
+ * once: Kvrocks holds each promotion until its replica's replication thread stops (about a
+ * second after a kill), so these waits overlap instead of adding up, and no node is sent an
+ * older version another failover of the batch already replaced. A seat's commit that never
+ * comes (it threw) must `leave`, or the others would wait for it; the callers' `finally`.
+ */
+export class PromotionBatch {
+  private waiting: number;
+  private readonly joined: {
+    cluster: Cluster;
+    newMasterId: string;
+    heard: (which: keyof FailoverSteps["pushed"]) => void;
+  }[] = [];
+  private readonly pushed: Promise<PushResult[]>;
+  private start!: () => void;
+  private commits: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly deps: OpsDeps,
+    seats: number,
+  ) {
+    this.waiting = seats;
+    this.pushed = new Promise<void>((resolve) => {
+      this.start = resolve;
+    }).then(() => this.pushLast());
+    // Rejections reach every seat through `push`; none is left unhandled without a seat.
+    this.pushed.catch(() => {});
+  }
+
+  seat(): PromotionSeat {
+    let seated = true;
+    const release = () => {
+      if (!seated) return false;
+      seated = false;
+      if (--this.waiting === 0) this.start();
+      return true;
+    };
+    return {
+      push: (cluster, newMasterId, heard) => {
+        if (!seated) throw new Error("a batch seat pushes once");
+        this.joined.push({ cluster, newMasterId, heard });
+        release();
+        return this.pushed;
+      },
+      commit: (run) => {
+        const done = this.commits.then(run);
+        this.commits = done.catch(() => {});
+        return done;
+      },
+      leave: () => {
+        release();
+      },
+    };
+  }
+
+  private async pushLast(): Promise<PushResult[]> {
+    if (this.joined.length === 0) return [];
+    // Each commit was built on the ones before it: the highest version holds them all.
+    const last = this.joined.reduce((a, b) => (b.cluster.version > a.cluster.version ? b : a));
+    return pushPromotion(
+      this.deps,
+      last.cluster,
+      new Map(this.joined.map((j) => [j.newMasterId, j.heard])),
+      () => {
+        for (const j of this.joined) j.heard("others");
+      },
+    );
+  }
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   foldCompletedMigrations,
   NoCandidateError,
   type OpsDeps,
+  PromotionBatch,
   pushCluster,
   readTaskDocs,
   recordedMoves,
@@ -121,6 +122,13 @@ function judgeSafeMode(
   };
 }
 
+/**
+ * Every shard whose master is judged down is failed over in the same round, all at once: a
+ * rack or zone lost below the safe-mode threshold takes several masters, and one after another
+ * each would wait for the one before it (on Kvrocks about a second each, its replica's stop).
+ * The commits serialize at etcd by compare-and-swap; one push promotes them all (see
+ * `PromotionBatch`).
+ */
 async function failOverDeadMasters(
   deps: OpsDeps,
   ns: string,
@@ -130,62 +138,87 @@ async function failOverDeadMasters(
   settings: ProbeSettings,
   fence: Fence | undefined,
 ): Promise<{ cluster: Cluster; done: FailoverDone[]; blocked: Record<string, string> }> {
-  const done: FailoverDone[] = [];
   const blocked: Record<string, string> = {};
-  let current = cluster;
-  for (const [index, shard] of cluster.shards.entries()) {
+  const dead = cluster.shards.flatMap((shard, index) => {
     const master = masterOf(shard);
     const health = master ? state.nodes[master.id] : undefined;
-    if (!master || !health || health.failures < settings.failures) continue;
-    const quorum = await judgeByQuorum(
-      deps,
-      { namespace: ns, cluster: name },
-      index,
-      master,
-      state,
-      { quorum: 1, observer: hostname(), waitMs: settings.intervalMs, ...settings },
-      fence,
-    );
-    if (!quorum.reached) {
-      blocked[String(index)] = quorum.why;
-      continue;
-    }
-    try {
-      const result = await failoverShard(
+    if (!master || !health || health.failures < settings.failures) return [];
+    return [{ index, master, health }];
+  });
+  const judged = await Promise.all(
+    dead.map(async (d) => ({
+      ...d,
+      quorum: await judgeByQuorum(
         deps,
-        {
-          ns,
-          cluster: name,
-          shard: index,
-          expectedMasterId: master.id,
-          reason: `master ${master.addr} failed ${health.failures} probes: ${health.last_error ?? "no answer"}`,
-          failures: health.failures,
-          knowledge: dataKnowledgeFrom(state, master.id),
-          ...(quorum.voters ? { voters: quorum.voters } : {}),
-        },
-        { fence },
-      );
-      current = result.cluster;
-      done.push({
-        shard: index,
-        oldMasterId: master.id,
-        newMasterId: result.newMasterId,
-        durationMs: result.durationMs,
-      });
-    } catch (err) {
-      if (
-        err instanceof NoCandidateError ||
-        isKvcError(err, "conflict") ||
-        isKvcError(err, "not_found")
-      ) {
-        const why = errorMessage(err);
-        blocked[String(index)] = why;
-        if (err instanceof NoCandidateError && state.failover_blocked[String(index)] !== why)
-          await recordRefusal(deps, ns, cluster, index, health.failures, why, fence);
-      } else {
+        { namespace: ns, cluster: name },
+        d.index,
+        d.master,
+        state,
+        { quorum: 1, observer: hostname(), waitMs: settings.intervalMs, ...settings },
+        fence,
+      ),
+    })),
+  );
+  const due = judged.filter((d) => {
+    if (!d.quorum.reached) blocked[String(d.index)] = d.quorum.why;
+    return d.quorum.reached;
+  });
+  const batch = new PromotionBatch(deps, due.length);
+  const settled = await Promise.allSettled(
+    due.map(async ({ index, master, health, quorum }) => {
+      const seat = batch.seat();
+      try {
+        const result = await failoverShard(
+          deps,
+          {
+            ns,
+            cluster: name,
+            shard: index,
+            expectedMasterId: master.id,
+            reason: `master ${master.addr} failed ${health.failures} probes: ${health.last_error ?? "no answer"}`,
+            failures: health.failures,
+            knowledge: dataKnowledgeFrom(state, master.id),
+            ...(quorum.reached && quorum.voters ? { voters: quorum.voters } : {}),
+          },
+          { fence, seat },
+        );
+        return { index, result };
+      } catch (err) {
+        if (
+          err instanceof NoCandidateError ||
+          isKvcError(err, "conflict") ||
+          isKvcError(err, "not_found")
+        ) {
+          const why = errorMessage(err);
+          blocked[String(index)] = why;
+          if (err instanceof NoCandidateError && state.failover_blocked[String(index)] !== why)
+            await recordRefusal(deps, ns, cluster, index, health.failures, why, fence);
+          return null;
+        }
         throw err;
+      } finally {
+        // A failover that never reached its push must not hold the others' push.
+        seat.leave();
       }
-    }
+    }),
+  );
+  // An unexpected error fails the round as before, once every failover of it has finished.
+  const failed = settled.find((o) => o.status === "rejected");
+  if (failed) throw failed.reason;
+  const done: FailoverDone[] = [];
+  let current = cluster;
+  for (const o of settled) {
+    const outcome = o.status === "fulfilled" ? o.value : null;
+    if (!outcome) continue;
+    const { index, result } = outcome;
+    // The last commit holds every earlier one of the round.
+    if (result.cluster.version > current.version) current = result.cluster;
+    done.push({
+      shard: index,
+      oldMasterId: masterOf(cluster.shards[index]!)!.id,
+      newMasterId: result.newMasterId,
+      durationMs: result.durationMs,
+    });
   }
   return { cluster: current, done, blocked };
 }
