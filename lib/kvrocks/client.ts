@@ -233,6 +233,14 @@ export class KvrocksClient {
     await this.call(...args);
   }
 
+  /**
+   * `CLUSTER IMPORT <range> <state>` (0 start, 2 failed): what a migrating source sends its
+   * target over the migration link. Kvrocks refuses it for a range the node owns any slot of.
+   */
+  async clusterImport(range: SlotRange, state: 0 | 2): Promise<void> {
+    await this.call("CLUSTER", "IMPORT", formatSlotRange(range), state);
+  }
+
   /** Starts an asynchronous data migration; progress shows in the source's CLUSTER INFO. */
   async migrate(range: SlotRange, destinationId: string): Promise<void> {
     await this.call("CLUSTERX", "MIGRATE", formatSlotRange(range), destinationId);

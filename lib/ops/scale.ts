@@ -1,12 +1,13 @@
 // Migrate and scale requests: check, then either move slots in the topology at once
 // (slot-only) or queue tasks that the probe rounds carry out. Nothing here waits for data.
 import { conflict, invalid } from "../errors.js";
-import { type Cluster, isActive, Task } from "../model/index.js";
-import { formatSlotRange, type SlotRange } from "../slots/index.js";
+import { type Cluster, isActive, masterOf, Task } from "../model/index.js";
+import { formatSlotRange, parseSlotRange, rangesOverlap, type SlotRange } from "../slots/index.js";
 import { type PlannedMove, planBalance } from "./balance.js";
 import { assertNodesFree } from "./checks.js";
-import { withRangeMoved, withShardsAdded, withShardsRemoved } from "./compute.js";
+import { shardAt, withRangeMoved, withShardsAdded, withShardsRemoved } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
+import { clearLeftovers } from "./leftovers.js";
 import { checkMigration, listTaskDocs, newMigrationTask, newTaskId, saveTask } from "./tasks.js";
 import { changeTopology, moveSlotsOnly } from "./topology-changes.js";
 import { assertKvrocksVersions } from "./versions.js";
@@ -15,6 +16,47 @@ export interface MigrateRequest {
   target: number;
   ranges: SlotRange[];
   slotOnly: boolean;
+  /** Slot-only: move even what the controller knows was moved here with data. */
+  force?: boolean;
+}
+
+/**
+ * The latest data move that brought any of `ranges` to `shard` and nothing moved since (by
+ * task): its keys are on that shard, and a slot-only move would leave them unreachable there.
+ */
+export function lastMovedWithData(
+  tasks: readonly Task[],
+  ranges: readonly SlotRange[],
+  shard: number,
+): Task | undefined {
+  const touches = (t: Task) =>
+    t.kind === "migrate" &&
+    t.done.some((d) => ranges.some((r) => rangesOverlap(parseSlotRange(d), r)));
+  const last = [...tasks].reverse().find(touches);
+  return last && !last.slot_only && last.target === shard ? last : undefined;
+}
+
+/**
+ * A slot-only move gives `target` slots without their keys. Its master must take writes to
+ * them: a write-forbidden range it kept from an earlier migration is released first (see
+ * leftovers.ts), or the move is refused, since Kvrocks would refuse every write to them.
+ */
+async function prepareSlotOnlyTarget(
+  deps: OpsDeps,
+  cluster: Cluster,
+  target: number,
+  ranges: readonly SlotRange[],
+  force: boolean,
+): Promise<void> {
+  const master = masterOf(shardAt(cluster, target));
+  if (!master) return;
+  const outcome = await clearLeftovers(deps, master, ranges);
+  // A master that does not answer (not started yet, down) keeps no migration state once it
+  // runs again: Kvrocks holds it in memory only. One that answered and refused is stuck.
+  if (outcome.errors.length === 0 || !outcome.report.info || force) return;
+  throw conflict(
+    `shard ${target}'s master ${master.addr} keeps slots write-forbidden from an earlier migration and refused to release them (${outcome.errors.join("; ")}): given these slots now it would refuse every write to them. Restart that node (Kvrocks keeps this state in memory only) or fail the shard over to a replica, then retry; force moves the slots anyway`,
+  );
 }
 
 export type MigrateOutcome =
@@ -32,6 +74,15 @@ export async function migrateSlots(
   const tasks = (await listTaskDocs(deps.store, ns, cl)).map((d) => d.task);
   const source = checkMigration(cluster, request.ranges, request.target, tasks);
   if (request.slotOnly) {
+    const force = request.force ?? false;
+    const withData = force ? undefined : lastMovedWithData(tasks, request.ranges, source);
+    if (withData) {
+      const done = withData.done.join(",");
+      throw conflict(
+        `slots ${request.ranges.map(formatSlotRange).join(",")} were last moved to shard ${source} with their keys (task ${withData.id}, ranges ${done}): a slot-only move would leave those keys on shard ${source}, unreachable. Move them with data (slot_only: false), or send force: true to move the slots alone`,
+      );
+    }
+    await prepareSlotOnlyTarget(deps, cluster, request.target, request.ranges, force);
     const moved = await moveSlotsOnly(deps, ns, cl, request.ranges, request.target);
     return { cluster: moved.cluster };
   }
@@ -155,6 +206,7 @@ export async function scaleCluster(
 
   if (request.slotOnly) {
     if (moves.length === 0 && removeIds.length === 0) return { plan, tasks: [], cluster };
+    for (const m of moves) await prepareSlotOnlyTarget(deps, cluster, m.target, m.ranges, false);
     const applied = await changeTopology(deps, ns, cl, (c) => ({
       cluster: withPlanApplied(c, moves, removeIds),
       result: undefined,
