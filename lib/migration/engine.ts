@@ -20,7 +20,7 @@ import {
   migratesRange,
   type OpsDeps,
   pruneTaskHistory,
-  pushCluster,
+  pushCommitted,
   readableTaskDocs,
   readClusterInfo,
   recordMigration,
@@ -359,7 +359,7 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
             ).cluster;
         // The source deletes the moved keys when it applies the new topology.
         assertStillHeld(ctx.signal);
-        await pushCluster(ctx.deps, ctx.ns, updated);
+        await pushCommitted(ctx.deps, ctx.ns, updated, { fence: ctx.fence, signal: ctx.signal });
         doc = await rangeDone(ctx, doc);
         break;
       }
@@ -395,7 +395,10 @@ async function stepRemoval(ctx: Ctx, first: StoredTask, all: readonly Task[]): P
       { fence: ctx.fence },
     );
     assertStillHeld(ctx.signal);
-    await pushCluster(ctx.deps, ctx.ns, updated.cluster);
+    await pushCommitted(ctx.deps, ctx.ns, updated.cluster, {
+      fence: ctx.fence,
+      signal: ctx.signal,
+    });
   }
   ctx.events.push({ task: doc.task.id, event: "removed_shards", detail: JSON.stringify(ids) });
   await finish(ctx, doc, "succeeded", null);
