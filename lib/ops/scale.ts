@@ -1,8 +1,15 @@
 // Migrate and scale requests: check, then either move slots in the topology at once
 // (slot-only) or queue tasks that the probe rounds carry out. Nothing here waits for data.
-import { conflict, invalid } from "../errors.js";
-import { type Cluster, isActive, masterOf, Task } from "../model/index.js";
-import { formatSlotRange, parseSlotRange, rangesOverlap, type SlotRange } from "../slots/index.js";
+import { conflict, errorMessage, invalid } from "../errors.js";
+import { withNode } from "../kvrocks/index.js";
+import { type Cluster, type ClusterNode, isActive, masterOf, Task } from "../model/index.js";
+import {
+  formatSlotRange,
+  keySlot,
+  parseSlotRange,
+  rangesOverlap,
+  type SlotRange,
+} from "../slots/index.js";
 import { type PlannedMove, planBalance } from "./balance.js";
 import { assertNodesFree } from "./checks.js";
 import { shardAt, withRangeMoved, withShardsAdded, withShardsRemoved } from "./compute.js";
@@ -34,6 +41,86 @@ export function lastMovedWithData(
     t.done.some((d) => ranges.some((r) => rangesOverlap(parseSlotRange(d), r)));
   const last = [...tasks].reverse().find(touches);
   return last && !last.slot_only && last.target === shard ? last : undefined;
+}
+
+/** Pages of SCAN a slot-only move reads at most to tell whether its slots hold keys. */
+const KEY_SCAN_PAGES = 64;
+const KEY_SCAN_COUNT = 1000;
+
+export type KeyPresence =
+  | { held: true; key: string }
+  | { held: false }
+  | { held: "unknown"; why: string };
+
+/**
+ * Whether `node` stores keys in `ranges`. Kvrocks 2.10.1 has neither CLUSTER COUNTKEYSINSLOT
+ * nor GETKEYSINSLOT; its SCAN returns keys in slot order (see `KvrocksClient.scan`), so the
+ * scan stops at the first key in the ranges or past them, and gives up ("unknown") after
+ * KEY_SCAN_PAGES pages of keys in lower slots.
+ */
+export async function keysInSlots(
+  deps: OpsDeps,
+  node: ClusterNode,
+  ranges: readonly SlotRange[],
+): Promise<KeyPresence> {
+  const last = Math.max(...ranges.map((r) => r.stop));
+  try {
+    const options = { password: node.password, timeoutMs: deps.nodeTimeoutMs };
+    return await withNode(node.addr, options, async (client): Promise<KeyPresence> => {
+      let cursor = "0";
+      for (let page = 0; page < KEY_SCAN_PAGES; page++) {
+        const res = await client.scan(cursor, KEY_SCAN_COUNT);
+        for (const key of res.keys) {
+          const slot = keySlot(key);
+          if (ranges.some((r) => r.start <= slot && slot <= r.stop)) {
+            return { held: true, key: key.toString("utf8") };
+          }
+          // Slot order: no key of the ranges can follow.
+          if (slot > last) return { held: false };
+        }
+        if (res.cursor === "0") return { held: false };
+        cursor = res.cursor;
+      }
+      return {
+        held: "unknown",
+        why: `over ${KEY_SCAN_PAGES * KEY_SCAN_COUNT} keys in lower slots`,
+      };
+    });
+  } catch (err) {
+    return { held: "unknown", why: errorMessage(err) };
+  }
+}
+
+/**
+ * A slot-only move leaves the slots' keys on their shard, unreachable: refused when the
+ * source master holds keys in them, or, when that cannot be told, when the slots were last
+ * moved there with data.
+ */
+async function assertNoKeysLeftBehind(
+  deps: OpsDeps,
+  cluster: Cluster,
+  source: number,
+  ranges: readonly SlotRange[],
+  tasks: readonly Task[],
+): Promise<void> {
+  const what = ranges.map(formatSlotRange).join(",");
+  const how = "Move them with data (slot_only: false), or send force: true to move the slots alone";
+  const master = masterOf(shardAt(cluster, source));
+  const presence: KeyPresence = master
+    ? await keysInSlots(deps, master, ranges)
+    : { held: "unknown", why: "no master" };
+  if (presence.held === true) {
+    throw conflict(
+      `shard ${source}'s master holds keys in slots ${what} (${presence.key} among them): a slot-only move would leave them there, unreachable. ${how}`,
+    );
+  }
+  if (presence.held === false) return;
+  const withData = lastMovedWithData(tasks, ranges, source);
+  if (withData) {
+    throw conflict(
+      `slots ${what} were last moved to shard ${source} with their keys (task ${withData.id}, ranges ${withData.done.join(",")}) and whether they still hold keys could not be told (${presence.why}): a slot-only move would leave those keys there, unreachable. ${how}`,
+    );
+  }
 }
 
 /**
@@ -75,13 +162,7 @@ export async function migrateSlots(
   const source = checkMigration(cluster, request.ranges, request.target, tasks);
   if (request.slotOnly) {
     const force = request.force ?? false;
-    const withData = force ? undefined : lastMovedWithData(tasks, request.ranges, source);
-    if (withData) {
-      const done = withData.done.join(",");
-      throw conflict(
-        `slots ${request.ranges.map(formatSlotRange).join(",")} were last moved to shard ${source} with their keys (task ${withData.id}, ranges ${done}): a slot-only move would leave those keys on shard ${source}, unreachable. Move them with data (slot_only: false), or send force: true to move the slots alone`,
-      );
-    }
+    if (!force) await assertNoKeysLeftBehind(deps, cluster, source, request.ranges, tasks);
     await prepareSlotOnlyTarget(deps, cluster, request.target, request.ranges, force);
     const moved = await moveSlotsOnly(deps, ns, cl, request.ranges, request.target);
     return { cluster: moved.cluster };

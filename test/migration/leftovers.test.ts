@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseClusterInfo } from "../../lib/kvrocks/index.js";
 import type { Cluster } from "../../lib/model/index.js";
+import { keySlot } from "../../lib/slots/index.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import type { TestNode } from "../support/nodes.js";
 import {
@@ -66,7 +67,7 @@ describe("a slot moved with data and then given back", () => {
       slot_only: true,
     });
     expect(refused.status, refused.text).toBe(409);
-    expect(refused.body.error.message).toMatch(/with their keys.*force/);
+    expect(refused.body.error.message).toMatch(/keys in slots 3300.*unreachable.*force: true/);
     expect((await h.cluster(NS, "d1")).version).toBe(cluster.version);
 
     const forced = await h.request("POST", `${api("d1")}/migrate`, {
@@ -116,6 +117,41 @@ describe("a slot moved with data and then given back", () => {
     expect(free.status, free.text).toBe(200);
     const shard0 = testMaster(nodes, await h.cluster(NS, "d3"), 0);
     expect(await setOn(shard0, key(9000), "x")).toBe("OK");
+  });
+});
+
+describe("a slot-only move of slots whose keys never moved", () => {
+  it("is refused when the owner holds keys in them, and goes when its keys lie around them", async () => {
+    const nodes = await h.startTestNodes(2);
+    const cluster = await h.createCluster(NS, "k1", nodes, 1);
+    // Keys below, in and above slot 100, none in 99 or 101: SCAN returns them in slot order.
+    const others = Array.from({ length: 40 }, (_, i) => `o${i}`).filter(
+      (k) => keySlot(k) < 99 || keySlot(k) > 101,
+    );
+    await loadNodes(nodes, cluster, [key(50), key(100), key(5000), ...others]);
+
+    const refused = await h.request("POST", `${api("k1")}/migrate`, {
+      target: 1,
+      slots: ["99-100"],
+      slot_only: true,
+    });
+    expect(refused.status, refused.text).toBe(409);
+    expect(refused.body.error.message).toContain(key(100));
+    expect((await h.cluster(NS, "k1")).version).toBe(cluster.version);
+
+    const moved = await h.request("POST", `${api("k1")}/migrate`, {
+      target: 1,
+      slot: "101",
+      slot_only: true,
+    });
+    expect(moved.status, moved.text).toBe(200);
+    const forced = await h.request("POST", `${api("k1")}/migrate`, {
+      target: 1,
+      slot: "100",
+      slot_only: true,
+      force: true,
+    });
+    expect(forced.status, forced.text).toBe(200);
   });
 });
 
