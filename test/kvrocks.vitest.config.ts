@@ -37,6 +37,8 @@ export default defineConfig({
       "test/migration/scale.test.ts",
       "test/migration/crash.test.ts",
       "test/migration/acked-writes.test.ts",
+      "test/migration/leftovers.test.ts",
+      "test/migration/push-window.test.ts",
       "test/kvrocks/**/*.test.ts",
       "test/deploy/local-stack.test.ts",
       "test/ui/console.test.ts",

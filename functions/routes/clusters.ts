@@ -52,6 +52,8 @@ const MigrateBody = z
     slot: SlotRangeInput.optional(),
     slots: z.array(SlotRangeInput).min(1, "needs at least one range").max(4096).optional(),
     slot_only: z.boolean().default(false),
+    /** Ours, with slot_only: move slots the controller knows were moved here with keys. */
+    force: z.boolean().default(false),
   })
   .refine((b) => (b.slot === undefined) !== (b.slots === undefined), {
     message: "give either slot or slots",
@@ -196,6 +198,7 @@ export function clusterRoutes(deps: AppDeps) {
           target: body.target,
           ranges,
           slotOnly: body.slot_only,
+          force: body.force,
         });
         // Slot-only moves all ranges in one change (version +1 once), as upstream answers.
         if (outcome.cluster) return c.json({ data: { cluster: publicCluster(outcome.cluster) } });

@@ -233,6 +233,38 @@ export class KvrocksClient {
     await this.call(...args);
   }
 
+  /**
+   * `CLUSTER IMPORT <range> <state>` (0 start, 2 failed): what a migrating source sends its
+   * target over the migration link. Kvrocks refuses it for a range the node owns any slot of.
+   */
+  async clusterImport(range: SlotRange, state: 0 | 2): Promise<void> {
+    await this.call("CLUSTER", "IMPORT", formatSlotRange(range), state);
+  }
+
+  /**
+   * One page of `SCAN <cursor> COUNT <count>`, keys as raw bytes (a key's slot is computed from
+   * its bytes). In cluster mode Kvrocks returns keys in slot order: it stores each key behind
+   * its slot and scans in storage order (Database::Scan, v2.10).
+   */
+  async scan(cursor: string, count: number): Promise<{ cursor: string; keys: Buffer[] }> {
+    const work = this.connect().then(() =>
+      this.redis.callBuffer("SCAN", cursor, "COUNT", String(count)),
+    );
+    const reply = await this.withDeadline(
+      work.catch((err: unknown) => {
+        throw this.classify(err);
+      }),
+    );
+    if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) {
+      throw new NodeError(
+        this.addr,
+        "bad_reply",
+        "SCAN answered something else than [cursor, keys]",
+      );
+    }
+    return { cursor: String(reply[0]), keys: (reply[1] as unknown[]).map((k) => k as Buffer) };
+  }
+
   /** Starts an asynchronous data migration; progress shows in the source's CLUSTER INFO. */
   async migrate(range: SlotRange, destinationId: string): Promise<void> {
     await this.call("CLUSTERX", "MIGRATE", formatSlotRange(range), destinationId);

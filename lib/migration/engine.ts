@@ -13,13 +13,14 @@ import { isNodeError } from "../kvrocks/index.js";
 import { type Cluster, isActive, isFinished, masterOf, type Task } from "../model/index.js";
 import {
   assertStillHeld,
+  clearLeftovers,
   clearMigration,
   getTaskDoc,
   lostTaskRace,
   migratesRange,
   type OpsDeps,
   pruneTaskHistory,
-  pushCluster,
+  pushCommitted,
   readableTaskDocs,
   readClusterInfo,
   recordMigration,
@@ -149,16 +150,21 @@ async function failRange(
  * notes whether it is free of a `success` for exactly this range (lines an earlier move left
  * behind), so that a later `success` proves this attempt even if its answer is lost. Written
  * before the send; a crash after it sends nothing. A new source master (a failover) starts
- * unacknowledged: the old one's acknowledgement says nothing of it.
+ * unacknowledged: the old one's acknowledgement says nothing of it. The target master seen
+ * clean just now (`targetId`) is bound the same way: only its import success counts.
  */
 async function bindSource(
   ctx: Ctx,
   doc: StoredTask,
   report: SourceReport,
   sourceId: string,
+  targetId: string | null,
 ): Promise<StoredTask> {
   const { task } = doc;
-  if (task.in_flight_source === sourceId) return doc;
+  if (task.in_flight_source === sourceId) {
+    if (task.in_flight_target === targetId) return doc;
+    return save(ctx, doc, { ...task, in_flight_target: targetId });
+  }
   const range = parseSlotRange(task.in_flight!);
   const stale =
     !report.info ||
@@ -168,6 +174,7 @@ async function bindSource(
     in_flight_source: sourceId,
     in_flight_clean: !stale,
     in_flight_sent: false,
+    in_flight_target: targetId,
   });
 }
 
@@ -180,8 +187,31 @@ async function send(
   report: SourceReport,
 ) {
   const sourceMaster = masterOf(cluster.shards[first.task.source]!);
-  if (!sourceMaster) return;
-  const doc = await bindSource(ctx, first, report, sourceMaster.id);
+  const targetMaster = masterOf(cluster.shards[first.task.target]!);
+  if (!sourceMaster || !targetMaster) return;
+  const inFlight = parseSlotRange(first.task.in_flight!);
+  // The target must take writes to the range once it is moved (a write-forbidden range it
+  // kept from moving part of it away earlier), and its next import success must be this
+  // attempt's: see leftovers.ts. Nothing cleared (no answer): the send goes on, but the
+  // target's word will not complete the range. Not while the source reports the range
+  // started or done: that may be this very attempt (MIGRATE went out, the crash came before
+  // `in_flight_sent`), and clearing would drop the keys the target holds for it; the source's
+  // own lines decide that attempt.
+  const m = report.info?.migrating;
+  const sourceOnIt =
+    report.info !== undefined &&
+    migratesRange(report.info, inFlight) &&
+    (m?.state === "start" || m?.state === "success");
+  let targetId: string | null = null;
+  if (!sourceOnIt) {
+    const leftovers = await clearLeftovers(ctx.deps, targetMaster, [inFlight], {
+      freshImport: inFlight,
+    });
+    for (const error of leftovers.errors)
+      ctx.events.push({ task: first.task.id, event: "leftover_error", detail: error });
+    if (leftovers.importClean) targetId = targetMaster.id;
+  }
+  const doc = await bindSource(ctx, first, report, sourceMaster.id, targetId);
   const { task } = doc;
   const range = parseSlotRange(task.in_flight!);
   const recorded = await recordMigration(ctx.deps, ctx.ns, ctx.cl, range, task.target, {
@@ -238,6 +268,7 @@ async function rangeDone(ctx: Ctx, doc: StoredTask): Promise<StoredTask> {
     in_flight_sent: false,
     in_flight_source: null,
     in_flight_clean: false,
+    in_flight_target: null,
     slow: false,
   });
 }
@@ -264,6 +295,7 @@ async function startNext(ctx: Ctx, doc: StoredTask): Promise<StoredTask | null> 
     in_flight_sent: false,
     in_flight_source: null,
     in_flight_clean: false,
+    in_flight_target: null,
   });
 }
 
@@ -327,7 +359,7 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
             ).cluster;
         // The source deletes the moved keys when it applies the new topology.
         assertStillHeld(ctx.signal);
-        await pushCluster(ctx.deps, ctx.ns, updated);
+        await pushCommitted(ctx.deps, ctx.ns, updated, { fence: ctx.fence, signal: ctx.signal });
         doc = await rangeDone(ctx, doc);
         break;
       }
@@ -363,7 +395,10 @@ async function stepRemoval(ctx: Ctx, first: StoredTask, all: readonly Task[]): P
       { fence: ctx.fence },
     );
     assertStillHeld(ctx.signal);
-    await pushCluster(ctx.deps, ctx.ns, updated.cluster);
+    await pushCommitted(ctx.deps, ctx.ns, updated.cluster, {
+      fence: ctx.fence,
+      signal: ctx.signal,
+    });
   }
   ctx.events.push({ task: doc.task.id, event: "removed_shards", detail: JSON.stringify(ids) });
   await finish(ctx, doc, "succeeded", null);
@@ -407,6 +442,7 @@ async function adoptOrphans(ctx: Ctx, cluster: Cluster, docs: StoredTask[]): Pro
       in_flight_sent: true,
       in_flight_source: null,
       in_flight_clean: false,
+      in_flight_target: null,
       slow: false,
       error_count: 0,
       last_error: null,

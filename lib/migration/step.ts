@@ -54,6 +54,14 @@ export function boundTo(task: Task, sourceId: string | undefined): boolean {
   return task.in_flight_source === null || task.in_flight_source === sourceId;
 }
 
+/**
+ * The target master's import success may prove this attempt: it is the target master seen
+ * clean before MIGRATE went out (or the task is an older version's, bound to nothing).
+ */
+export function targetBoundTo(task: Task, targetId: string | undefined): boolean {
+  return task.in_flight_source === null || task.in_flight_target === targetId;
+}
+
 /** Whether the engine must ask the target master before deciding (see `StepInput.target`). */
 export function needsTarget(task: Task, report: SourceReport, sourceId?: string): boolean {
   if (task.in_flight === null || !task.in_flight_sent) return false;
@@ -104,6 +112,7 @@ export function decideStep(input: StepInput): MigrationAction {
     sent: task.in_flight_sent,
     clean: task.in_flight_clean,
     sourceBound: boundTo(task, masterOf(source)?.id),
+    targetBound: targetBoundTo(task, targetMaster.id),
   });
   if (verdict.done) return { kind: "complete" };
 

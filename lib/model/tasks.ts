@@ -42,6 +42,14 @@ export const Task = z.object({
    */
   in_flight_clean: z.boolean().default(false),
   /**
+   * The target master (node id) that, when MIGRATE went out, kept no import line for exactly
+   * this range a new import could be taken for (Kvrocks keeps `import_state: success` from an
+   * earlier import of the same range until the next import): only its `success` proves this
+   * attempt. null on a bound task (`in_flight_source` set): no target was seen clean, so the
+   * target's word proves nothing; on an unbound one: an older version's, any target counts.
+   */
+  in_flight_target: z.string().nullable().default(null),
+  /**
    * The range in flight is past the migration timeout. Reported (task, health, metrics,
    * logs), never acted on: a range is given up only when the node says `fail`.
    */

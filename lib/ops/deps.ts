@@ -1,5 +1,6 @@
 import type { NodePool } from "../kvrocks/index.js";
 import type { Logger } from "../log.js";
+import type { Cluster } from "../model/index.js";
 import type { Store } from "../store/index.js";
 
 /** What every operation needs; entry points build it once from the config. */
@@ -22,4 +23,9 @@ export interface OpsDeps {
   migrationTimeoutMs?: number;
   /** How long a planned switchover waits for the new master to catch up (config, default 2000). */
   switchoverCatchupMs?: number;
+  /**
+   * Test seam: awaited after a topology change committed and before it is pushed (see
+   * `pushCommitted`), where the nodes may complete a migration the commit did not fold.
+   */
+  beforePush?: (ns: string, cluster: Cluster) => Promise<void>;
 }

@@ -74,6 +74,12 @@ export function judgeMove(input: {
    * taken as silent, and only the target's import state can tell.
    */
   sourceBound?: boolean;
+  /**
+   * The target master asked is the one seen free of an import line for the range before
+   * MIGRATE went out (default true): otherwise its `import_state: success` may be left from
+   * an earlier import of the same range (moved A→B, B→A, and A→B again) and proves nothing.
+   */
+  targetBound?: boolean;
 }): MoveVerdict {
   const { move, target } = input;
   const source: NodeReport =
@@ -93,6 +99,9 @@ export function judgeMove(input: {
   if (!target) return { done: false, why: "target not asked" };
   if (target.error !== undefined) return { done: false, why: `target: ${target.error}` };
   if (importsRange(target.info, move.range) && target.info.importing!.state === "success") {
+    if (input.targetBound === false) {
+      return { done: false, why: "target's import lines predate this attempt" };
+    }
     return { done: true, by: "target" };
   }
   return {
@@ -121,8 +130,8 @@ async function acknowledged(
   ns: string,
   name: string,
   move: RecordedMove,
-): Promise<{ sent: boolean; clean: boolean; boundTo: string | null }> {
-  const unknown = { sent: false, clean: false, boundTo: null };
+): Promise<{ sent: boolean; clean: boolean; boundTo: string | null; target: string | null }> {
+  const unknown = { sent: false, clean: false, boundTo: null, target: null };
   const kvs = await store.readPrefix(store.keys.tasksPrefix(ns, name)).catch(() => null);
   if (kvs === null) return unknown;
   const text = formatSlotRange(move.range);
@@ -138,9 +147,10 @@ async function acknowledged(
         sent: parsed.in_flight_sent,
         clean: parsed.in_flight_clean,
         boundTo: parsed.in_flight_source,
+        target: parsed.in_flight_target,
       };
   }
-  return { sent: true, clean: false, boundTo: null };
+  return { sent: true, clean: false, boundTo: null, target: null };
 }
 
 export interface FoldedMove extends RecordedMove {
@@ -164,8 +174,14 @@ export async function completedMoves(
     const silent = !source.info || !migratesRange(source.info, move.range);
     // Still copying, or failed: nothing to fold (and no etcd read on the way).
     if (!silent && source.info?.migrating?.state !== "success") continue;
-    const { sent, clean, boundTo } = await acknowledged(deps.store, ns, cluster.name, move);
+    const {
+      sent,
+      clean,
+      boundTo,
+      target: boundTarget,
+    } = await acknowledged(deps.store, ns, cluster.name, move);
     const sourceBound = boundTo === null || boundTo === sourceMaster.id;
+    const targetBound = boundTo === null || boundTarget === targetMaster.id;
     const target =
       (silent || !sourceBound) && sent ? await readClusterInfo(deps, targetMaster) : undefined;
     const verdict = judgeMove({
@@ -176,6 +192,7 @@ export async function completedMoves(
       sent,
       clean,
       sourceBound,
+      targetBound,
     });
     if (verdict.done) out.push({ ...move, by: verdict.by });
   }

@@ -10,6 +10,7 @@ export * from "./failover.js";
 export * from "./fold.js";
 export * from "./health.js";
 export * from "./history.js";
+export * from "./leftovers.js";
 export * from "./push.js";
 export * from "./scale.js";
 export * from "./tasks.js";

@@ -1,12 +1,20 @@
 // Migrate and scale requests: check, then either move slots in the topology at once
 // (slot-only) or queue tasks that the probe rounds carry out. Nothing here waits for data.
-import { conflict, invalid } from "../errors.js";
-import { type Cluster, isActive, Task } from "../model/index.js";
-import { formatSlotRange, type SlotRange } from "../slots/index.js";
+import { conflict, errorMessage, invalid } from "../errors.js";
+import { withNode } from "../kvrocks/index.js";
+import { type Cluster, type ClusterNode, isActive, masterOf, Task } from "../model/index.js";
+import {
+  formatSlotRange,
+  keySlot,
+  parseSlotRange,
+  rangesOverlap,
+  type SlotRange,
+} from "../slots/index.js";
 import { type PlannedMove, planBalance } from "./balance.js";
 import { assertNodesFree, assertNodesMayJoin } from "./checks.js";
-import { withRangeMoved, withShardsAdded, withShardsRemoved } from "./compute.js";
+import { shardAt, withRangeMoved, withShardsAdded, withShardsRemoved } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
+import { clearLeftovers } from "./leftovers.js";
 import { checkMigration, listTaskDocs, newMigrationTask, newTaskId, saveTask } from "./tasks.js";
 import { changeTopology, changeTopologyJoining, moveSlotsOnly } from "./topology-changes.js";
 import { assertKvrocksVersions } from "./versions.js";
@@ -15,6 +23,127 @@ export interface MigrateRequest {
   target: number;
   ranges: SlotRange[];
   slotOnly: boolean;
+  /** Slot-only: move even what the controller knows was moved here with data. */
+  force?: boolean;
+}
+
+/**
+ * The latest data move that brought any of `ranges` to `shard` and nothing moved since (by
+ * task): its keys are on that shard, and a slot-only move would leave them unreachable there.
+ */
+export function lastMovedWithData(
+  tasks: readonly Task[],
+  ranges: readonly SlotRange[],
+  shard: number,
+): Task | undefined {
+  const touches = (t: Task) =>
+    t.kind === "migrate" &&
+    t.done.some((d) => ranges.some((r) => rangesOverlap(parseSlotRange(d), r)));
+  const last = [...tasks].reverse().find(touches);
+  return last && !last.slot_only && last.target === shard ? last : undefined;
+}
+
+/** Pages of SCAN a slot-only move reads at most to tell whether its slots hold keys. */
+const KEY_SCAN_PAGES = 64;
+const KEY_SCAN_COUNT = 1000;
+
+export type KeyPresence =
+  | { held: true; key: string }
+  | { held: false }
+  | { held: "unknown"; why: string };
+
+/**
+ * Whether `node` stores keys in `ranges`. Kvrocks 2.10.1 has neither CLUSTER COUNTKEYSINSLOT
+ * nor GETKEYSINSLOT; its SCAN returns keys in slot order (see `KvrocksClient.scan`), so the
+ * scan stops at the first key in the ranges or past them, and gives up ("unknown") after
+ * KEY_SCAN_PAGES pages of keys in lower slots.
+ */
+export async function keysInSlots(
+  deps: OpsDeps,
+  node: ClusterNode,
+  ranges: readonly SlotRange[],
+): Promise<KeyPresence> {
+  const last = Math.max(...ranges.map((r) => r.stop));
+  try {
+    const options = { password: node.password, timeoutMs: deps.nodeTimeoutMs };
+    return await withNode(node.addr, options, async (client): Promise<KeyPresence> => {
+      let cursor = "0";
+      for (let page = 0; page < KEY_SCAN_PAGES; page++) {
+        const res = await client.scan(cursor, KEY_SCAN_COUNT);
+        for (const key of res.keys) {
+          const slot = keySlot(key);
+          if (ranges.some((r) => r.start <= slot && slot <= r.stop)) {
+            return { held: true, key: key.toString("utf8") };
+          }
+          // Slot order: no key of the ranges can follow.
+          if (slot > last) return { held: false };
+        }
+        if (res.cursor === "0") return { held: false };
+        cursor = res.cursor;
+      }
+      return {
+        held: "unknown",
+        why: `over ${KEY_SCAN_PAGES * KEY_SCAN_COUNT} keys in lower slots`,
+      };
+    });
+  } catch (err) {
+    return { held: "unknown", why: errorMessage(err) };
+  }
+}
+
+/**
+ * A slot-only move leaves the slots' keys on their shard, unreachable: refused when the
+ * source master holds keys in them, or, when that cannot be told, when the slots were last
+ * moved there with data.
+ */
+async function assertNoKeysLeftBehind(
+  deps: OpsDeps,
+  cluster: Cluster,
+  source: number,
+  ranges: readonly SlotRange[],
+  tasks: readonly Task[],
+): Promise<void> {
+  const what = ranges.map(formatSlotRange).join(",");
+  const how = "Move them with data (slot_only: false), or send force: true to move the slots alone";
+  const master = masterOf(shardAt(cluster, source));
+  const presence: KeyPresence = master
+    ? await keysInSlots(deps, master, ranges)
+    : { held: "unknown", why: "no master" };
+  if (presence.held === true) {
+    throw conflict(
+      `shard ${source}'s master holds keys in slots ${what} (${presence.key} among them): a slot-only move would leave them there, unreachable. ${how}`,
+    );
+  }
+  if (presence.held === false) return;
+  const withData = lastMovedWithData(tasks, ranges, source);
+  if (withData) {
+    throw conflict(
+      `slots ${what} were last moved to shard ${source} with their keys (task ${withData.id}, ranges ${withData.done.join(",")}) and whether they still hold keys could not be told (${presence.why}): a slot-only move would leave those keys there, unreachable. ${how}`,
+    );
+  }
+}
+
+/**
+ * A slot-only move gives `target` slots without their keys. Its master must take writes to
+ * them: a write-forbidden range it kept from an earlier migration is released first (see
+ * leftovers.ts), or the move is refused, since Kvrocks would refuse every write to them.
+ */
+async function prepareSlotOnlyTarget(
+  deps: OpsDeps,
+  cluster: Cluster,
+  target: number,
+  ranges: readonly SlotRange[],
+  force: boolean,
+): Promise<void> {
+  const master = masterOf(shardAt(cluster, target));
+  if (!master) return;
+  const outcome = await clearLeftovers(deps, master, ranges);
+  // A master that does not answer (not started yet, down) keeps no migration state once it
+  // runs again: Kvrocks holds it in memory only. One that answered and refused is stuck.
+  if (outcome.errors.length === 0 || !outcome.report.info || force) return;
+  throw conflict(
+    `shard ${target}'s master ${master.addr} keeps slots write-forbidden from an earlier migration and refused to release them (${outcome.errors.join("; ")}): given these slots now it would refuse every write to them. Restart that node (Kvrocks keeps this state in memory only) or fail the shard over to a replica, then retry; force moves the slots anyway`,
+  );
 }
 
 export type MigrateOutcome =
@@ -32,6 +161,9 @@ export async function migrateSlots(
   const tasks = (await listTaskDocs(deps.store, ns, cl)).map((d) => d.task);
   const source = checkMigration(cluster, request.ranges, request.target, tasks);
   if (request.slotOnly) {
+    const force = request.force ?? false;
+    if (!force) await assertNoKeysLeftBehind(deps, cluster, source, request.ranges, tasks);
+    await prepareSlotOnlyTarget(deps, cluster, request.target, request.ranges, force);
     const moved = await moveSlotsOnly(deps, ns, cl, request.ranges, request.target);
     return { cluster: moved.cluster };
   }
@@ -172,6 +304,7 @@ export async function scaleCluster(
 
   if (request.slotOnly) {
     if (moves.length === 0 && removeIds.length === 0) return { plan, tasks: [], cluster };
+    for (const m of moves) await prepareSlotOnlyTarget(deps, cluster, m.target, m.ranges, false);
     const applied = await changeTopology(deps, ns, cl, (c) => ({
       cluster: withPlanApplied(c, moves, removeIds),
       result: undefined,

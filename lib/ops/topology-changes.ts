@@ -21,7 +21,7 @@ import {
   withShardRemoved,
 } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
-import { completedMoves, type FoldedMove, withMovesFolded } from "./fold.js";
+import { completedMoves, type FoldedMove, recordedMoves, withMovesFolded } from "./fold.js";
 import { pushCluster } from "./push.js";
 import { assertNoActiveTasks } from "./tasks.js";
 import { assertKvrocksVersions } from "./versions.js";
@@ -81,6 +81,48 @@ export async function updateTopology(
   return updated;
 }
 
+/** At most this many re-folds after one commit (each one is a migration the nodes completed). */
+const MAX_REFOLDS = 3;
+
+/**
+ * Pushes a topology committed through `updateTopology`. The commit asked the nodes about each
+ * recorded migration before it committed; one may complete after that question and before
+ * this push, and the push would then hand the range back to its source (the source serves it
+ * again from its old keys, refusing writes: Kvrocks keeps it write-forbidden; the target
+ * redirects the writes it accepted meanwhile). So the recorded migrations are asked again
+ * right before the push, and a completed one is folded by a new commit, which is what is
+ * pushed; and once more after the push, for one that completed during it: folded and pushed
+ * at once rather than at the next probe round. Nothing is asked when nothing is recorded.
+ * After a crash anywhere here, the committed topology is in etcd and the next probe round
+ * folds (`foldCompletedMigrations`) and pushes before anything else.
+ */
+export async function pushCommitted(
+  deps: OpsDeps,
+  ns: string,
+  committed: Cluster,
+  options: CommitOptions = {},
+): Promise<{ cluster: Cluster; push: PushResult[] }> {
+  let cluster = committed;
+  await deps.beforePush?.(ns, cluster);
+  const refold = async () =>
+    (await updateTopology(deps, ns, cluster.name, (c) => c, options)).cluster;
+  for (let i = 0; i < MAX_REFOLDS; i++) {
+    if (recordedMoves(cluster).length === 0) break;
+    if ((await completedMoves(deps, ns, cluster)).length === 0) break;
+    cluster = await refold();
+  }
+  assertStillHeld(options.signal);
+  let push = await pushCluster(deps, ns, cluster);
+  for (let i = 0; i < MAX_REFOLDS; i++) {
+    if (recordedMoves(cluster).length === 0) break;
+    if ((await completedMoves(deps, ns, cluster)).length === 0) break;
+    cluster = await refold();
+    assertStillHeld(options.signal);
+    push = await pushCluster(deps, ns, cluster);
+  }
+  return { cluster, push };
+}
+
 /**
  * Commits the completed migrations alone (no other change) and pushes the result; the
  * stored cluster when there is nothing to fold. Probe rounds call it before anything else.
@@ -99,13 +141,13 @@ export async function foldCompletedMigrations(
   const updated = await updateTopology(deps, ns, name, (c) => c, {
     ...options,
     onFolded: (moves) => {
-      folded = moves;
+      folded = [...folded, ...moves];
       options.onFolded?.(moves);
     },
   });
-  assertStillHeld(options.signal);
-  const push = folded.length > 0 ? await pushCluster(deps, ns, updated.cluster) : [];
-  return { cluster: updated.cluster, folded, push };
+  if (folded.length === 0) return { cluster: updated.cluster, folded, push: [] };
+  const pushed = await pushCommitted(deps, ns, updated.cluster, options);
+  return { cluster: pushed.cluster, folded, push: pushed.push };
 }
 
 /** The shape of every topology change: commit through `updateTopology`, then push. */
@@ -128,9 +170,8 @@ export async function changeTopology<T>(
     },
     options,
   );
-  assertStillHeld(options.signal);
-  const push = await pushCluster(deps, ns, updated.cluster);
-  return { cluster: updated.cluster, push, result: result as T };
+  const pushed = await pushCommitted(deps, ns, updated.cluster, options);
+  return { cluster: pushed.cluster, push: pushed.push, result: result as T };
 }
 
 /**
@@ -356,8 +397,7 @@ export async function syncCluster(
     },
     options,
   );
-  assertStillHeld(options.signal);
-  return pushCluster(deps, ns, updated.cluster);
+  return (await pushCommitted(deps, ns, updated.cluster, options)).push;
 }
 
 /** The versions the cluster's nodes report; a node that does not answer is left out. */

@@ -168,9 +168,17 @@ export class ProbeInvocation {
     await putMember(this.etcd, this.keys, this.record(), this.lease);
   }
 
-  /** A lost lease (etcd unreachable past the TTL, a long pause) is replaced by a new one. */
+  /**
+   * A lost lease (etcd unreachable past the TTL, a long pause) is replaced by a new one. The
+   * old one is revoked first: given up here, it may still live in etcd (a restarted or newly
+   * elected etcd leader gives every lease a fresh TTL), and with it our ownership keys,
+   * suspicions and votes: clusters no one probes and votes no one stands behind until it
+   * expires. Revoked, they are gone now. Best effort: a revoke that fails (etcd still
+   * unreachable) leaves the grant below to fail too, and the next round revokes again.
+   */
   private async renewIfLost(): Promise<boolean> {
     if (!this.keeper.signal.aborted) return false;
+    await revokeLease(this.etcd, this.keeper.lease.id);
     const keeper = await ProbeInvocation.keep(this.etcd, this.options.ttlSeconds);
     this.keeper = keeper;
     if (this.options.member) await this.register();

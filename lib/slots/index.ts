@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { parseSlotRange } from "./ranges.js";
 
+export * from "./keyslot.js";
 export * from "./ranges.js";
 
 /** Zod type for a range given as `"5"`, `"5-10"` or a number, parsed into a SlotRange. */

@@ -133,6 +133,7 @@ describe("decideStep", () => {
       in_flight_source: other,
       in_flight_sent: true,
       in_flight_clean: true,
+      in_flight_target: B,
     });
     expect(step(elsewhere, cluster("11-14"), success).kind).toBe("send");
     // The target's import state still decides for an acknowledged attempt.
@@ -152,6 +153,32 @@ describe("decideStep", () => {
     // Bound to A itself: A's success after a clean send is proof.
     const here = task({ in_flight_source: A, in_flight_sent: false, in_flight_clean: true });
     expect(step(here, cluster("11-14"), success).kind).toBe("complete");
+  });
+
+  it("a target's import success proves only an attempt sent while that target was seen clean", () => {
+    // The source master changed since MIGRATE (a failover): only the target can tell.
+    const imported: ClusterInfo = {
+      ...info(null),
+      importing: { ranges: [parseSlotRange("11-14")], state: "success" },
+    };
+    const decide = (over: Partial<Task>) =>
+      decideStep({
+        task: task({ in_flight_source: "c".repeat(40), in_flight_clean: true, ...over }),
+        cluster: cluster("11-14"),
+        report: { info: info(null) },
+        target: { info: imported },
+        now: 2000,
+        timeoutMs: 5000,
+      }).kind;
+    // B was seen clean before MIGRATE went out: its success is this attempt's.
+    expect(decide({ in_flight_target: B })).toBe("complete");
+    // No target was seen clean (it kept a success from an earlier import of 11-14, or did not
+    // answer): the lines may be that move's (A→B, B→A, A→B again), so the range is sent again.
+    expect(decide({ in_flight_target: null })).toBe("send");
+    // Another node was the target master then (a failover there): B's lines are its own.
+    expect(decide({ in_flight_target: "d".repeat(40) })).toBe("send");
+    // A task of an older version, bound to no node: the target's word counts, as it did.
+    expect(decide({ in_flight_source: null, in_flight_target: null })).toBe("complete");
   });
 
   it("a fail or success seen before MIGRATE was acknowledged may be stale: send again", () => {

@@ -77,4 +77,47 @@ describe("what the simulator's README says Kvrocks does", () => {
     // The target has the keys; it serves them once its topology says so.
     expect(await b.call("KEYS", "{bar}*")).toEqual(["{bar}y"]);
   });
+
+  it("SCAN pages come in slot order with a numeric cursor, 0 after the last", async () => {
+    const mine = Array.from({ length: 60 }, (_, i) => `s${i}`).filter(
+      (k) => keySlot(k) <= 8191 && (keySlot(k) < 5000 || keySlot(k) > 5100),
+    );
+    for (const k of mine) await a.call("SET", k, "1");
+    const seen: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = (await a.call("SCAN", cursor, "COUNT", 7)) as [string, string[]];
+      expect(next).toMatch(/^\d+$/);
+      seen.push(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+    const slots = seen.map((k) => keySlot(k));
+    expect(slots).toEqual([...slots].sort((x, y) => x - y));
+    for (const k of mine) expect(seen).toContain(k);
+  });
+
+  it("a range migrated away stays write-forbidden when given back, until CLUSTER IMPORT of it", async () => {
+    // 5000-5100 went to b above (migrating_state: success on a); b gets it, then a again.
+    const give = async (version: number, toA: boolean) => {
+      const ranges: [string, string] = toA
+        ? ["0-8191", "8192-16383"]
+        : ["0-4999 5101-8191", "5000-5100 8192-16383"];
+      for (const n of [a, b]) await n.call("CLUSTERX", "SETNODES", topology(ranges), version);
+    };
+    await give(3, false);
+    await give(4, true);
+    expect(await error(a.call("SET", "{bar}z", "1"))).toMatch(/^TRYAGAIN .*write forbidden/);
+    // Refused for a range the node owns; accepted (and the range released) once it does not.
+    expect(await error(a.call("CLUSTER", "IMPORT", "5000-5100", "0"))).toMatch(
+      /Can't import slot which belongs to me/,
+    );
+    await give(5, false);
+    expect(await a.call("CLUSTER", "IMPORT", "5000-5100", "0")).toBe("OK");
+    expect(await a.call("CLUSTER", "IMPORT", "5000-5100", "2")).toBe("OK");
+    const info = String(await a.call("CLUSTER", "INFO"));
+    expect(info).not.toMatch(/migrating_slot/);
+    expect(info).toMatch(/importing_slot\(s\): 5000-5100\r\nimport_state: error/);
+    await give(6, true);
+    expect(await a.call("SET", "{bar}z", "1")).toBe("OK");
+  });
 });

@@ -9,6 +9,8 @@ import {
   rangesOverlap,
   subtractRanges,
 } from "../../lib/slots/index.js";
+import { keySlot } from "../../lib/slots/keyslot.js";
+import { keySlot as simKeySlot } from "../support/kvrocks-sim/keyslot.js";
 
 describe("slot ranges", () => {
   it("parses a single slot and a range", () => {
@@ -63,5 +65,17 @@ describe("slot ranges", () => {
     const owned = [parseSlotRange("0-10"), parseSlotRange("11-20")];
     expect(containsRange(owned, parseSlotRange("5-15"))).toBe(true);
     expect(containsRange(owned, parseSlotRange("15-21"))).toBe(false);
+  });
+});
+
+describe("keySlot", () => {
+  it("agrees with the simulator's (held to Kvrocks) on plain, tagged and binary keys", () => {
+    const keys = ["foo", "bar", "{bar}y", "{}x", "a{}{b}", "{user1000}.following", "é", ""];
+    for (let i = 0; i < 500; i++) keys.push(`k${i}`, `{t${i}}:a`);
+    for (const k of keys) expect(keySlot(k), k).toBe(simKeySlot(k));
+    const binary = Uint8Array.from([0xff, 0x7b, 0x00, 0x7d, 0x80]);
+    expect(keySlot(binary)).toBe(simKeySlot(Buffer.from(binary)));
+    // Known values: "foo" 12182, "bar" 5061 (Redis Cluster's own examples).
+    expect([keySlot("foo"), keySlot("bar")]).toEqual([12182, 5061]);
   });
 });

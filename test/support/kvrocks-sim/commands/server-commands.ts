@@ -13,7 +13,7 @@ import {
   nullBulk,
   simpleString,
 } from "../resp.js";
-import { fromBinaryKey, toBinaryKey } from "../store.js";
+import { fromBinaryKey, slotOfBinaryKey, toBinaryKey } from "../store.js";
 import { type CommandContext, type CommandSpec, lower } from "./types.js";
 
 const OK = () => simpleString("OK");
@@ -322,6 +322,63 @@ const asking: CommandSpec = {
   }),
 };
 
+/** Kvrocks's cursor dictionary: the number it answers stands for the last key returned. */
+const scanCursors = new WeakMap<object, Map<string, string>>();
+let nextCursor = 1;
+
+/**
+ * SCAN as Kvrocks 2.10 in cluster mode (`redis-cursor-compatible yes`, the default): keys come
+ * in storage order, which is slot order (each key is stored behind its slot), then by bytes;
+ * the cursor is a number standing for the last key returned, `0` once a page came back short.
+ * MATCH takes a prefix only.
+ */
+const scan: CommandSpec = {
+  name: "scan",
+  arity: -2,
+  prepare: (ctx) => () => {
+    const a = ctx.argv;
+    let prefix = "";
+    let limit = 20;
+    for (let i = 2; i < a.length; i += 2) {
+      const opt = lower(a[i]);
+      const value = a[i + 1];
+      if (value === undefined) throw errorOf("syntax error");
+      if (opt === "match") {
+        if (!value.endsWith("*")) throw errorOf("currently only key prefix matching is supported");
+        prefix = toBinaryKey(ctx.args[i + 1]!.subarray(0, ctx.args[i + 1]!.length - 1));
+      } else if (opt === "count") {
+        const n = parseCInt(value, "int32");
+        if (!n.ok) throw errorOf("value is not an integer or out of range");
+        if (n.value <= 0n) throw errorOf("limit should be a positive integer");
+        limit = Number(n.value);
+      } else {
+        throw errorOf("syntax error");
+      }
+    }
+    let cursors = scanCursors.get(ctx.node);
+    if (!cursors) {
+      cursors = new Map();
+      scanCursors.set(ctx.node, cursors);
+    }
+    const after = a[1] === "0" ? null : (cursors.get(a[1]!) ?? null);
+    const all = ctx.node.store.keys().filter((k) => k.startsWith(prefix));
+    // Storage order: slot, then bytes (the cursor's key may be gone since).
+    const cmp = (x: string, y: string) =>
+      slotOfBinaryKey(x) - slotOfBinaryKey(y) || Buffer.compare(fromBinaryKey(x), fromBinaryKey(y));
+    const from = after === null ? 0 : all.findIndex((k) => cmp(k, after) > 0);
+    const page = from < 0 ? [] : all.slice(from, from + limit);
+    let cursor = "0";
+    if (page.length === limit) {
+      cursor = String(nextCursor++);
+      cursors.set(cursor, page.at(-1)!);
+    }
+    return arrayReply([
+      bulkString(cursor),
+      arrayReply(page.map((k) => bulkString(fromBinaryKey(k)))),
+    ]);
+  },
+};
+
 export const serverCommands: CommandSpec[] = [
   auth,
   hello,
@@ -335,6 +392,7 @@ export const serverCommands: CommandSpec[] = [
   time,
   dbsize,
   keys,
+  scan,
   slaveof,
   readonly,
   readwrite,
