@@ -78,6 +78,10 @@ describe("commands to the nodes", () => {
     try {
       const res = await send({ command: ["CONFIG", "SET", "nosuch", "1"] });
       expect(res.status).toBe(200);
+      // One answer per node, the down one included.
+      expect(res.body.data.results.map((r: { addr: string }) => r.addr).sort()).toEqual(
+        nodes.map((n) => n.addr).sort(),
+      );
       for (const r of res.body.data.results) {
         expect(r.ok).toBe(false);
         if (r.addr === down.addr) expect(r.error).toMatch(/ECONNREFUSED|closed|connect/i);

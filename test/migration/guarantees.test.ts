@@ -83,30 +83,62 @@ describe("pushes never go backwards", () => {
 });
 
 describe("a round that lost its lock", () => {
-  it("touches no node: no failover, no push", async () => {
+  it("touches no node: no failover, no push, when the lock is lost between its steps", async () => {
     const nodes = await h.startNodes(2);
     const before = await h.createCluster(NS, "lost", nodes, 2);
     // The probe has seen the master (one it never saw is not failed over on a guess).
     await round(h);
     await masterSim(nodes, before, 0).stop();
     for (let i = 0; i < h.settings.failures - 1; i++) await round(h);
+    const views = () =>
+      nodes.map((n) => ({ addr: n.addr, version: n.state.version, role: n.state.role }));
+    const nodesBefore = views();
+    // The round holds the cluster's ownership key under a lease, as a probe invocation does.
+    const lease = h.etcd.lease(30, { autoKeepAlive: false });
+    const fence = {
+      key: h.runtime.store.keys.probeLock(NS, "lost"),
+      lease: await lease.grant(),
+    };
+    await lease.put(fence.key).value("test-round");
+    // The lock is lost once the round has read etcd and observed every node: before its next
+    // call to a node (the step that would fail the master over), the lease ends and the
+    // signal fires, as the lease keeper would.
     const lost = new AbortController();
-    lost.abort();
+    const nodeCount = before.shards.flatMap((s) => s.nodes).length;
+    let calls = 0;
+    const pool = new Proxy(h.nodePool, {
+      get(target, prop, receiver) {
+        if (prop !== "use") return Reflect.get(target, prop, receiver);
+        return async (...args: Parameters<typeof target.use>) => {
+          if (++calls > nodeCount && !lost.signal.aborted) {
+            await lease.revoke();
+            lost.abort();
+          }
+          return target.use(...args);
+        };
+      },
+    });
     const report = await probeCluster(
-      { ...h.runtime.ops, nodePool: h.nodePool },
+      { ...h.runtime.ops, nodePool: pool },
       NS,
       "lost",
       h.settings,
-      undefined,
+      fence,
       lost.signal,
     );
+    // It did get that far: the lock was lost mid-round, not before it began.
+    expect(lost.signal.aborted, `${calls} node calls`).toBe(true);
     expect(report.failovers).toEqual([]);
     expect(report.lockLost).toBe(true);
     expect((await h.cluster(NS, "lost")).version).toBe(before.version);
-    // A round holding its lock fails the master over as usual.
+    // The nodes, not only etcd: none took a new topology or changed its role.
+    expect(views()).toEqual(nodesBefore);
+    // A round holding its lock fails the master over as usual, and the nodes follow.
     await round(h);
     const after = await h.cluster(NS, "lost");
     expect(masterOf(after.shards[0]!)!.id).not.toBe(masterOf(before.shards[0]!)!.id);
+    const promoted = nodes.find((n) => n.addr === masterOf(after.shards[0]!)!.addr)!;
+    expect(promoted.state).toMatchObject({ version: after.version, role: "master" });
   });
 });
 

@@ -162,6 +162,20 @@ describe("metrics and logs after a failover and a migration driven by probe roun
       },
       "x",
     );
+    // The line was written, with each secret's place censored.
+    const written = captured
+      .join("")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatchObject({
+      msg: "x",
+      password: "******",
+      node: { password: "******" },
+      nodes: [{ password: "******" }],
+      authorization: "******",
+    });
     expect(captured.join("")).not.toMatch(/p1|p2|p3|Bearer t/);
   });
 });

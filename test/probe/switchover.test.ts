@@ -94,8 +94,11 @@ it("switches one shard over 10 times under writes and loses no acknowledged writ
   let refused = 0;
   for (let i = 0; i < 10; i++) {
     const res = await h.request("POST", `${base}/shards/0/failover`, {});
-    if (res.status === 409) refused++;
-    else expect(res.status, res.text).toBe(200);
+    if (res.status === 409) {
+      // Only the documented refusal: the new master did not catch up in time, undone.
+      expect(res.body.error.message).toMatch(/undone: .* did not reach the old master's sequence/);
+      refused++;
+    } else expect(res.status, res.text).toBe(200);
     await linkedUp();
     const before = writer.acked.length;
     await eventually(() => writer.acked.length > before + 50, 30_000);
@@ -109,10 +112,18 @@ it("switches one shard over 10 times under writes and loses no acknowledged writ
     `switchover: ${writer.acked.length} acknowledged writes, ${lost} lost, ${refused} of 10 undone, ${writer.errors()} client errors`,
   );
   expect(lost).toBe(0);
-  expect(refused).toBeLessThan(10);
+  // Switchovers that completed, not refusals, are what can lose writes: most must complete
+  // (the replica is linked up and the writer is one connection; a 3 s catch-up suffices).
+  expect(10 - refused).toBeGreaterThanOrEqual(8);
 }, 300_000);
 
-// Simulator only: the lag is made by hand in the simulator's state.
+// Simulator only: it needs the chosen replica behind the old master's final sequence at the
+// moment it is asked, and a real one cannot be held there. Its replication streams every write
+// within milliseconds; stopping it (SIGSTOP) before the request makes the survey refuse it
+// (400, no replica to promote) instead of reaching the catch-up, and stopping it after the
+// etcd commit races the controller's next two node calls. The simulator's replica is set one
+// write behind and its master sends nothing more. The undo on real nodes is covered only by
+// the 10-switchover test above when a catch-up does time out.
 it.skipIf(usingRealKvrocks())(
   "is undone with 409 when the new master does not catch up in time",
   async () => {
@@ -136,7 +147,7 @@ it.skipIf(usingRealKvrocks())(
   60_000,
 );
 
-// Simulator only: the lag is made by hand in the simulator's state.
+// Simulator only, for the same reason: the replica must stay behind while the round runs.
 it.skipIf(usingRealKvrocks())(
   "a probe round during the switchover does not promote the new master before it catches up",
   async () => {

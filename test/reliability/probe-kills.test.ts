@@ -14,7 +14,7 @@ import {
 import { listHistory } from "../../lib/ops/index.js";
 import { containsRange } from "../../lib/slots/index.js";
 import { assertConverged, round, simFor } from "../probe/helpers.js";
-import { spawnProbe } from "../probe/process.js";
+import { type ProbeProcess, spawnProbe } from "../probe/process.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { keySlot } from "../support/kvrocks-sim/keyslot.js";
 import type { SimNode } from "../support/kvrocks-sim/server.js";
@@ -70,12 +70,26 @@ async function tasks(): Promise<Task[]> {
   return res.body.data.tasks;
 }
 
-/** Revokes the lease of the lock a killed process held, as its expiry would. */
-async function releaseDeadLock() {
-  const key = h.runtime.store.keys.probeLock(NS, CL);
-  const kv = (await h.etcd.get(key).exec()).kvs[0];
-  if (kv && kv.lease !== "0") await h.etcd.leaseClient.leaseRevoke({ ID: kv.lease });
+/** The lease the cluster's ownership key hangs off, or null when nobody owns it. */
+async function ownerLease(): Promise<string | null> {
+  const kv = (await h.etcd.get(h.runtime.store.keys.probeLock(NS, CL)).exec()).kvs[0];
+  return kv && kv.lease !== "0" ? kv.lease : null;
 }
+
+/** The leases of the registered probe invocations. */
+async function memberLeases(): Promise<string[]> {
+  const prefix = h.runtime.store.keys.probeInvocationsPrefix();
+  return (await h.etcd.getAll().prefix(prefix).exec()).kvs.map((kv) => kv.lease);
+}
+
+/** Revokes the lease of the lock a killed process held, as its expiry would (only faster). */
+async function releaseDeadLock() {
+  const lease = await ownerLease();
+  if (lease) await h.etcd.leaseClient.leaseRevoke({ ID: lease });
+}
+
+/** Every EXPIRE_EVERY-th kill is left to the lease's own expiry: nothing revokes it. */
+const EXPIRE_EVERY = 5;
 
 describe("probe processes SIGKILLed at random points", () => {
   it("leave one master per shard, every slot owned once, no key lost, and converge within 2 rounds", async () => {
@@ -84,6 +98,14 @@ describe("probe processes SIGKILLed at random points", () => {
     const watcher = await h.etcd.watch().prefix(h.prefix).create();
     let puts: ((key: string) => void) | null = null;
     watcher.on("put", (kv) => puts?.(kv.key.toString()));
+
+    // Kills whose ownership key was left to expire, and how the next process took over.
+    const expiries: string[] = [];
+    let expiryDue = false;
+    // The process that runs next, when it was started before the last kill: `dead` is the
+    // killed owner's lease, left to expire (null when the cluster was handed to it).
+    let next: { run: ProbeProcess; dead: string | null; killedAt: number; ttl: number } | null =
+      null;
 
     for (let kill = 0; kill < KILLS; kill++) {
       // Something for this process to do: a master dies (if none is down), a failed-over
@@ -115,8 +137,37 @@ describe("probe processes SIGKILLed at random points", () => {
         expect([202, 400, 409], queued.text).toContain(queued.status);
       }
 
-      await releaseDeadLock();
-      const run = spawnProbe(h.prefix, ["--for", "30s", "--every", "100ms"], PROBE_ENV);
+      if (next === null) await releaseDeadLock();
+      const run =
+        next?.run ?? spawnProbe(h.prefix, ["--for", "30s", "--every", "100ms"], PROBE_ENV);
+      if (next?.dead) {
+        // Nothing revoked the killed owner's lease: the running process can own the cluster
+        // only once that lease has expired (TTL 2 s), and then it must.
+        const { dead, killedAt, ttl } = next;
+        await waitFor(
+          "the next process owns the cluster after the dead lease expired",
+          async () => {
+            const lease = await ownerLease();
+            return lease !== null && lease !== dead;
+          },
+          30_000,
+          20,
+        );
+        const tookMs = Date.now() - killedAt;
+        expect(Number((await h.etcd.leaseClient.leaseTimeToLive({ ID: dead })).TTL)).toBe(-1);
+        // Not before the lease's remaining TTL (etcd counts whole seconds).
+        expect(tookMs).toBeGreaterThanOrEqual((ttl - 1) * 1000);
+        expiries.push(`kill ${kill - 1}: taken over ${tookMs} ms after it (TTL left ${ttl} s)`);
+      }
+      next = null;
+      // A process killed before it did anything tests nothing: it starts in seconds on a
+      // loaded machine. Its first act is taking the cluster.
+      await waitFor(
+        "the process owns the cluster",
+        async () => (await ownerLease()) !== null,
+        60_000,
+        20,
+      );
       const started = Date.now();
       let point: string;
       if (rand() < 0.4) {
@@ -146,13 +197,42 @@ describe("probe processes SIGKILLed at random points", () => {
           : `3000 ms (waited for write ${nth} of the ${kind})`;
         puts = null;
       }
-      run.child.kill("SIGKILL");
+      if (expiryDue && kill < KILLS - 1) {
+        // The next process starts and registers first, then this owner dies: unless the
+        // cluster was handed to the newcomer meanwhile, only the lease's expiry frees it.
+        const held = await ownerLease();
+        const newcomer = spawnProbe(h.prefix, ["--for", "30s", "--every", "100ms"], PROBE_ENV);
+        await waitFor(
+          "the next process registered",
+          async () => (await memberLeases()).some((l) => l !== held),
+          60_000,
+          20,
+        );
+        run.child.kill("SIGKILL");
+        await run.exited;
+        const killedAt = Date.now();
+        // Read once the process is gone: it may have handed the cluster over before it died.
+        const owner = await ownerLease();
+        const dead = owner !== null && owner === held ? owner : null;
+        const ttl = dead ? Number((await h.etcd.leaseClient.leaseTimeToLive({ ID: dead })).TTL) : 0;
+        next = { run: newcomer, dead, killedAt, ttl };
+        if (dead !== null) expiryDue = false;
+        point +=
+          dead !== null ? " (owner left to expire)" : " (cluster handed to the next process)";
+      } else {
+        run.child.kill("SIGKILL");
+        if (kill % EXPIRE_EVERY === EXPIRE_EVERY - 1) expiryDue = true;
+      }
       const exit = await run.exited;
       expect(exit.signal, run.output()).toBe("SIGKILL");
       points.push(`${point} (${Date.now() - started} ms)`);
     }
     await watcher.cancel();
     console.log(`seed ${rand.seed}; killed:\n  ${points.join("\n  ")}`);
+    console.log(`left to lease expiry:\n  ${expiries.join("\n  ")}`);
+    // At least one owner's death was cleared by its lease's expiry alone, with the next
+    // process already running (a handover to the newcomer first does not count).
+    expect(expiries.length).toBeGreaterThan(0);
 
     await releaseDeadLock();
 
@@ -217,5 +297,5 @@ describe("probe processes SIGKILLed at random points", () => {
     const failovers = (await listHistory(h.runtime.store, NS, CL)).length;
     console.log(`${failovers} failovers; tasks: ${outcome.join("; ")}`);
     expect(failovers).toBeGreaterThan(2);
-  }, 180_000);
+  }, 600_000);
 });

@@ -55,17 +55,40 @@ export class Load {
   };
   private running = true;
   private loops: Promise<void>[] = [];
+  /** When each acknowledged write of `timed` phases was sent and acknowledged. */
+  readonly timing = new Map<string, { sentAt: number; ackedAt: number }>();
+  timed = new Set<Phase>();
+  /**
+   * Writes per second across all writers, or null for as fast as acknowledgements come.
+   * Paced: each writer sends its share at fixed intervals, so the offered load stays what
+   * the test chose however fast the nodes answer.
+   */
+  rate: number | null = null;
+  /** The first 100 failed writes: when, which slot, why (to tell a node's stall from a move). */
+  readonly errorLog: { at: number; sentAt: number; phase: Phase; slot: number; message: string }[] =
+    [];
+  private writers = 0;
   /** The first write to a key of `slots` sent at or after `since` that succeeded, and when. */
   watch: { slots: (slot: number) => boolean; since: number; firstOk: number | null } | null = null;
 
   constructor(readonly client: ClusterClient) {}
 
   start(writers = 12): void {
+    this.writers = writers;
     this.loops = Array.from({ length: writers }, (_, w) => this.writer(w));
   }
 
   private async writer(w: number): Promise<void> {
+    let next = Date.now();
     for (let n = 0; this.running; n++) {
+      if (this.rate !== null) {
+        // Fixed intervals from the previous slot, not from the answer: a slow answer does
+        // not lower the offered load, and a backlog is not sent in a burst either.
+        next = Math.max(next + (1000 * this.writers) / this.rate, Date.now() - 1000);
+        const wait = next - Date.now();
+        if (wait > 0) await sleep(wait);
+        if (!this.running) break;
+      }
       const phase = this.phase;
       const key = `${phase}:w${w}:${n}`;
       const sentAt = Date.now();
@@ -74,6 +97,7 @@ export class Load {
         await this.client.set(key, value);
         const now = Date.now();
         this.stats.acked.set(key, value);
+        if (this.timed.has(phase)) this.timing.set(key, { sentAt, ackedAt: now });
         this.stats.writes.set(phase, (this.stats.writes.get(phase) ?? 0) + 1);
         if (now - sentAt > (this.stats.maxLatencyMs.get(phase) ?? 0))
           this.stats.maxLatencyMs.set(phase, now - sentAt);
@@ -82,6 +106,14 @@ export class Load {
           watch.firstOk = now;
         }
       } catch (err) {
+        if (this.errorLog.length < 100)
+          this.errorLog.push({
+            at: Date.now(),
+            sentAt,
+            phase,
+            slot: keySlot(key),
+            message: (err as Error).message,
+          });
         this.stats.errors.set(phase, (this.stats.errors.get(phase) ?? 0) + 1);
         this.stats.lastError.set(phase, (err as Error).message);
         await sleep(5);
