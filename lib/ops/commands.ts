@@ -48,6 +48,16 @@ const HIDDEN = "******";
  * wherever it appears (a script's text, ECHO); long values cut.
  */
 export function loggableArgs(args: readonly string[], secrets: readonly string[] = []): string[] {
+  return redactedArgs(args.slice(0, LOGGED_ARGS), secrets).map((shown) =>
+    shown.length > LOGGED_ARG_CHARS ? `${shown.slice(0, LOGGED_ARG_CHARS)}...` : shown,
+  );
+}
+
+/**
+ * A command's arguments with its secrets as `******` (see `loggableArgs`): for the log, and
+ * for the commands SLOWLOG recorded, which Kvrocks keeps with every argument, AUTH's too.
+ */
+function redactedArgs(args: readonly string[], secrets: readonly string[]): string[] {
   const first = (args[0] ?? "").toUpperCase();
   const hideAll = first === "AUTH" || first === "HELLO";
   const configSet = commandName(args) === "CONFIG SET";
@@ -55,15 +65,14 @@ export function loggableArgs(args: readonly string[], secrets: readonly string[]
   const namespaceToken = first === "NAMESPACE";
   // MIGRATE ... AUTH <password> / AUTH2 <user> <password>: everything after the keyword.
   const authAt = first === "MIGRATE" ? args.findIndex((a) => /^AUTH2?$/i.test(a)) : -1;
-  return args.slice(0, LOGGED_ARGS).map((arg, i) => {
+  return args.map((arg, i) => {
     if (i > 0 && hideAll) return HIDDEN;
     if (namespaceToken && i >= 3) return HIDDEN;
     if (authAt > 0 && i > authAt) return HIDDEN;
     if (configSet && i >= 3 && SECRET_CONFIG.has((args[i - 1] ?? "").toLowerCase())) {
       return HIDDEN;
     }
-    const shown = hideSecrets(arg, secrets);
-    return shown.length > LOGGED_ARG_CHARS ? `${shown.slice(0, LOGGED_ARG_CHARS)}...` : shown;
+    return hideSecrets(arg, secrets);
   });
 }
 
@@ -82,6 +91,16 @@ function hideSecrets(text: string, secrets: readonly string[]): string {
  */
 function toReply(value: unknown, args: readonly string[], secrets: readonly string[]): Reply {
   const reply = masked(plain(value), secrets);
+  if (commandName(args) === "SLOWLOG GET" && Array.isArray(reply)) {
+    // Each entry: id, time, microseconds, [the command's arguments], client, name.
+    return reply.map((entry) =>
+      Array.isArray(entry) &&
+      Array.isArray(entry[3]) &&
+      entry[3].every((a) => typeof a === "string")
+        ? entry.map((field, i) => (i === 3 ? redactedArgs(field as string[], secrets) : field))
+        : entry,
+    );
+  }
   if (commandName(args) !== "CONFIG GET" || !Array.isArray(reply)) return reply;
   return reply.map((item, i) =>
     i % 2 === 1 &&
