@@ -129,6 +129,16 @@ function plain(value: unknown): Reply {
   return String(value);
 }
 
+/**
+ * The command name in ASCII capitals: ioredis rewrites the reply of a command it is handed as
+ * `hgetall` (lowercase) into an object, and Kvrocks reads names in any case (ASCII only, so
+ * the name the policy judged and the one the node runs stay the same command).
+ */
+function asSent(args: readonly string[]): string[] {
+  const [name = "", ...rest] = args;
+  return [name.replace(/[a-z]+/g, (w) => w.toUpperCase()), ...rest];
+}
+
 interface Located {
   node: ClusterNode;
   shard: number;
@@ -177,7 +187,7 @@ export async function sendNodeCommand(
         const reply = await withNode(
           node.addr,
           { password: node.password, timeoutMs: deps.nodeTimeoutMs },
-          (client) => client.call(...request.args),
+          (client) => client.call(...asSent(request.args)),
         );
         return { ...base, ok: true, reply: toReply(reply, request.args, secrets) };
       } catch (err) {
