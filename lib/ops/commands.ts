@@ -38,6 +38,13 @@ export interface NodeCommandResult {
 
 export type Reply = string | number | null | Reply[] | { error: string };
 
+/**
+ * The most a node may answer one command with (bytes on the wire): the reply, then its JSON,
+ * is held whole in a process every namespace shares, and one MGET of a large key repeated
+ * asks for any size. Larger answers are that node's error.
+ */
+export const COMMAND_REPLY_MAX_BYTES = 16 * 1024 * 1024;
+
 const LOGGED_ARGS = 8;
 const LOGGED_ARG_CHARS = 64;
 const HIDDEN = "******";
@@ -186,7 +193,11 @@ export async function sendNodeCommand(
       try {
         const reply = await withNode(
           node.addr,
-          { password: node.password, timeoutMs: deps.nodeTimeoutMs },
+          {
+            password: node.password,
+            timeoutMs: deps.nodeTimeoutMs,
+            maxReplyBytes: COMMAND_REPLY_MAX_BYTES,
+          },
           (client) => client.call(...asSent(request.args)),
         );
         return { ...base, ok: true, reply: toReply(reply, request.args, secrets) };

@@ -155,6 +155,30 @@ describe("replies as the node sent them", () => {
   );
 });
 
+// The controller holds a node's whole reply, then its JSON, in memory; one process serves every
+// namespace. A namespace token's MGET of one large key repeated asked for any size it liked
+// (1,000 copies of a 900 kB value: 900 MB), enough to take the process down for everyone.
+describe("replies larger than the controller holds", () => {
+  it("answers a node's reply over 16 MiB as that node's error, and a 900 kB value still in full", async () => {
+    const value = "x".repeat(900_000);
+    expect((await send(TEAM, ["SET", "big-value", value], { node: master })).status).toBe(200);
+    try {
+      const one = await send(TEAM, ["GET", "big-value"], { node: master });
+      expect(one.body.data.results[0].reply).toBe(value);
+      const many = await send(TEAM, ["MGET", ...Array(20).fill("big-value")], { node: master });
+      expect(many.status).toBe(200);
+      const result = many.body.data.results[0];
+      expect(result.ok, many.text.slice(0, 200)).toBe(false);
+      expect(result.error).toMatch(/reply larger than 16777216 bytes/);
+      expect((await send(TEAM, ["PING"], { node: master })).body.data.results[0].reply).toBe(
+        "PONG",
+      );
+    } finally {
+      await send(TEAM, ["DEL", "big-value"], { node: master });
+    }
+  });
+});
+
 describe("replies that carry a node password", () => {
   it("answers a reply equal to a stored password as ****** to the admin too", async () => {
     expect((await send(ADMIN, ["SET", "pw-copy", PASSWORD], { node: master })).status).toBe(200);
