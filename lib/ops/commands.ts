@@ -8,7 +8,7 @@ import {
   type CommandCaller,
   commandName,
   commandVerdict,
-  SECRET_CONFIG,
+  HIDDEN_CONFIG,
 } from "./command-policy.js";
 import type { OpsDeps } from "./deps.js";
 
@@ -76,7 +76,7 @@ function redactedArgs(args: readonly string[], secrets: readonly string[]): stri
     if (i > 0 && hideAll) return HIDDEN;
     if (namespaceToken && i >= 3) return HIDDEN;
     if (authAt > 0 && i > authAt) return HIDDEN;
-    if (configSet && i >= 3 && SECRET_CONFIG.has((args[i - 1] ?? "").toLowerCase())) {
+    if (configSet && i >= 3 && HIDDEN_CONFIG.has((args[i - 1] ?? "").toLowerCase())) {
       return HIDDEN;
     }
     return hideSecrets(arg, secrets);
@@ -96,7 +96,11 @@ function hideSecrets(text: string, secrets: readonly string[]): string {
  * is masked, for every token: an admin's script or a key holding a copy would show it in
  * clear otherwise. Errors are free text and are masked wherever a password occurs in them.
  */
-function toReply(value: unknown, args: readonly string[], secrets: readonly string[]): Reply {
+export function toReply(
+  value: unknown,
+  args: readonly string[],
+  secrets: readonly string[],
+): Reply {
   const reply = masked(plain(value), secrets);
   if (commandName(args) === "SLOWLOG GET" && Array.isArray(reply)) {
     // Each entry: id, time, microseconds, [the command's arguments], client, name.
@@ -112,7 +116,7 @@ function toReply(value: unknown, args: readonly string[], secrets: readonly stri
   return reply.map((item, i) =>
     i % 2 === 1 &&
     typeof reply[i - 1] === "string" &&
-    SECRET_CONFIG.has((reply[i - 1] as string).toLowerCase())
+    HIDDEN_CONFIG.has((reply[i - 1] as string).toLowerCase())
       ? HIDDEN
       : item,
   );
