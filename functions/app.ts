@@ -13,7 +13,7 @@ import { renderDocsPage } from "./docs-page.js";
 import { errorAnswer, onError } from "./errors.js";
 import { createMetrics } from "./metrics.js";
 import { buildOpenApi, describe } from "./openapi.js";
-import { sameOriginMutations } from "./origin.js";
+import { knownHostForBrowsers, sameOriginMutations } from "./origin.js";
 import { requestLog } from "./request-log.js";
 import { checkRoutes } from "./routes/check.js";
 import { clusterRoutes } from "./routes/clusters.js";
@@ -51,10 +51,16 @@ export function createApp(deps: AppDeps) {
   // every few seconds. A connection a node closed is replaced on the next read.
   const nodePool = new NodePool();
   const metrics = createMetrics(deps.ops, nodePool);
+  // A browser on the open API under a name any site can point here (see origin.ts).
+  const rebinding = knownHostForBrowsers(
+    deps.allowedOrigins ?? [],
+    () => !tokens.enabled && deps.hostGuarded !== true,
+  );
   const api = new Hono<AppEnv>()
     .use(auditLog(deps.ops.log))
     // Before the token check: a forged request is refused whatever it carries, and audited.
     .use(sameOriginMutations(deps.allowedOrigins ?? []))
+    .use(rebinding)
     .use(bearerAuth(tokens))
     .use(limitBodies(deps.bodyLimitBytes))
     .get(
@@ -124,6 +130,7 @@ export function createApp(deps: AppDeps) {
         answers: { 200: z.string().meta({ description: "Prometheus text format" }) },
         contentType: "text/plain",
       }),
+      rebinding,
       bearerAuth(tokens),
       async (c) => {
         const { contentType, body } = await metrics.render();

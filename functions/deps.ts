@@ -8,6 +8,11 @@ export interface AppDeps {
   bodyLimitBytes: number;
   /** Browser origins besides the API's own that may send changes (KVC_ALLOWED_ORIGINS); none if absent. */
   allowedOrigins?: readonly string[];
+  /**
+   * The platform in front answers only requests that name it in `Host` (API Gateway), so a
+   * name rebound to it never arrives: the open API's DNS-rebinding check (origin.ts) is skipped.
+   */
+  hostGuarded?: boolean;
   /** The failure count at which the probe fails a master over; shown by the health route. */
   probeFailures: number;
 }

@@ -19,6 +19,8 @@ const serve = handle(
     auth: config.auth,
     bodyLimitBytes: config.http.bodyLimitBytes,
     allowedOrigins: config.http.allowedOrigins,
+    // API Gateway finds the API by the Host it is sent (its own or a custom domain's name).
+    hostGuarded: true,
     probeFailures: config.probe.failures,
   }),
 );

@@ -3,6 +3,7 @@
 // the operator merely opens could POST `text/plain` JSON here (FLUSHALL with force) without a
 // CORS preflight. Browsers say where a request comes from; curl, kvctl and scripts send neither
 // header and are not concerned. Applied whether or not tokens are configured.
+import { isIP } from "node:net";
 import type { Context, MiddlewareHandler } from "hono";
 import { KvcError } from "../lib/errors.js";
 import type { AppEnv } from "./deps.js";
@@ -61,5 +62,40 @@ export function sameOriginMutations(allowed: readonly string[]): MiddlewareHandl
       );
     }
     return next();
+  };
+}
+
+/**
+ * DNS rebinding: a page at `http://attacker.example:9379` whose name the attacker then points
+ * at this API (127.0.0.1, a private address) is same-origin with it, so neither `Origin` nor
+ * `Sec-Fetch-Site` gives it away and the page reads the answers; only the name in `Host` does.
+ * With a token configured the page has none to send; the open API has nothing else. So, on
+ * the open API, a browser's request (it says `Origin` or `Sec-Fetch-Site`; curl, kvctl and
+ * scripts say neither, and keep working under any name) must name the API by an address,
+ * `localhost` (which browsers resolve themselves, never through DNS), or an origin listed in
+ * KVC_ALLOWED_ORIGINS. Reads included: the open API answers them to anyone who asks.
+ */
+export function knownHostForBrowsers(
+  allowed: readonly string[],
+  /** The API is open and nothing in front of it checks `Host` (see `AppDeps.hostGuarded`). */
+  applies: () => boolean,
+): MiddlewareHandler<AppEnv> {
+  const listed = new Set(allowed);
+  return async (c, next) => {
+    if (!applies()) return next();
+    if (c.req.header("origin") === undefined && c.req.header("sec-fetch-site") === undefined) {
+      return next();
+    }
+    const own = ownOrigin(c);
+    if (own !== null && listed.has(own)) return next();
+    const hostname = own === null ? "" : new URL(own).hostname;
+    const bare = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+    if (isIP(bare) !== 0 || bare === "localhost" || bare.endsWith(".localhost")) return next();
+    throw new KvcError(
+      "forbidden",
+      `a browser reached this open API as ${c.req.header("host") ?? "an unknown host"}, a name ` +
+        "any site can point at it (DNS rebinding): use its address or localhost, list " +
+        `${own ?? "its origin"} in KVC_ALLOWED_ORIGINS, or configure tokens`,
+    );
   };
 }

@@ -23,6 +23,11 @@ export interface NodeClientOptions {
    * (killed, restarted, cut off) and whoever keeps the connection may want to look now.
    */
   onLost?: () => void;
+  /**
+   * Closes the connection once the node has sent more than this many bytes: the reply is held
+   * whole in memory (then as JSON) by a process that serves every namespace.
+   */
+  maxReplyBytes?: number;
 }
 
 export const DEFAULT_NODE_TIMEOUT_MS = 1000;
@@ -61,6 +66,21 @@ export class KvrocksClient {
     this.redis.on("error", (err: Error) => {
       this.connectionError ??= err;
     });
+    const max = options.maxReplyBytes;
+    if (max !== undefined) {
+      // Counted on the socket, before the parser builds the reply: the call then fails with
+      // this error (see classify), and the bytes read so far are dropped with the connection.
+      this.redis.on("connect", () => {
+        let received = 0;
+        const stream = this.redis.stream;
+        stream.on("data", (chunk: Buffer) => {
+          received += chunk.length;
+          if (received <= max) return;
+          this.connectionError ??= new Error(`reply larger than ${max} bytes: not relayed`);
+          stream.destroy();
+        });
+      });
+    }
     const onLost = options.onLost;
     if (onLost) {
       // Only a connection that was up: a node that refuses every connect is no news each time.

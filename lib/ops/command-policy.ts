@@ -141,6 +141,12 @@ const DESTRUCTIVE = new Set(["FLUSHALL", "FLUSHDB"]);
 /** Node settings the controller needs to keep: the password it stores for the node. */
 export const SECRET_CONFIG = new Set(["requirepass", "masterauth"]);
 
+/**
+ * Node settings `CONFIG GET` answers as `******` and whose `CONFIG SET` value is never logged:
+ * the passwords, and the passphrase of the TLS key (a Kvrocks built with OpenSSL has it).
+ */
+export const HIDDEN_CONFIG = new Set([...SECRET_CONFIG, "tls-key-file-pass"]);
+
 /** `CONFIG GET` or `INFO`: the name the table and the log use. */
 export function commandName(args: readonly string[]): string {
   const first = (args[0] ?? "").toUpperCase();

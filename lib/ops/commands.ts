@@ -8,7 +8,7 @@ import {
   type CommandCaller,
   commandName,
   commandVerdict,
-  SECRET_CONFIG,
+  HIDDEN_CONFIG,
 } from "./command-policy.js";
 import type { OpsDeps } from "./deps.js";
 
@@ -38,6 +38,13 @@ export interface NodeCommandResult {
 
 export type Reply = string | number | null | Reply[] | { error: string };
 
+/**
+ * The most a node may answer one command with (bytes on the wire): the reply, then its JSON,
+ * is held whole in a process every namespace shares, and one MGET of a large key repeated
+ * asks for any size. Larger answers are that node's error.
+ */
+export const COMMAND_REPLY_MAX_BYTES = 16 * 1024 * 1024;
+
 const LOGGED_ARGS = 8;
 const LOGGED_ARG_CHARS = 64;
 const HIDDEN = "******";
@@ -48,6 +55,16 @@ const HIDDEN = "******";
  * wherever it appears (a script's text, ECHO); long values cut.
  */
 export function loggableArgs(args: readonly string[], secrets: readonly string[] = []): string[] {
+  return redactedArgs(args.slice(0, LOGGED_ARGS), secrets).map((shown) =>
+    shown.length > LOGGED_ARG_CHARS ? `${shown.slice(0, LOGGED_ARG_CHARS)}...` : shown,
+  );
+}
+
+/**
+ * A command's arguments with its secrets as `******` (see `loggableArgs`): for the log, and
+ * for the commands SLOWLOG recorded, which Kvrocks keeps with every argument, AUTH's too.
+ */
+function redactedArgs(args: readonly string[], secrets: readonly string[]): string[] {
   const first = (args[0] ?? "").toUpperCase();
   const hideAll = first === "AUTH" || first === "HELLO";
   const configSet = commandName(args) === "CONFIG SET";
@@ -55,15 +72,14 @@ export function loggableArgs(args: readonly string[], secrets: readonly string[]
   const namespaceToken = first === "NAMESPACE";
   // MIGRATE ... AUTH <password> / AUTH2 <user> <password>: everything after the keyword.
   const authAt = first === "MIGRATE" ? args.findIndex((a) => /^AUTH2?$/i.test(a)) : -1;
-  return args.slice(0, LOGGED_ARGS).map((arg, i) => {
+  return args.map((arg, i) => {
     if (i > 0 && hideAll) return HIDDEN;
     if (namespaceToken && i >= 3) return HIDDEN;
     if (authAt > 0 && i > authAt) return HIDDEN;
-    if (configSet && i >= 3 && SECRET_CONFIG.has((args[i - 1] ?? "").toLowerCase())) {
+    if (configSet && i >= 3 && HIDDEN_CONFIG.has((args[i - 1] ?? "").toLowerCase())) {
       return HIDDEN;
     }
-    const shown = hideSecrets(arg, secrets);
-    return shown.length > LOGGED_ARG_CHARS ? `${shown.slice(0, LOGGED_ARG_CHARS)}...` : shown;
+    return hideSecrets(arg, secrets);
   });
 }
 
@@ -80,13 +96,27 @@ function hideSecrets(text: string, secrets: readonly string[]): string {
  * is masked, for every token: an admin's script or a key holding a copy would show it in
  * clear otherwise. Errors are free text and are masked wherever a password occurs in them.
  */
-function toReply(value: unknown, args: readonly string[], secrets: readonly string[]): Reply {
+export function toReply(
+  value: unknown,
+  args: readonly string[],
+  secrets: readonly string[],
+): Reply {
   const reply = masked(plain(value), secrets);
+  if (commandName(args) === "SLOWLOG GET" && Array.isArray(reply)) {
+    // Each entry: id, time, microseconds, [the command's arguments], client, name.
+    return reply.map((entry) =>
+      Array.isArray(entry) &&
+      Array.isArray(entry[3]) &&
+      entry[3].every((a) => typeof a === "string")
+        ? entry.map((field, i) => (i === 3 ? redactedArgs(field as string[], secrets) : field))
+        : entry,
+    );
+  }
   if (commandName(args) !== "CONFIG GET" || !Array.isArray(reply)) return reply;
   return reply.map((item, i) =>
     i % 2 === 1 &&
     typeof reply[i - 1] === "string" &&
-    SECRET_CONFIG.has((reply[i - 1] as string).toLowerCase())
+    HIDDEN_CONFIG.has((reply[i - 1] as string).toLowerCase())
       ? HIDDEN
       : item,
   );
@@ -108,6 +138,16 @@ function plain(value: unknown): Reply {
   if (Array.isArray(value)) return value.map(plain);
   if (value instanceof Error) return { error: value.message };
   return String(value);
+}
+
+/**
+ * The command name in ASCII capitals: ioredis rewrites the reply of a command it is handed as
+ * `hgetall` (lowercase) into an object, and Kvrocks reads names in any case (ASCII only, so
+ * the name the policy judged and the one the node runs stay the same command).
+ */
+function asSent(args: readonly string[]): string[] {
+  const [name = "", ...rest] = args;
+  return [name.replace(/[a-z]+/g, (w) => w.toUpperCase()), ...rest];
 }
 
 interface Located {
@@ -157,8 +197,12 @@ export async function sendNodeCommand(
       try {
         const reply = await withNode(
           node.addr,
-          { password: node.password, timeoutMs: deps.nodeTimeoutMs },
-          (client) => client.call(...request.args),
+          {
+            password: node.password,
+            timeoutMs: deps.nodeTimeoutMs,
+            maxReplyBytes: COMMAND_REPLY_MAX_BYTES,
+          },
+          (client) => client.call(...asSent(request.args)),
         );
         return { ...base, ok: true, reply: toReply(reply, request.args, secrets) };
       } catch (err) {

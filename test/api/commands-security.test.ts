@@ -137,6 +137,48 @@ describe("commands a namespace token may not send", () => {
   });
 });
 
+// ioredis turns the reply of a command named `hgetall` (lowercase only) into an object, which
+// the route answered as "[object Object]". The simulator has no hashes.
+describe("replies as the node sent them", () => {
+  it.skipIf(!usingRealKvrocks())(
+    "answers a lowercase hgetall with the field and value list, as HGETALL",
+    async () => {
+      expect((await send(TEAM, ["HSET", "team-hash", "f", "v"], { node: master })).status).toBe(
+        200,
+      );
+      for (const name of ["hgetall", "HGETALL"]) {
+        const res = await send(TEAM, [name, "team-hash"], { node: master });
+        expect(res.body.data.results[0].reply, name).toEqual(["f", "v"]);
+      }
+      await send(TEAM, ["DEL", "team-hash"], { node: master });
+    },
+  );
+});
+
+// The controller holds a node's whole reply, then its JSON, in memory; one process serves every
+// namespace. A namespace token's MGET of one large key repeated asked for any size it liked
+// (1,000 copies of a 900 kB value: 900 MB), enough to take the process down for everyone.
+describe("replies larger than the controller holds", () => {
+  it("answers a node's reply over 16 MiB as that node's error, and a 900 kB value still in full", async () => {
+    const value = "x".repeat(900_000);
+    expect((await send(TEAM, ["SET", "big-value", value], { node: master })).status).toBe(200);
+    try {
+      const one = await send(TEAM, ["GET", "big-value"], { node: master });
+      expect(one.body.data.results[0].reply).toBe(value);
+      const many = await send(TEAM, ["MGET", ...Array(20).fill("big-value")], { node: master });
+      expect(many.status).toBe(200);
+      const result = many.body.data.results[0];
+      expect(result.ok, many.text.slice(0, 200)).toBe(false);
+      expect(result.error).toMatch(/reply larger than 16777216 bytes/);
+      expect((await send(TEAM, ["PING"], { node: master })).body.data.results[0].reply).toBe(
+        "PONG",
+      );
+    } finally {
+      await send(TEAM, ["DEL", "big-value"], { node: master });
+    }
+  });
+});
+
 describe("replies that carry a node password", () => {
   it("answers a reply equal to a stored password as ****** to the admin too", async () => {
     expect((await send(ADMIN, ["SET", "pw-copy", PASSWORD], { node: master })).status).toBe(200);
@@ -168,6 +210,33 @@ describe("replies that carry a node password", () => {
       expect(error.body.data.results[0].error).toMatch(/\*{6}/);
     },
   );
+});
+
+// Kvrocks's SLOWLOG keeps every argument, AUTH's and NAMESPACE's included (Redis hides them;
+// Kvrocks 2.10.1 does not), and any token may read it: with slowlog-log-slower-than 0 (a
+// common debugging setting) an application's AUTH, wrong or right, was there in clear.
+describe("SLOWLOG GET, which any token may send", () => {
+  it("answers the arguments of AUTH and a NAMESPACE token as ******, the rest as recorded", async () => {
+    const setThreshold = (micros: string) =>
+      send(ADMIN, ["CONFIG", "SET", "slowlog-log-slower-than", micros], { node: master });
+    expect((await setThreshold("0")).status).toBe(200);
+    const secrets = ["app-password-slow-6", "ns-token-slow-7"];
+    try {
+      await send(ADMIN, ["AUTH", secrets[0]!], { node: master });
+      await send(ADMIN, ["NAMESPACE", "ADD", "slowns", secrets[1]!], { node: master });
+      await send(ADMIN, ["ECHO", "visible-slow-8"], { node: master });
+      const res = await send(VIEWER, ["SLOWLOG", "GET", "128"], { node: master });
+      expect(res.status, res.text).toBe(200);
+      for (const secret of [...secrets, PASSWORD]) expect(res.text).not.toContain(secret);
+      const recorded = (res.body.data.results[0].reply as unknown[][]).map((e) => e[3]);
+      expect(recorded).toContainEqual(["AUTH", "******"]);
+      expect(recorded).toContainEqual(["ECHO", "visible-slow-8"]);
+      if (usingRealKvrocks())
+        expect(recorded).toContainEqual(["NAMESPACE", "ADD", "slowns", "******"]);
+    } finally {
+      await setThreshold("200000");
+    }
+  });
 });
 
 describe("what the commands route logs", () => {

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiAnswer, type Harness, startHarness } from "../support/harness.js";
 import type { SimNode } from "../support/kvrocks-sim/server.js";
 
-const HOST = "ctl.example.test:9379";
+// By address: a browser on the open API under a name is refused unless listed (DNS rebinding, below).
+const HOST = "10.20.30.40:9379";
 const OWN = `http://${HOST}`;
 const EVIL = "https://evil.example";
 
@@ -85,12 +86,7 @@ describe("mutations from another origin", () => {
   ])(
     "refuses %s %s from a foreign Origin with 403 and a JSON reason",
     async (method, path, body) => {
-      for (const origin of [
-        EVIL,
-        "null",
-        "http://ctl.example.test:9380",
-        "https://ctl.example.test:9379",
-      ]) {
+      for (const origin of [EVIL, "null", "http://10.20.30.40:9380", "https://10.20.30.40:9379"]) {
         const res = await browser(open, method, path, { origin }, body);
         expect(res.status, `${origin}: ${res.text}`).toBe(403);
         expect(res.body.error.message).toContain(origin);
@@ -166,5 +162,59 @@ describe("requests that keep working", () => {
       "sec-fetch-site": "cross-site",
     });
     expect(res.status, res.text).toBe(200);
+  });
+});
+
+// DNS rebinding: a page at http://attacker.example:9379 whose name the attacker then points at
+// the operator's controller (127.0.0.1, or a private address) is same-origin with itself:
+// Origin and Host agree, Sec-Fetch-Site says same-origin, and the page reads the answers. The
+// Origin check cannot see it; only the name in Host can, and an open API has no token to stop it.
+describe("a browser that reaches the open API under another site's name (DNS rebinding)", () => {
+  const REBOUND = "attacker.example:9379";
+  const asRebound = { host: REBOUND, origin: `http://${REBOUND}`, "sec-fetch-site": "same-origin" };
+
+  it("refuses its changes and its reads with 403 naming the Host, and nothing is created", async () => {
+    const post = await browser(open, "POST", "/api/v1/namespaces", asRebound, {
+      namespace: "rebound",
+    });
+    expect(post.status, post.text).toBe(403);
+    expect(post.body.error.message).toContain(REBOUND);
+    expect(post.body.error.message).toMatch(/KVC_ALLOWED_ORIGINS/);
+    const { origin: _, ...getHeaders } = asRebound;
+    const get = await browser(open, "GET", "/api/v1/namespaces/csrf/clusters/c", getHeaders);
+    expect(get.status, get.text).toBe(403);
+    const metrics = await browser(open, "GET", "/metrics", getHeaders);
+    expect(metrics.status, metrics.text).toBe(403);
+    expect((await open.request("GET", "/api/v1/namespaces/rebound")).status).toBe(404);
+  });
+
+  it("still serves a browser at an address or localhost, scripts under any name, listed names, and APIs with tokens", async () => {
+    for (const host of ["127.0.0.1:9379", "localhost:9379", "[::1]:9379", "10.1.2.3"]) {
+      const res = await browser(open, "GET", "/api/v1/namespaces", {
+        host,
+        "sec-fetch-site": "same-origin",
+      });
+      expect(res.status, `${host}: ${res.text}`).toBe(200);
+    }
+    const curl = await browser(open, "GET", "/api/v1/namespaces", { host: REBOUND });
+    expect(curl.status, curl.text).toBe(200);
+    const proxied = await browser(
+      listed,
+      "POST",
+      "/api/v1/namespaces",
+      {
+        host: "console.example.test",
+        "x-forwarded-proto": "https",
+        origin: "https://console.example.test",
+        "sec-fetch-site": "same-origin",
+      },
+      { namespace: "listed-own" },
+    );
+    expect(proxied.status, proxied.text).toBe(201);
+    const tokens = await browser(closed, "GET", "/api/v1/namespaces", {
+      ...asRebound,
+      authorization: "Bearer admin-origin-token",
+    });
+    expect(tokens.status, tokens.text).toBe(200);
   });
 });

@@ -58,6 +58,7 @@ export function dispatch(node: KvrocksNode, session: Session, args: Buffer[]): R
   if (!checkArity(spec.arity, args.length)) return errorReply("ERR wrong number of arguments");
 
   const ctx: CommandContext = { node, session, args, argv };
+  const started = performance.now();
   try {
     const execute = spec.prepare(ctx);
     if (node.config.clusterEnabled && spec.keys) {
@@ -74,5 +75,25 @@ export function dispatch(node: KvrocksNode, session: Session, args: Buffer[]): R
     return reply instanceof Promise ? reply.catch(fail) : reply;
   } catch (e) {
     return fail(e);
+  } finally {
+    slowlogPush(node, argv, started);
   }
+}
+
+/**
+ * Kvrocks records every known command that ran (refused ones, a wrong AUTH included) taking
+ * at least slowlog-log-slower-than microseconds (negative: none), with all its arguments.
+ */
+function slowlogPush(node: KvrocksNode, argv: string[], started: number): void {
+  const threshold = Number(node.settings.get("slowlog-log-slower-than") ?? "200000");
+  const micros = Math.round((performance.now() - started) * 1000);
+  if (threshold < 0 || micros < threshold) return;
+  const log = node.slowlog;
+  log.entries.unshift({
+    id: log.nextId++,
+    unixSeconds: Math.floor(Date.now() / 1000),
+    micros,
+    args: argv,
+  });
+  log.entries.length = Math.min(log.entries.length, 128);
 }

@@ -71,6 +71,14 @@ export interface ReplicaLink {
 
 let boots = 0;
 
+/** One SLOWLOG entry: every argument as the client sent it, AUTH's password included. */
+export interface SlowlogEntry {
+  id: number;
+  unixSeconds: number;
+  micros: number;
+  args: string[];
+}
+
 export class KvrocksNode {
   readonly store = new Store();
   cluster: Cluster;
@@ -97,6 +105,8 @@ export class KvrocksNode {
 
   /** Values changed with CONFIG SET (the simulator's few settings). */
   readonly settings = new Map<string, string>();
+  /** SLOWLOG: newest first, as Kvrocks keeps it (slowlog-max-len 128). */
+  readonly slowlog: { nextId: number; entries: SlowlogEntry[] } = { nextId: 0, entries: [] };
 
   constructor(readonly config: NodeConfig) {
     this.store.onWrite = (op) => propagate(this, op);

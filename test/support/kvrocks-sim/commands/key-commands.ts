@@ -3,7 +3,7 @@
 
 import { parseCIntInRange } from "../c-int.js";
 import { errorOf } from "../errors.js";
-import { bulkString, integerReply, nullBulk, simpleString } from "../resp.js";
+import { arrayReply, bulkString, integerReply, nullBulk, simpleString } from "../resp.js";
 import { toBinaryKey } from "../store.js";
 import type { CommandContext, CommandSpec } from "./types.js";
 
@@ -20,6 +20,19 @@ const get: CommandSpec = {
     ctx.node.stats.keyspaceHits++;
     return bulkString(e.value);
   },
+};
+
+const mget: CommandSpec = {
+  name: "mget",
+  arity: -2,
+  keys: { first: 1, last: -1, step: 1 },
+  prepare: (ctx) => () =>
+    arrayReply(
+      ctx.args.slice(1).map((k) => {
+        const e = ctx.node.store.get(toBinaryKey(k));
+        return e === undefined ? nullBulk() : bulkString(e.value);
+      }),
+    ),
 };
 
 interface SetOptions {
@@ -127,6 +140,7 @@ export const keyCommands: CommandSpec[] = [
   flush("flushall"),
   flush("flushdb"),
   get,
+  mget,
   set,
   del,
   exists,

@@ -379,7 +379,41 @@ const scan: CommandSpec = {
   },
 };
 
+/** `SLOWLOG GET [n]` (default 10, newest first), `LEN`, `RESET`, as Kvrocks answers them. */
+const slowlog: CommandSpec = {
+  name: "slowlog",
+  arity: -2,
+  prepare: (ctx) => () => {
+    const log = ctx.node.slowlog;
+    const sub = lower(ctx.argv[1]!);
+    if (sub === "reset") {
+      log.entries.length = 0;
+      return OK();
+    }
+    if (sub === "len") return integerReply(log.entries.length);
+    if (sub === "get") {
+      const n = ctx.argv[2] === undefined ? 10 : Number(ctx.argv[2]);
+      return arrayReply(
+        log.entries
+          .slice(0, n < 0 ? undefined : n)
+          .map((e) =>
+            arrayReply([
+              integerReply(e.id),
+              integerReply(e.unixSeconds),
+              integerReply(e.micros),
+              bulkArray(e.args),
+              bulkString(""),
+              bulkString(""),
+            ]),
+          ),
+      );
+    }
+    throw errorOf("SLOWLOG subcommand must be one of GET, LEN, RESET");
+  },
+};
+
 export const serverCommands: CommandSpec[] = [
+  slowlog,
   auth,
   hello,
   ping,
