@@ -22,6 +22,8 @@ export interface MigrateBody {
   slot?: string;
   slots?: string[];
   slot_only: boolean;
+  /** With slot_only: move slots the controller knows hold keys (they stay behind). */
+  force?: boolean;
 }
 
 export interface CommandBody {

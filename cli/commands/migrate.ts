@@ -17,6 +17,8 @@ export interface MigrationRequest {
   target: number;
   slotOnly: boolean;
   wait: boolean;
+  /** With slotOnly: move slots that hold keys anyway (sent only when set). */
+  force?: boolean;
   /** The seed names the source shard; when given, each range must be on it. */
   source?: number;
 }
@@ -51,6 +53,7 @@ export async function migrate(ctx: Ctx, ns: string, cl: string, req: MigrationRe
       target: req.target,
       ...(one ? { slot: req.slots[0] } : { slots: req.slots }),
       slot_only: req.slotOnly,
+      ...(req.force ? { force: true } : {}),
     })) ?? {};
   const what = `slots ${req.slots.join(",")} -> shard ${req.target}`;
   const { task } = answer;
@@ -90,6 +93,7 @@ export async function migrate(ctx: Ctx, ns: string, cl: string, req: MigrationRe
 interface MigrateFlags {
   target?: string;
   slotOnly?: boolean;
+  force?: boolean;
   wait?: boolean;
 }
 
@@ -103,6 +107,10 @@ export function registerMigrate(verbs: Verbs): void {
     .description("Move slots to another shard, with their data unless --slot-only")
     .requiredOption("--target <index>", "the shard that receives the slots")
     .option("--slot-only", "move the slots in the topology only, without copying data")
+    .option(
+      "--force",
+      "with --slot-only: move slots that hold keys anyway (their keys stay behind, unreachable)",
+    )
     .option("--wait", "follow the migration to its end, with progress")
     .action(
       run<MigrateFlags>(async (ctx, opts, [slots]) => {
@@ -111,6 +119,7 @@ export function registerMigrate(verbs: Verbs): void {
           slots: slotTexts(parseSlots(slots, "slots")),
           target: parseIndex(opts.target, "--target"),
           slotOnly: Boolean(opts.slotOnly),
+          force: Boolean(opts.force),
           wait: Boolean(opts.wait),
         });
       }),

@@ -204,6 +204,7 @@ async function send(
     (m?.state === "start" || m?.state === "success");
   let targetId: string | null = null;
   if (!sourceOnIt) {
+    assertStillHeld(ctx.signal);
     const leftovers = await clearLeftovers(ctx.deps, targetMaster, [inFlight], {
       freshImport: inFlight,
     });

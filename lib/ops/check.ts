@@ -190,6 +190,22 @@ export async function checkCluster(deps: OpsDeps, ns: string, name: string): Pro
     if (migration && migration.state === "fail") {
       found(`reports a failed migration of ${formatSlotRanges(migration.ranges).join(",")}`);
     }
+    // Kvrocks keeps the last range a master migrated away write-forbidden until it imports
+    // exactly that range again (see leftovers.ts): owned again, those slots refuse every write.
+    // Not a range its shard still records migrating (a success not folded yet).
+    const record = cluster.shards[shard]!.migrating_slot;
+    if (node.role === "master" && migration?.state === "success") {
+      const kept = migration.ranges.filter(
+        (r) => !(record && record.start === r.start && record.stop === r.stop),
+      );
+      const owned = cluster.shards[shard]!.slot_ranges;
+      const stuck = subtractRanges(kept, subtractRanges(kept, owned));
+      if (stuck.length > 0) {
+        found(
+          `refuses every write to slots ${formatSlotRanges(stuck).join(",")} (TRYAGAIN: write-forbidden since it migrated them away); restart the node or fail the shard over to a replica`,
+        );
+      }
+    }
     return checked;
   });
 

@@ -1,5 +1,6 @@
 // The upstream kvctl dialect, run as a real process against a real controller.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tagsForSlots } from "../migration/helpers.js";
 import type { SimNode } from "../support/kvrocks-sim/server.js";
 import { addrs, type Controller, Kvctl, simNodes, startController } from "./harness.js";
 
@@ -118,6 +119,18 @@ describe("a cluster's life", () => {
     // The source master was never asked to migrate (upstream kvctl's --slot-only moved data).
     expect(nodes[0]!.state.migration.state).not.toMatch(/start|success/);
     expect(nodes[4]!.state.version).toBe(before + 1);
+  });
+
+  it("migrate --slot-only refuses slots holding keys, saying so; --force moves them", async () => {
+    const key = `{${tagsForSlots([150]).get(150)}}:k`;
+    nodes[0]!.write(key, "v");
+    const args = ["migrate", "slot", "100-199", "--target", "2", "--slot-only", ...scope];
+    const refused = await kvctl.run(args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`holds keys in slots 100-199 (${key} among them)`);
+    expect(await kvctl.ok([...args, "--force"])).toMatch(/slots 100-199 -> shard 2: moved/);
+    // Back the same way: shard 2 holds no keys there.
+    await kvctl.ok(["migrate", "slot", "100-199", "--target", "0", "--slot-only", ...scope]);
   });
 
   it("fails over a shard, to the preferred node when asked", async () => {

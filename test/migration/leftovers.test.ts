@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseClusterInfo } from "../../lib/kvrocks/index.js";
 import type { Cluster } from "../../lib/model/index.js";
+import { withRangeMoved } from "../../lib/ops/index.js";
 import { keySlot } from "../../lib/slots/index.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import type { TestNode } from "../support/nodes.js";
@@ -117,6 +118,31 @@ describe("a slot moved with data and then given back", () => {
     expect(free.status, free.text).toBe(200);
     const shard0 = testMaster(nodes, await h.cluster(NS, "d3"), 0);
     expect(await setOn(shard0, key(9000), "x")).toBe("OK");
+  });
+});
+
+describe("a slot left write-forbidden on its owner (by an older controller)", () => {
+  it("is named by the cluster check with what clears it", async () => {
+    const nodes = await h.startTestNodes(2);
+    const cluster = await h.createCluster(NS, "s1", nodes, 1);
+    await loadNodes(nodes, cluster, [key(3300)]);
+    await moveWithData("s1", "3300", 1);
+    // What an older controller did for a slot-only move back: etcd changed, pushed, nothing
+    // released on the node.
+    await h.runtime.store.updateCluster(NS, "s1", (c) =>
+      withRangeMoved(c, { start: 3300, stop: 3300 }, 0),
+    );
+    const sync = await h.request("POST", `${api("s1")}/sync`, {});
+    expect(sync.status, sync.text).toBe(200);
+    const shard0 = testMaster(nodes, await h.cluster(NS, "s1"), 0);
+    expect(await setOn(shard0, key(3300), "x")).toMatch(/^TRYAGAIN/);
+
+    const check = await h.request("GET", `${api("s1")}/check`);
+    expect(check.status).toBe(200);
+    expect(check.body.data.check.findings).toContainEqual({
+      node: shard0.addr,
+      problem: expect.stringMatching(/refuses every write to slots 3300 .*restart the node/),
+    });
   });
 });
 
