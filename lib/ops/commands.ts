@@ -3,7 +3,7 @@
 // it manages, nothing that holds the call open, no data wiped by accident.
 import { errorMessage, forbidden, invalid, notFound } from "../errors.js";
 import { withNode } from "../kvrocks/index.js";
-import type { Cluster, ClusterNode, NodeRole } from "../model/index.js";
+import { type Cluster, type ClusterNode, canonicalAddr, type NodeRole } from "../model/index.js";
 import {
   type CommandCaller,
   commandName,
@@ -163,7 +163,9 @@ function located(cluster: Cluster): Located[] {
 export function commandTargets(cluster: Cluster, target: CommandTarget, node?: string): Located[] {
   const nodes = located(cluster);
   if (node !== undefined) {
-    const found = nodes.filter((n) => n.node.addr === node || n.node.id === node);
+    // Stored addresses are in their one spelling already; the request's may not be.
+    const addr = canonicalAddr(node);
+    const found = nodes.filter((n) => n.node.addr === addr || n.node.id === node);
     if (found.length === 0) throw notFound(`node ${node} is not in cluster ${cluster.name}`);
     return found.slice(0, 1);
   }

@@ -72,6 +72,16 @@ describe("commands to the nodes", () => {
     expect(missing.status).toBe(404);
   });
 
+  it("finds a node named in another spelling of its address (127.1, a padded port)", async () => {
+    const addr = (await h.cluster("cmd", "c")).shards[0]!.nodes[1]!.addr;
+    const port = addr.split(":")[1]!;
+    for (const spelling of [`127.1:${port}`, `127.0.0.1:0${port}`, ` 127.0.0.1:${port} `]) {
+      const res = await send({ command: ["ROLE"], node: spelling });
+      expect(res.status, `${spelling}: ${res.text}`).toBe(200);
+      expect(res.body.data.results.map((r: { addr: string }) => r.addr)).toEqual([addr]);
+    }
+  });
+
   it("answers a node's error and a node that is down next to the others' replies", async () => {
     const down = nodes[3]!;
     await down.stop();
