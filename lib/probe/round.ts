@@ -297,7 +297,14 @@ async function failOverEmptiedMasters(
         durationMs: result.durationMs,
       });
     } catch (err) {
-      if (!(err instanceof NoCandidateError || isKvcError(err, "conflict"))) throw err;
+      if (
+        !(
+          err instanceof NoCandidateError ||
+          isKvcError(err, "conflict") ||
+          isKvcError(err, "not_found")
+        )
+      )
+        throw err;
       keepAway.add(master.id);
       blocked[String(index)] = `${why}; ${errorMessage(err)}`;
       if (

@@ -158,7 +158,8 @@ describe("commands to the nodes", () => {
 
   it("logs the command name, never a password it carries", async () => {
     logged.length = 0;
-    await send({ command: ["CONFIG", "SET", "requirepass", "new-secret-1"] });
+    // The password it already has: the nodes (real or simulated) apply CONFIG SET requirepass.
+    await send({ command: ["CONFIG", "SET", "requirepass", "node-secret"] });
     await send({ command: ["AUTH", "new-secret-2"] });
     await send({ command: ["MIGRATE", "127.0.0.1", "1", "k", "0", "100", "AUTH", "new-secret-3"] });
     await send({
@@ -171,6 +172,7 @@ describe("commands to the nodes", () => {
     expect(lines).toContain('"command":"AUTH"');
     expect(lines).toContain('"command":"CONFIG GET"');
     expect(lines).not.toContain("new-secret");
+    expect(lines).not.toContain("node-secret");
   });
 });
 
