@@ -1,11 +1,13 @@
 // Planned switchover of a live master loses no acknowledged write: the old master takes the
 // new topology first, the new master catches up, then everyone else is told. Runs on real
 // Kvrocks when KVROCKS_BIN is set (npm run test:kvrocks), on the simulator otherwise.
+import net from "node:net";
 import { Redis } from "ioredis";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { masterOf } from "../../lib/model/index.js";
 import { eventually, type Harness, startHarness } from "../support/harness.js";
 import { type TestNode, usingRealKvrocks } from "../support/nodes.js";
+import { TcpProxy } from "../support/tcp-proxy.js";
 import { round } from "./helpers.js";
 
 let h: Harness;
@@ -122,8 +124,8 @@ it("switches one shard over 10 times under writes and loses no acknowledged writ
 // within milliseconds; stopping it (SIGSTOP) before the request makes the survey refuse it
 // (400, no replica to promote) instead of reaching the catch-up, and stopping it after the
 // etcd commit races the controller's next two node calls. The simulator's replica is set one
-// write behind and its master sends nothing more. The undo on real nodes is covered only by
-// the 10-switchover test above when a catch-up does time out.
+// write behind and its master sends nothing more. The undo itself runs on real nodes in the
+// last test of this file (the new master cut off at the step that matters).
 it.skipIf(usingRealKvrocks())(
   "is undone with 409 when the new master does not catch up in time",
   async () => {
@@ -173,3 +175,101 @@ it.skipIf(usingRealKvrocks())(
   },
   60_000,
 );
+
+/**
+ * This process's connections to `from` go to `to` instead (as test/support/connect-redirect.ts
+ * does for a child process); returns the undo. The cluster keeps the nodes' real addresses.
+ */
+function redirect(pairs: Map<string, string>): () => void {
+  const original = net.createConnection;
+  const originalConnect = net.connect;
+  const redirected = (...args: unknown[]) => {
+    const [options] = args;
+    if (options && typeof options === "object" && "port" in options) {
+      const o = options as net.TcpNetConnectOpts;
+      const to = pairs.get(`${o.host ?? "localhost"}:${o.port}`);
+      if (to) {
+        const at = to.lastIndexOf(":");
+        args[0] = { ...o, host: to.slice(0, at), port: Number(to.slice(at + 1)) };
+      }
+    }
+    return (original as (...a: unknown[]) => net.Socket).apply(net, args);
+  };
+  net.createConnection = redirected as typeof net.createConnection;
+  net.connect = redirected as typeof net.connect;
+  return () => {
+    net.createConnection = original;
+    net.connect = originalConnect;
+  };
+}
+
+/** A forwarder to `target` that calls `onSetNodes` before passing on a CLUSTERX SETNODES. */
+async function setNodesTrap(target: string, onSetNodes: () => void) {
+  const at = target.lastIndexOf(":");
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.slice(at + 1)), target.slice(0, at));
+    client.on("data", (chunk: Buffer) => {
+      if (chunk.includes("SETNODES")) onSetNodes();
+      upstream.write(chunk);
+    });
+    upstream.pipe(client);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  return { addr: `127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+// On real nodes too: the controller loses the new master at the exact step that matters. Its
+// connections to both nodes go through forwarders; the moment the old master is sent the new
+// topology, the new master's forwarder is cut, so its catch-up cannot be confirmed.
+it("is undone with 409 when the new master cannot be reached once the old master took the topology", async () => {
+  const start = await h.cluster("s", "c");
+  const master = nodes.find((n) => n.addr === masterOf(start.shards[0]!)!.addr)!;
+  for (let i = 0; i < 10; i++) await master.call("SET", `k${i}`, "v");
+  const replica = await replicaOf();
+  const toReplica = await TcpProxy.start(replica.addr);
+  let armed = false;
+  let sprung = false;
+  const trap = await setNodesTrap(master.addr, () => {
+    if (!armed) return;
+    toReplica.cut();
+    sprung = true;
+  });
+  const undo = redirect(
+    new Map([
+      [replica.addr, toReplica.addr],
+      [master.addr, trap.addr],
+    ]),
+  );
+  try {
+    await h.nodePool.close();
+    armed = true;
+    const res = await h.request("POST", `${base}/shards/0/failover`, {});
+    armed = false;
+    expect(sprung).toBe(true);
+    expect(res.status, res.text).toBe(409);
+    expect(res.body.error.message).toMatch(/undone: .* did not reach the old master's sequence/);
+    const after = await h.cluster("s", "c");
+    expect(after.version).toBe(start.version + 2);
+    expect(masterOf(after.shards[0]!)!.addr).toBe(master.addr);
+    // The old master holds the restored topology and serves writes again.
+    expect(Number(await master.call("CLUSTERX", "VERSION"))).toBe(after.version);
+    await eventually(async () => (await master.call("SET", "after", "1")) === "OK", 10_000);
+  } finally {
+    armed = false;
+    undo();
+    toReplica.heal();
+    await toReplica.close();
+    await trap.close();
+    h.nodePool.close();
+  }
+  // Reachable again, the replica is brought to the restored topology by a probe round.
+  await round(h);
+  const after = await h.cluster("s", "c");
+  expect(Number(await replica.call("CLUSTERX", "VERSION"))).toBe(after.version);
+  expect(masterOf(after.shards[0]!)!.addr).toBe(master.addr);
+}, 60_000);

@@ -138,6 +138,8 @@ export async function call(
 export interface StoredVersion {
   cluster: Cluster;
   modRevision: string;
+  /** When the watch delivered it (Date.now()): shortly after its commit. */
+  seenAt: number;
 }
 
 export interface ClusterRecorder {
@@ -199,7 +201,7 @@ export async function recordCluster(
         problems.push(`version ${previous.version} was followed by ${cluster.version}`);
       }
     }
-    versions.push({ cluster, modRevision: kv.mod_revision });
+    versions.push({ cluster, modRevision: kv.mod_revision, seenAt: Date.now() });
   });
   watcher.on("delete", (kv) => problems.push(`deleted at revision ${kv.mod_revision}`));
   watcher.on("error", (err) => problems.push(`watch error: ${String(err)}`));
