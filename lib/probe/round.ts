@@ -163,7 +163,7 @@ async function failOverDeadMasters(
     if (!d.quorum.reached) blocked[String(d.index)] = d.quorum.why;
     return d.quorum.reached;
   });
-  const batch = new PromotionBatch(deps, due.length);
+  const batch = new PromotionBatch(deps, ns, due.length);
   const settled = await Promise.allSettled(
     due.map(async ({ index, master, health, quorum }) => {
       const seat = batch.seat();
