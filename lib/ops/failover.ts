@@ -453,6 +453,12 @@ export interface FailoverOptions {
    * commit is its own, its push is the batch's (see `PromotionBatch`).
    */
   seat?: PromotionSeat;
+  /**
+   * Nodes the push must not reach (the probe's `keepAway`: a master that came back empty with
+   * no replica to promote, or whose data cannot be told): made master of its shard by any push,
+   * its replicas would full-sync the emptiness. Read when the push starts.
+   */
+  keepAway?: ReadonlySet<string>;
 }
 
 export async function failoverShard(
@@ -601,6 +607,7 @@ async function commitFailover(
           updated.cluster,
           new Map([[newMasterId, heard]]),
           heard,
+          options.keepAway,
         );
   const durationMs = deps.now() - started;
   const steps: FailoverSteps = { read: timing.read, surveyed: timing.surveyed, committed, pushed };
@@ -689,11 +696,12 @@ async function pushPromotion(
   cluster: Cluster,
   newMasters: ReadonlyMap<string, (which: "new_master") => void>,
   others: (which: "others") => void,
+  keepAway: ReadonlySet<string> = new Set(),
 ): Promise<PushResult[]> {
   const switching = deps.store.switchoverUnderWay(ns, cluster.name).catch(() => true);
   const everyOther = new Set(
     allNodes(cluster)
-      .filter((n) => !newMasters.has(n.id))
+      .filter((n) => !newMasters.has(n.id) && !keepAway.has(n.id))
       .map((n) => n.id),
   );
   // The new masters are not held for the marker's read: it runs alongside their push.
@@ -757,6 +765,8 @@ export class PromotionBatch {
     private readonly deps: OpsDeps,
     private readonly ns: string,
     seats: number,
+    /** Nodes no push of the batch reaches (see `FailoverOptions.keepAway`). */
+    private readonly keepAway: ReadonlySet<string> = new Set(),
   ) {
     this.waiting = seats;
     this.pushed = new Promise<void>((resolve) => {
@@ -804,6 +814,7 @@ export class PromotionBatch {
       () => {
         for (const j of this.joined) j.heard("others");
       },
+      this.keepAway,
     );
   }
 }

@@ -137,6 +137,8 @@ async function failOverDeadMasters(
   state: ProbeState,
   settings: ProbeSettings,
   fence: Fence | undefined,
+  /** Masters back empty (or unknown) left uninitialized: no failover's push reaches them. */
+  keepAway: ReadonlySet<string>,
 ): Promise<{ cluster: Cluster; done: FailoverDone[]; blocked: Record<string, string> }> {
   const blocked: Record<string, string> = {};
   const dead = cluster.shards.flatMap((shard, index) => {
@@ -163,7 +165,7 @@ async function failOverDeadMasters(
     if (!d.quorum.reached) blocked[String(d.index)] = d.quorum.why;
     return d.quorum.reached;
   });
-  const batch = new PromotionBatch(deps, ns, due.length);
+  const batch = new PromotionBatch(deps, ns, due.length, keepAway);
   const settled = await Promise.allSettled(
     due.map(async ({ index, master, health, quorum }) => {
       const seat = batch.seat();
@@ -308,7 +310,8 @@ async function failOverEmptiedMasters(
           failures: 0,
           knowledge: dataKnowledgeFrom(state, master.id),
         },
-        { fence },
+        // The set grows as later shards are judged: one judged before this push is spared.
+        { fence, keepAway },
       );
       current = result.cluster;
       done.push({
@@ -686,7 +689,16 @@ export async function probeCluster(
     blocked = emptied.blocked;
     if (!state.safe_mode) {
       held();
-      const outcome = await failOverDeadMasters(deps, ns, name, current, state, settings, fence);
+      const outcome = await failOverDeadMasters(
+        deps,
+        ns,
+        name,
+        current,
+        state,
+        settings,
+        fence,
+        emptied.keepAway,
+      );
       current = outcome.cluster;
       failovers = [...failovers, ...outcome.done];
       blocked = { ...blocked, ...outcome.blocked };

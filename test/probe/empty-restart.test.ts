@@ -124,6 +124,36 @@ describe("a master that comes back empty", () => {
     120_000,
   );
 
+  // Kept away from the repair push, the emptied master was still sent the topology by a
+  // failover of another shard in the same round (it pushes to every node): made master of its
+  // shard at sequence 0, its replica would full-sync the emptiness once back.
+  it("with no replica to promote, is not made master by another shard's failover in the same round", async () => {
+    const four = await h.startTestNodes(4);
+    await h.createCluster("e", "d", four, 2);
+    const start = await h.cluster("e", "d");
+    const at = (addr: string) => four.find((n) => n.addr === addr)!;
+    const emptied = at(masterOf(start.shards[0]!)!.addr);
+    const itsReplica = at(start.shards[0]!.nodes.find((n) => n.role === "slave")!.addr);
+    const dead = at(masterOf(start.shards[1]!)!.addr);
+    let written = 0;
+    for (let i = 0; written < 20; i++)
+      if ((await emptied.call("SET", `d-${i}`, "v").catch(() => null)) === "OK") written++;
+    const held = await sequenceOf(emptied);
+    await eventually(async () => (await sequenceOf(itsReplica)) >= held, 30_000, 100);
+    await round(h);
+    // Shard 1's master dies; shard 0's replica is stopped (nothing to promote there).
+    await dead.kill();
+    await itsReplica.kill();
+    await rounds(h, 2);
+    await emptied.restartEmpty();
+
+    const third = await round(h);
+    expect(third.failovers).toBe(1);
+    const after = await h.cluster("e", "d");
+    expect(masterOf(after.shards[1]!)!.addr).not.toBe(dead.addr);
+    await expect(emptied.call("CLUSTER", "NODES")).rejects.toThrow(/not initialized/);
+  }, 120_000);
+
   it("with no replica holding the data, is neither failed over nor made master again", async () => {
     // The replica is emptied too (replaced): nobody has the data; the empty master is left
     // uninitialized, not pushed as master, and health says why.
