@@ -331,8 +331,12 @@ async function versionOf(node: ClusterNode, timeoutMs: number): Promise<number> 
 
 /**
  * Makes the old master master again, as a new version, and pushes it to every node. False
- * when the cluster changed since the switch: that later version, already built on the
- * switch and pushed by its writer, stands, and the switchover with it.
+ * when the shard changed since the switch (failed over again, the old master removed): that
+ * later change stands, and the switchover with it. A later change elsewhere (a probe's
+ * failover of another shard, built on the switch, which leaves this shard's nodes to the
+ * switchover: see `pushPromotion`) is kept, and the switch is still undone on top of it: else
+ * the switchover went on and promoted a new master that had not caught up, losing the writes
+ * it lacked.
  */
 async function restorePreviousMaster(
   deps: OpsDeps,
@@ -341,11 +345,18 @@ async function restorePreviousMaster(
   oldMasterId: string,
 ): Promise<boolean> {
   const moved = new Error("moved on");
+  const newMasterId = masterOf(shardAt(switched, request.shard))?.id;
   let restored: Awaited<ReturnType<typeof updateTopology>>;
   try {
     // Through the shared commit: a move the nodes completed meanwhile is folded in, not undone.
     restored = await updateTopology(deps, request.ns, request.cluster, (current) => {
-      if (current.version !== switched.version) throw moved;
+      const shard = current.shards[request.shard];
+      if (
+        !shard ||
+        masterOf(shard)?.id !== newMasterId ||
+        !shard.nodes.some((n) => n.id === oldMasterId)
+      )
+        throw moved;
       return withMasterChanged(current, request.shard, oldMasterId);
     });
   } catch (err) {
@@ -442,6 +453,12 @@ export interface FailoverOptions {
    * commit is its own, its push is the batch's (see `PromotionBatch`).
    */
   seat?: PromotionSeat;
+  /**
+   * Nodes the push must not reach (the probe's `keepAway`: a master that came back empty with
+   * no replica to promote, or whose data cannot be told): made master of its shard by any push,
+   * its replicas would full-sync the emptiness. Read when the push starts.
+   */
+  keepAway?: ReadonlySet<string>;
 }
 
 export async function failoverShard(
@@ -584,7 +601,14 @@ async function commitFailover(
     ? await switchOver(deps, request, updated.cluster, master, newMasterId)
     : options.seat
       ? await options.seat.push(updated.cluster, newMasterId, heard)
-      : await pushPromotion(deps, updated.cluster, new Map([[newMasterId, heard]]), heard);
+      : await pushPromotion(
+          deps,
+          request.ns,
+          updated.cluster,
+          new Map([[newMasterId, heard]]),
+          heard,
+          options.keepAway,
+        );
   const durationMs = deps.now() - started;
   const steps: FailoverSteps = { read: timing.read, surveyed: timing.surveyed, committed, pushed };
   const log = deps.log.child({
@@ -656,18 +680,32 @@ const PROMOTION_GRACE_MS = 1500;
 /**
  * Every node at once, the new masters with the grace above; each new master's callback hears
  * when it answered, `others` when the last of the other nodes did.
+ *
+ * While a planned switchover of another shard is under way (its marker, read after this
+ * commit), only the new masters are pushed: `cluster` may be built on the switchover's commit,
+ * and pushed to its shard it would promote the switchover's new master before that one caught
+ * up, after which the switchover can no longer be undone (the version moved on) and the
+ * writes it lacked are lost. The marker exists from before the switchover's commit until its
+ * push is done, so a commit it made before ours is seen here; one made after ours is pushed by
+ * the switchover itself, above ours. The nodes skipped are repaired by the next round after
+ * the switchover (an unreadable marker counts as under way: the repair is the cheaper error).
  */
 async function pushPromotion(
   deps: OpsDeps,
+  ns: string,
   cluster: Cluster,
   newMasters: ReadonlyMap<string, (which: "new_master") => void>,
   others: (which: "others") => void,
+  keepAway: ReadonlySet<string> = new Set(),
 ): Promise<PushResult[]> {
-  const rest = new Set(
+  const switching = deps.store.switchoverUnderWay(ns, cluster.name).catch(() => true);
+  const everyOther = new Set(
     allNodes(cluster)
-      .filter((n) => !newMasters.has(n.id))
+      .filter((n) => !newMasters.has(n.id) && !keepAway.has(n.id))
       .map((n) => n.id),
   );
+  // The new masters are not held for the marker's read: it runs alongside their push.
+  const rest = switching.then((under) => (under ? new Set<string>() : everyOther));
   const [promoted, pushed] = await Promise.all([
     Promise.all(
       [...newMasters].map(([id, done]) =>
@@ -677,9 +715,11 @@ async function pushPromotion(
         }).finally(() => done("new_master")),
       ),
     ),
-    pushTopology(cluster, { timeoutMs: deps.nodeTimeoutMs, only: rest }).finally(() =>
-      others("others"),
-    ),
+    rest
+      .then((only) =>
+        only.size === 0 ? [] : pushTopology(cluster, { timeoutMs: deps.nodeTimeoutMs, only }),
+      )
+      .finally(() => others("others")),
   ]);
   const order = new Map(allNodes(cluster).map((n, i) => [n.id, i]));
   return [...promoted.flat(), ...pushed].sort((a, b) => order.get(a.id)! - order.get(b.id)!);
@@ -723,7 +763,10 @@ export class PromotionBatch {
 
   constructor(
     private readonly deps: OpsDeps,
+    private readonly ns: string,
     seats: number,
+    /** Nodes no push of the batch reaches (see `FailoverOptions.keepAway`). */
+    private readonly keepAway: ReadonlySet<string> = new Set(),
   ) {
     this.waiting = seats;
     this.pushed = new Promise<void>((resolve) => {
@@ -765,11 +808,13 @@ export class PromotionBatch {
     const last = this.joined.reduce((a, b) => (b.cluster.version > a.cluster.version ? b : a));
     return pushPromotion(
       this.deps,
+      this.ns,
       last.cluster,
       new Map(this.joined.map((j) => [j.newMasterId, j.heard])),
       () => {
         for (const j of this.joined) j.heard("others");
       },
+      this.keepAway,
     );
   }
 }

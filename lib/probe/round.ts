@@ -137,6 +137,8 @@ async function failOverDeadMasters(
   state: ProbeState,
   settings: ProbeSettings,
   fence: Fence | undefined,
+  /** Masters back empty (or unknown) left uninitialized: no failover's push reaches them. */
+  keepAway: ReadonlySet<string>,
 ): Promise<{ cluster: Cluster; done: FailoverDone[]; blocked: Record<string, string> }> {
   const blocked: Record<string, string> = {};
   const dead = cluster.shards.flatMap((shard, index) => {
@@ -163,7 +165,7 @@ async function failOverDeadMasters(
     if (!d.quorum.reached) blocked[String(d.index)] = d.quorum.why;
     return d.quorum.reached;
   });
-  const batch = new PromotionBatch(deps, due.length);
+  const batch = new PromotionBatch(deps, ns, due.length, keepAway);
   const settled = await Promise.allSettled(
     due.map(async ({ index, master, health, quorum }) => {
       const seat = batch.seat();
@@ -224,23 +226,37 @@ async function failOverDeadMasters(
 }
 
 /**
- * Why the shard's master, recorded as holding data, has lost it, or null: it answers not
- * initialized without data (a restart on an empty data dir, faster than down-after) or as a
- * master at `sequence` 0. A not-initialized node whose INFO shows data (a lost nodes.conf) has
- * not, and one whose INFO could not be read is taken as empty: pushing it back as master would
- * have its replicas full-sync whatever it holds.
+ * Whether the shard's master, recorded as holding data, has lost it: `lost` when it answers
+ * not initialized at `sequence` 0 (a restart on an empty data dir, faster than down-after) or
+ * as a master at `sequence` 0; `unknown` when it answers not initialized and its INFO could
+ * not be read; null otherwise. A not-initialized node whose INFO shows data (a lost
+ * nodes.conf) has not lost it. An unread INFO is no evidence either way: failed over on it, a
+ * master holding its data would be demoted without down-after or quorum and full-sync from
+ * the new master, losing its writes the replica lacks; pushed back as master, an empty one
+ * would have its replicas full-sync the emptiness. So it is neither, until a round reads it.
  */
 function dataLost(
   master: ClusterNode,
   o: Observation | undefined,
   previous: ProbeState,
-): string | null {
+): { kind: "lost" | "unknown"; why: string } | null {
   if (!o?.alive || o.loading || !previous.masters_with_data.includes(master.id)) return null;
   const sequence = o.replication?.sequence ?? null;
-  if (o.notInitialized && !(sequence !== null && sequence > 0))
-    return `master ${master.addr} lost its data: it answers not initialized${sequence === 0 ? " at sequence 0" : ""} after holding data`;
+  if (o.notInitialized && sequence === null)
+    return {
+      kind: "unknown",
+      why: `master ${master.addr} answers not initialized after holding data and its INFO could not be read: whether it kept its data is unknown, so it is neither failed over nor pushed this round`,
+    };
+  if (o.notInitialized && sequence === 0)
+    return {
+      kind: "lost",
+      why: `master ${master.addr} lost its data: it answers not initialized at sequence 0 after holding data`,
+    };
   if (!o.notInitialized && o.replication?.role === "master" && sequence === 0)
-    return `master ${master.addr} lost its data: it answers as master at sequence 0 after holding data`;
+    return {
+      kind: "lost",
+      why: `master ${master.addr} lost its data: it answers as master at sequence 0 after holding data`,
+    };
   return null;
 }
 
@@ -273,8 +289,15 @@ async function failOverEmptiedMasters(
   let current = cluster;
   for (const [index, shard] of cluster.shards.entries()) {
     const master = masterOf(shard);
-    const why = master ? dataLost(master, byId.get(master.id), previous) : null;
-    if (!master || !why) continue;
+    const lost = master ? dataLost(master, byId.get(master.id), previous) : null;
+    if (!master || !lost) continue;
+    const why = lost.why;
+    if (lost.kind === "unknown") {
+      // Kept from the repair push too; the next round that reads its INFO decides.
+      keepAway.add(master.id);
+      blocked[String(index)] = why;
+      continue;
+    }
     try {
       const result = await failoverShard(
         deps,
@@ -287,7 +310,8 @@ async function failOverEmptiedMasters(
           failures: 0,
           knowledge: dataKnowledgeFrom(state, master.id),
         },
-        { fence },
+        // The set grows as later shards are judged: one judged before this push is spared.
+        { fence, keepAway },
       );
       current = result.cluster;
       done.push({
@@ -665,7 +689,16 @@ export async function probeCluster(
     blocked = emptied.blocked;
     if (!state.safe_mode) {
       held();
-      const outcome = await failOverDeadMasters(deps, ns, name, current, state, settings, fence);
+      const outcome = await failOverDeadMasters(
+        deps,
+        ns,
+        name,
+        current,
+        state,
+        settings,
+        fence,
+        emptied.keepAway,
+      );
       current = outcome.cluster;
       failovers = [...failovers, ...outcome.done];
       blocked = { ...blocked, ...outcome.blocked };

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { masterOf, ProbeState } from "../../lib/model/index.js";
 import { listHistory } from "../../lib/ops/index.js";
 import { eventually, type Harness, startHarness } from "../support/harness.js";
-import { type TestNode, writeKeys } from "../support/nodes.js";
+import { type TestNode, usingRealKvrocks, writeKeys } from "../support/nodes.js";
 import { converged, round, rounds } from "./helpers.js";
 import { spawnProbe } from "./process.js";
 
@@ -83,6 +83,75 @@ describe("a master that comes back empty", () => {
     await rounds(h, 2);
     await eventually(async () => (await keysHeld(master).catch(() => -1)) === KEYS, 30_000, 200);
     expect(await keysHeld(replica)).toBe(KEYS);
+  }, 120_000);
+
+  // A node restarted with its data but without nodes.conf answers not initialized; only its
+  // INFO tells it from an emptied one. An INFO that does not answer in time (a loaded host)
+  // is no evidence of emptiness: failed over on it, a master holding every key was demoted
+  // without down-after or quorum, and its writes not yet on the replica would be lost when
+  // it full-syncs from the new master. Simulator only: a real node's INFO cannot be delayed
+  // alone.
+  it.skipIf(usingRealKvrocks())(
+    "restarted with its data but without nodes.conf, and its INFO unread, is neither failed over nor pushed until INFO answers",
+    async () => {
+      const before = await h.cluster("e", "c");
+      const sim = master.sim!;
+      await sim.stop();
+      sim.kvrocks.persistTopology(true);
+      await sim.start();
+      const execute = sim.kvrocks.execute.bind(sim.kvrocks);
+      let slowInfo = true;
+      sim.kvrocks.execute = ((session, args) => {
+        const reply = execute(session, args);
+        if (!slowInfo || String(args[0]).toUpperCase() !== "INFO") return reply;
+        return new Promise((r) => setTimeout(() => r(reply), 1500));
+      }) as typeof sim.kvrocks.execute;
+
+      const first = await round(h);
+      expect(first.failovers).toBe(0);
+      expect((await h.cluster("e", "c")).version).toBe(before.version);
+      expect(masterOf((await h.cluster("e", "c")).shards[0]!)!.addr).toBe(master.addr);
+
+      // Once INFO answers (sequence > 0), it is pushed back as the master it was, every key kept.
+      slowInfo = false;
+      await rounds(h, 2);
+      const after = await h.cluster("e", "c");
+      expect(masterOf(after.shards[0]!)!.addr).toBe(master.addr);
+      expect(await listHistory(h.runtime.store, "e", "c")).toEqual([]);
+      expect(await converged(nodes, after)).toEqual([]);
+      expect(await keysHeld(master)).toBe(KEYS);
+    },
+    120_000,
+  );
+
+  // Kept away from the repair push, the emptied master was still sent the topology by a
+  // failover of another shard in the same round (it pushes to every node): made master of its
+  // shard at sequence 0, its replica would full-sync the emptiness once back.
+  it("with no replica to promote, is not made master by another shard's failover in the same round", async () => {
+    const four = await h.startTestNodes(4);
+    await h.createCluster("e", "d", four, 2);
+    const start = await h.cluster("e", "d");
+    const at = (addr: string) => four.find((n) => n.addr === addr)!;
+    const emptied = at(masterOf(start.shards[0]!)!.addr);
+    const itsReplica = at(start.shards[0]!.nodes.find((n) => n.role === "slave")!.addr);
+    const dead = at(masterOf(start.shards[1]!)!.addr);
+    let written = 0;
+    for (let i = 0; written < 20; i++)
+      if ((await emptied.call("SET", `d-${i}`, "v").catch(() => null)) === "OK") written++;
+    const held = await sequenceOf(emptied);
+    await eventually(async () => (await sequenceOf(itsReplica)) >= held, 30_000, 100);
+    await round(h);
+    // Shard 1's master dies; shard 0's replica is stopped (nothing to promote there).
+    await dead.kill();
+    await itsReplica.kill();
+    await rounds(h, 2);
+    await emptied.restartEmpty();
+
+    const third = await round(h);
+    expect(third.failovers).toBe(1);
+    const after = await h.cluster("e", "d");
+    expect(masterOf(after.shards[1]!)!.addr).not.toBe(dead.addr);
+    await expect(emptied.call("CLUSTER", "NODES")).rejects.toThrow(/not initialized/);
   }, 120_000);
 
   it("with no replica holding the data, is neither failed over nor made master again", async () => {
