@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseClusterInfo } from "../../lib/kvrocks/index.js";
 import { formatSlotRanges } from "../../lib/slots/index.js";
 import { eventually, type Harness, startHarness } from "../support/harness.js";
+import type { TestNode } from "../support/nodes.js";
 import { loadNodes, slotsOf, tagsForSlots, testMaster, valueOn } from "./helpers.js";
 
 let h: Harness;
@@ -63,6 +64,58 @@ describe("a migration completed between a change's commit and its push", () => {
     expect(formatSlotRanges(after.shards[1]!.slot_ranges)).toEqual(["650-660", "8192-16383"]);
     expect(after.shards[0]!.migrating_slot).toBeNull();
     // The nodes took that: the target serves the range, and takes writes to it.
+    const dst = testMaster(nodes, after, 1);
+    for (const k of keys) expect(await valueOn(dst, k), k).toBe(data.get(k));
+    expect(await dst.call("SET", keys[0]!, "new")).toBe("OK");
+  });
+});
+
+describe("a node taken over with force while a migration runs", () => {
+  it("is added with a push that folds the migration completed after the commit", async () => {
+    const nodes = await h.startTestNodes(3, {
+      config: { "migrate-speed": "5" },
+      simulator: { migrationDelayMs: 3000 },
+    });
+    const [a, b, left] = nodes as [TestNode, TestNode, TestNode];
+    // A node a deleted cluster left initialised: adding it needs force, and its first push
+    // may take it over.
+    await h.createCluster(NS, "gone", [left], 1);
+    expect((await h.request("DELETE", api("gone"))).status).toBe(204);
+    const cluster = await h.createCluster(NS, "b2", [a, b], 1);
+    const tags = [...tagsForSlots(slotsOf(["650-660"])).values()];
+    const keys = tags.flatMap((t) => [`{${t}}:a`, `{${t}}:b`]);
+    const data = await loadNodes([a, b], cluster, keys);
+    const src = testMaster([a, b], cluster, 0);
+
+    const res = await h.request("POST", `${api("b2")}/migrate`, { target: 1, slot: "650-660" });
+    expect(res.status, res.text).toBe(202);
+
+    let held = false;
+    h.runtime.ops.beforePush = async () => {
+      h.runtime.ops.beforePush = undefined;
+      held = true;
+      await eventually(
+        async () =>
+          parseClusterInfo(String(await src.call("CLUSTER", "INFO"))).migrating?.state ===
+          "success",
+        30_000,
+        50,
+      );
+    };
+    try {
+      const added = await h.request("POST", `${api("b2")}/shards/1/nodes`, {
+        addr: left.addr,
+        role: "slave",
+        force: true,
+      });
+      expect(added.status, added.text).toBe(201);
+    } finally {
+      h.runtime.ops.beforePush = undefined;
+    }
+    expect(held).toBe(true);
+
+    const after = await h.cluster(NS, "b2");
+    expect(formatSlotRanges(after.shards[1]!.slot_ranges)).toEqual(["650-660", "8192-16383"]);
     const dst = testMaster(nodes, after, 1);
     for (const k of keys) expect(await valueOn(dst, k), k).toBe(data.get(k));
     expect(await dst.call("SET", keys[0]!, "new")).toBe("OK");
