@@ -6,7 +6,7 @@ import type { Cluster, ClusterNode, NodeRole } from "../model/index.js";
 import { allNodes, canonicalAddr, masterOf } from "../model/index.js";
 import type { SlotRange } from "../slots/index.js";
 import type { ClusterUpdate, ClusterUpdateFn, Fence } from "../store/index.js";
-import type { PushResult } from "../topology/index.js";
+import type { PushOptions, PushResult } from "../topology/index.js";
 import { assertNodesMayJoin } from "./checks.js";
 import {
   recordsMigration,
@@ -100,10 +100,13 @@ export async function pushCommitted(
   deps: OpsDeps,
   ns: string,
   committed: Cluster,
-  options: CommitOptions & { takeOver?: ReadonlySet<string> } = {},
+  options: CommitOptions & Pick<PushOptions, "takeOver" | "only"> = {},
 ): Promise<{ cluster: Cluster; push: PushResult[] }> {
   let cluster = committed;
-  const pushOptions = options.takeOver ? { takeOver: options.takeOver } : {};
+  const pushOptions = {
+    ...(options.takeOver ? { takeOver: options.takeOver } : {}),
+    ...(options.only ? { only: options.only } : {}),
+  };
   await deps.beforePush?.(ns, cluster);
   const refold = async () =>
     (await updateTopology(deps, ns, cluster.name, (c) => c, options)).cluster;
