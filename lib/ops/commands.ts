@@ -204,7 +204,18 @@ export async function sendNodeCommand(
             timeoutMs: deps.nodeTimeoutMs,
             maxReplyBytes: COMMAND_REPLY_MAX_BYTES,
           },
-          (client) => client.call(...asSent(request.args)),
+          async (client) => {
+            // Asked first, as before every push: the stored address may name another
+            // cluster's node (an alias such as 0.0.0.0, a hand edit, upstream's controller),
+            // and the command would run there with this cluster's token.
+            const id = await client.myId();
+            if (id !== node.id) {
+              throw new Error(
+                `answers as node ${id || "(no id yet)"}, not as ${node.id}: command not sent`,
+              );
+            }
+            return client.call(...asSent(request.args));
+          },
         );
         return { ...base, ok: true, reply: toReply(reply, request.args, secrets) };
       } catch (err) {

@@ -102,9 +102,9 @@ async function assertNoKeysLeftBehind(
   source: number,
   ranges: readonly SlotRange[],
   tasks: readonly Task[],
+  how = "Move them with data (slot_only: false), or send force: true to move the slots alone",
 ): Promise<void> {
   const what = ranges.map(formatSlotRange).join(",");
-  const how = "Move them with data (slot_only: false), or send force: true to move the slots alone";
   const master = masterOf(shardAt(cluster, source));
   const presence: KeyPresence = master
     ? await keysInSlots(deps, master, ranges)
@@ -227,6 +227,9 @@ function checkScale(cluster: Cluster, request: ScaleRequest): void {
   });
 }
 
+const SCALE_WITH_DATA =
+  "Scale without slot_only, or move these slots with migrate slot_only and force: true first";
+
 /** Moves and removals applied to the topology at once: the slot-only scale. */
 function withPlanApplied(cluster: Cluster, moves: PlannedMove[], removeIds: string[][]): Cluster {
   let next = cluster;
@@ -247,11 +250,10 @@ export async function scaleCluster(
 ): Promise<ScaleOutcome> {
   const stored = await deps.store.getCluster(ns, cl);
   checkScale(stored.cluster, request);
-  const active = (await listTaskDocs(deps.store, ns, cl)).filter((d) => isActive(d.task));
+  const history = (await listTaskDocs(deps.store, ns, cl)).map((d) => d.task);
+  const active = history.filter(isActive);
   if (active.length > 0 && !request.dryRun) {
-    throw conflict(
-      `cannot scale while tasks are active: ${active.map((d) => d.task.id).join(", ")}`,
-    );
+    throw conflict(`cannot scale while tasks are active: ${active.map((t) => t.id).join(", ")}`);
   }
   const now = deps.now();
   const removed = new Set(request.removeShards);
@@ -259,6 +261,16 @@ export async function scaleCluster(
   const planned = planBalance(withNew, removed);
   const plan = planJson(planned, request.addShards.length, request.removeShards);
   if (request.dryRun) return { plan, tasks: [], cluster: stored.cluster };
+  // A slot-only scale moves slots without their keys, and scale in then drops the drained
+  // shards' nodes: refused, before anything is added, when a source holds keys in what it
+  // gives (the same check as a slot-only migrate; this request's `force` is a take-over).
+  const leavesKeys = (moves: readonly PlannedMove[], on: Cluster) =>
+    Promise.all(
+      moves.map((m) =>
+        assertNoKeysLeftBehind(deps, on, m.source, m.ranges, history, SCALE_WITH_DATA),
+      ),
+    );
+  if (request.slotOnly) await leavesKeys(planned, withNew);
 
   let cluster = stored.cluster;
   if (request.addShards.length > 0) {
@@ -304,6 +316,12 @@ export async function scaleCluster(
 
   if (request.slotOnly) {
     if (moves.length === 0 && removeIds.length === 0) return { plan, tasks: [], cluster };
+    // Planned again on what was stored: a move not checked above is checked now.
+    const checked = new Set(planned.map((m) => JSON.stringify(m)));
+    await leavesKeys(
+      moves.filter((m) => !checked.has(JSON.stringify(m))),
+      cluster,
+    );
     for (const m of moves) await prepareSlotOnlyTarget(deps, cluster, m.target, m.ranges, false);
     const applied = await changeTopology(deps, ns, cl, (c) => ({
       cluster: withPlanApplied(c, moves, removeIds),

@@ -6,7 +6,7 @@ import type { Cluster, ClusterNode, NodeRole } from "../model/index.js";
 import { allNodes, canonicalAddr, masterOf } from "../model/index.js";
 import type { SlotRange } from "../slots/index.js";
 import type { ClusterUpdate, ClusterUpdateFn, Fence } from "../store/index.js";
-import type { PushResult } from "../topology/index.js";
+import type { PushOptions, PushResult } from "../topology/index.js";
 import { assertNodesMayJoin } from "./checks.js";
 import {
   recordsMigration,
@@ -100,9 +100,13 @@ export async function pushCommitted(
   deps: OpsDeps,
   ns: string,
   committed: Cluster,
-  options: CommitOptions = {},
+  options: CommitOptions & Pick<PushOptions, "takeOver" | "only"> = {},
 ): Promise<{ cluster: Cluster; push: PushResult[] }> {
   let cluster = committed;
+  const pushOptions = {
+    ...(options.takeOver ? { takeOver: options.takeOver } : {}),
+    ...(options.only ? { only: options.only } : {}),
+  };
   await deps.beforePush?.(ns, cluster);
   const refold = async () =>
     (await updateTopology(deps, ns, cluster.name, (c) => c, options)).cluster;
@@ -112,13 +116,13 @@ export async function pushCommitted(
     cluster = await refold();
   }
   assertStillHeld(options.signal);
-  let push = await pushCluster(deps, ns, cluster);
+  let push = await pushCluster(deps, ns, cluster, pushOptions);
   for (let i = 0; i < MAX_REFOLDS; i++) {
     if (recordedMoves(cluster).length === 0) break;
     if ((await completedMoves(deps, ns, cluster)).length === 0) break;
     cluster = await refold();
     assertStillHeld(options.signal);
-    push = await pushCluster(deps, ns, cluster);
+    push = await pushCluster(deps, ns, cluster, pushOptions);
   }
   return { cluster, push };
 }
@@ -200,8 +204,10 @@ export async function changeTopologyJoining<T>(
       .filter((n) => takenOver.has(canonicalAddr(n.addr)))
       .map((n) => n.id),
   );
-  const push = await pushCluster(deps, ns, updated.cluster, { takeOver });
-  return { cluster: updated.cluster, push, result: result as T };
+  // Pushed as every change is (a migration completed since the commit is folded first); a
+  // re-fold's push may take the node over too: it is this request's node.
+  const pushed = await pushCommitted(deps, ns, updated.cluster, { takeOver });
+  return { cluster: pushed.cluster, push: pushed.push, result: result as T };
 }
 
 export async function addShard(

@@ -22,6 +22,7 @@ import {
   ownershipFence,
   putMember,
   revokeLease,
+  revokeLeaseOrThrow,
   type StoreKeys,
   TopologyCache,
 } from "../store/index.js";
@@ -173,12 +174,14 @@ export class ProbeInvocation {
    * old one is revoked first: given up here, it may still live in etcd (a restarted or newly
    * elected etcd leader gives every lease a fresh TTL), and with it our ownership keys,
    * suspicions and votes: clusters no one probes and votes no one stands behind until it
-   * expires. Revoked, they are gone now. Best effort: a revoke that fails (etcd still
-   * unreachable) leaves the grant below to fail too, and the next round revokes again.
+   * expires. Revoked, they are gone now. A revoke that fails (etcd unreachable, an answer
+   * lost) throws before any new lease is taken: the old one stays the one to revoke, so the
+   * next round revokes it again (a new lease beside it would count our clusters as owned
+   * elsewhere until it expired).
    */
   private async renewIfLost(): Promise<boolean> {
     if (!this.keeper.signal.aborted) return false;
-    await revokeLease(this.etcd, this.keeper.lease.id);
+    await revokeLeaseOrThrow(this.etcd, this.keeper.lease.id);
     const keeper = await ProbeInvocation.keep(this.etcd, this.options.ttlSeconds);
     this.keeper = keeper;
     if (this.options.member) await this.register();

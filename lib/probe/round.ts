@@ -25,7 +25,7 @@ import {
   NoCandidateError,
   type OpsDeps,
   PromotionBatch,
-  pushCluster,
+  pushCommitted,
   readTaskDocs,
   recordedMoves,
   recordRefusedFailover,
@@ -415,17 +415,20 @@ async function repairNodes(
       },
       { fence },
     );
-    const pushed = await pushCluster(deps, ns, bumped.cluster, {
+    // Pushed as every committed change is: a migration the nodes completed since the commit
+    // asked them is folded first, or the new version would hand its range back to the source.
+    const pushed = await pushCommitted(deps, ns, bumped.cluster, {
+      fence,
       only: new Set(
         bumped.cluster.shards
           .flatMap((s) => s.nodes.map((n) => n.id))
           .filter((id) => !skip.has(id)),
       ),
     });
-    const repairs = pushed
+    const repairs = pushed.push
       .filter((r) => reasons.has(r.id))
       .map((r) => ({ ...r, reason: reasons.get(r.id)! }));
-    return { repairs, ahead, cluster: bumped.cluster };
+    return { repairs, ahead, cluster: pushed.cluster };
   }
   const repairs = await Promise.all(
     [...reasons].map(([id, reason]) =>

@@ -13,7 +13,13 @@ export {
 export { decodeJson } from "./codec.js";
 export type { CorruptDoc, Doc, DocWriteOptions } from "./docs.js";
 export { type ClusterRef, DEFAULT_PREFIX, ownerString, type StoreKeys, storeKeys } from "./keys.js";
-export { type GrantedLease, grantLease, LeaseKeeper, revokeLease } from "./lease.js";
+export {
+  type GrantedLease,
+  grantLease,
+  LeaseKeeper,
+  revokeLease,
+  revokeLeaseOrThrow,
+} from "./lease.js";
 export {
   type AcquireOptions,
   acquireLock,

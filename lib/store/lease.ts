@@ -2,7 +2,7 @@
 // gives no deadline on renewals and keeps the process alive; here each renewal is one
 // short call with a deadline, the only timer is unref'd, and the holder learns of a loss
 // through an AbortSignal.
-import type { Etcd3 } from "etcd3";
+import { type Etcd3, EtcdLeaseInvalidError } from "etcd3";
 import { conflict, type KvcError, unavailable } from "../errors.js";
 import { toStoreError } from "./client.js";
 
@@ -24,6 +24,19 @@ export async function grantLease(etcd: Etcd3, ttlSeconds: number): Promise<Grant
     const res = await etcd.leaseClient.leaseGrant({ TTL: ttlSeconds });
     return { id: res.ID, ttlMs: Number(res.TTL) * 1000, sentAt };
   } catch (err) {
+    throw toStoreError(err);
+  }
+}
+
+/**
+ * Revokes `id`, or throws (as a store error) unless etcd answered that it is gone: the caller
+ * must not go on as if the lease were gone when it may live on.
+ */
+export async function revokeLeaseOrThrow(etcd: Etcd3, id: string): Promise<void> {
+  try {
+    await etcd.leaseClient.leaseRevoke({ ID: id });
+  } catch (err) {
+    if (err instanceof EtcdLeaseInvalidError) return; // expired or revoked already
     throw toStoreError(err);
   }
 }

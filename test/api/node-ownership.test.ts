@@ -165,6 +165,44 @@ describe("another namespace's node, under another spelling of its address", () =
       .put(h.runtime.store.keys.cluster("attacker", "a"))
       .value(JSON.stringify(clusterToJson(stored)));
   });
+
+  it("relays no command to a node that answers as another cluster's node, even when etcd lists it", async () => {
+    const stored = await h.cluster("attacker", "a");
+    const forged: Cluster = structuredClone(stored);
+    const alias = `0.0.0.0:${port(victim)}`;
+    forged.shards[0]!.nodes.push({
+      id: "f".repeat(40),
+      addr: alias,
+      role: "slave",
+      password: "",
+      created_at: 0,
+    });
+    await h.etcd
+      .put(h.runtime.store.keys.cluster("attacker", "a"))
+      .value(JSON.stringify(clusterToJson(forged)));
+    try {
+      for (const command of [
+        ["GET", "key:1"],
+        ["DEL", "key:2"],
+      ]) {
+        const res = await h.request(
+          "POST",
+          `${V1}/attacker/clusters/a/commands`,
+          { command, node: alias },
+          ATTACKER,
+        );
+        expect(res.status, res.text).toBe(200);
+        const [result] = res.body.data.results;
+        expect(result, JSON.stringify(result)).toMatchObject({ ok: false });
+        expect(result.error).toMatch(/answers as/);
+      }
+      expect(await countKeys(victim)).toBe(KEYS);
+    } finally {
+      await h.etcd
+        .put(h.runtime.store.keys.cluster("attacker", "a"))
+        .value(JSON.stringify(clusterToJson(stored)));
+    }
+  });
 });
 
 describe("a node left initialised by a cluster no longer stored", () => {

@@ -181,6 +181,28 @@ describe("a slot-only move of slots whose keys never moved", () => {
   });
 });
 
+describe("a slot-only scale", () => {
+  it("is refused (409) when a shard it empties holds keys, and leaves the cluster as it was", async () => {
+    const nodes = await h.startTestNodes(2);
+    const cluster = await h.createCluster(NS, "sc1", nodes, 1);
+    // A key in each shard's slots: scaling in shard 1 slot-only would hand its slots to
+    // shard 0 without the key and remove the shard's nodes.
+    const shard1Slot = cluster.shards[1]!.slot_ranges[0]!.start;
+    const written = await loadNodes(nodes, cluster, [key(10), key(shard1Slot)]);
+    expect(written.size).toBe(2);
+
+    const refused = await h.request("POST", `${api("sc1")}/scale`, {
+      remove_shards: [1],
+      slot_only: true,
+    });
+    expect(refused.status, refused.text).toBe(409);
+    expect(refused.body.error.message).toContain(key(shard1Slot));
+    const after = await h.cluster(NS, "sc1");
+    expect(after.version).toBe(cluster.version);
+    expect(after.shards).toHaveLength(2);
+  });
+});
+
 describe("a move repeated over a target's old import lines", () => {
   it("is not completed from the target's success left by the first move", async () => {
     // Two shards of master + replica; a password, so a source's migration link waits for

@@ -54,4 +54,35 @@ describe("a probe invocation's lost lease", () => {
       await invocation.end();
     }
   }, 60_000);
+
+  it("is revoked by the next round when the first revoke failed, before a new lease is used", async () => {
+    const ref = { namespace: "lease", cluster: "c" };
+    const invocation: ProbeInvocation = await startInvocation(probeDeps(h), h.settings, true);
+    const leases = h.etcd.leaseClient;
+    const revoke = leases.leaseRevoke;
+    try {
+      expect((await invocation.plan([ref])).mine).toHaveLength(1);
+      const old = invocation.lease;
+      await etcd.kill(0);
+      await eventually(() => invocation.signal.aborted, 15_000, 50);
+      await etcd.restart(0);
+
+      // The revoke's answer is lost (a dropped connection): the old lease may live on.
+      let failed = 0;
+      leases.leaseRevoke = async () => {
+        failed++;
+        leases.leaseRevoke = revoke;
+        throw new Error("14 UNAVAILABLE: connection dropped");
+      };
+      await expect(invocation.plan([ref])).rejects.toThrow(/UNAVAILABLE/);
+      expect(failed).toBe(1);
+      const plan = await invocation.plan([ref]);
+      expect(invocation.lease).not.toBe(old);
+      expect(await leaseAlive(old)).toBe(false);
+      expect(plan.mine.map((m) => m.ref)).toEqual([ref]);
+    } finally {
+      leases.leaseRevoke = revoke;
+      await invocation.end();
+    }
+  }, 60_000);
 });
