@@ -38,6 +38,24 @@ export interface CommitOptions {
   signal?: AbortSignal;
   /** Told which completed migrations the change folded in. */
   onFolded?: (moves: FoldedMove[]) => void;
+  /** An operator's change: refused (409) while a planned switchover of the cluster is under way. */
+  unlessSwitchover?: boolean;
+}
+
+/** What an operator's change commits with: see `unlessSwitchover`. */
+const OPERATOR: CommitOptions = { unlessSwitchover: true };
+
+/**
+ * Refuses a push of the stored topology while a planned switchover is under way. Asked after
+ * the topology was read: a switchover begun since committed after that read, so what is pushed
+ * is older than its commit and the nodes that have it ignore it.
+ */
+async function assertNoSwitchover(deps: OpsDeps, ns: string, name: string): Promise<void> {
+  if (await deps.store.switchoverUnderWay(ns, name)) {
+    throw conflict(
+      `a planned switchover of cluster ${ns}/${name} is under way: retry once it has ended`,
+    );
+  }
 }
 
 /** Throws `conflict` once the caller's lock is lost: no node side effect after that. */
@@ -66,7 +84,7 @@ export async function updateTopology(
       folded = await completedMoves(deps, ns, current);
       return fn(withMovesFolded(current, folded));
     },
-    { fence: options.fence },
+    { fence: options.fence, unlessSwitchover: options.unlessSwitchover },
   );
   if (folded.length > 0) {
     options.onFolded?.(folded);
@@ -160,7 +178,7 @@ export async function changeTopology<T>(
   ns: string,
   name: string,
   compute: (cluster: Cluster) => { cluster: Cluster; result: T },
-  options: CommitOptions = {},
+  options: CommitOptions = OPERATOR,
 ): Promise<Changed<T>> {
   let result: T | undefined;
   const updated = await updateTopology(
@@ -194,11 +212,17 @@ export async function changeTopologyJoining<T>(
 ): Promise<Changed<T>> {
   if (takenOver.size === 0) return changeTopology(deps, ns, name, compute);
   let result: T | undefined;
-  const updated = await updateTopology(deps, ns, name, (current) => {
-    const next = compute(current);
-    result = next.result;
-    return next.cluster;
-  });
+  const updated = await updateTopology(
+    deps,
+    ns,
+    name,
+    (current) => {
+      const next = compute(current);
+      result = next.result;
+      return next.cluster;
+    },
+    OPERATOR,
+  );
   const takeOver = new Set(
     allNodes(updated.cluster)
       .filter((n) => takenOver.has(canonicalAddr(n.addr)))
@@ -386,10 +410,11 @@ export async function syncCluster(
   ns: string,
   name: string,
   force: boolean,
-  options: CommitOptions = {},
+  options: CommitOptions = OPERATOR,
 ): Promise<PushResult[]> {
   if (!force) {
     const { cluster } = await foldCompletedMigrations(deps, ns, name, options);
+    await assertNoSwitchover(deps, ns, name);
     assertStillHeld(options.signal);
     return pushCluster(deps, ns, cluster);
   }
@@ -437,6 +462,7 @@ export async function syncNode(
   const found = allNodes(stored).find((n) => canonicalAddr(n.addr) === addr || n.id === node);
   if (!found) throw notFound(`node ${node} is not in cluster ${ns}/${name}`);
   if (force) return syncCluster(deps, ns, name, true);
-  const { cluster } = await foldCompletedMigrations(deps, ns, name);
+  const { cluster } = await foldCompletedMigrations(deps, ns, name, OPERATOR);
+  await assertNoSwitchover(deps, ns, name);
   return pushCluster(deps, ns, cluster, { only: new Set([found.id]) });
 }
