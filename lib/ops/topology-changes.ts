@@ -172,14 +172,14 @@ export async function foldCompletedMigrations(
   return { cluster: pushed.cluster, folded, push: pushed.push };
 }
 
-/** The shape of every topology change: commit through `updateTopology`, then push. */
-export async function changeTopology<T>(
+/** Commits what `compute` makes of the stored topology, through `updateTopology`. */
+async function commitComputed<T>(
   deps: OpsDeps,
   ns: string,
   name: string,
   compute: (cluster: Cluster) => { cluster: Cluster; result: T },
-  options: CommitOptions = OPERATOR,
-): Promise<Changed<T>> {
+  options: CommitOptions,
+): Promise<{ updated: ClusterUpdate; result: T }> {
   let result: T | undefined;
   const updated = await updateTopology(
     deps,
@@ -192,8 +192,20 @@ export async function changeTopology<T>(
     },
     options,
   );
+  return { updated, result: result as T };
+}
+
+/** The shape of every topology change: commit through `updateTopology`, then push. */
+export async function changeTopology<T>(
+  deps: OpsDeps,
+  ns: string,
+  name: string,
+  compute: (cluster: Cluster) => { cluster: Cluster; result: T },
+  options: CommitOptions = OPERATOR,
+): Promise<Changed<T>> {
+  const { updated, result } = await commitComputed(deps, ns, name, compute, options);
   const pushed = await pushCommitted(deps, ns, updated.cluster, options);
-  return { cluster: pushed.cluster, push: pushed.push, result: result as T };
+  return { cluster: pushed.cluster, push: pushed.push, result };
 }
 
 /**
@@ -211,18 +223,7 @@ export async function changeTopologyJoining<T>(
   takenOver: ReadonlySet<string>,
 ): Promise<Changed<T>> {
   if (takenOver.size === 0) return changeTopology(deps, ns, name, compute);
-  let result: T | undefined;
-  const updated = await updateTopology(
-    deps,
-    ns,
-    name,
-    (current) => {
-      const next = compute(current);
-      result = next.result;
-      return next.cluster;
-    },
-    OPERATOR,
-  );
+  const { updated, result } = await commitComputed(deps, ns, name, compute, OPERATOR);
   const takeOver = new Set(
     allNodes(updated.cluster)
       .filter((n) => takenOver.has(canonicalAddr(n.addr)))
@@ -230,8 +231,8 @@ export async function changeTopologyJoining<T>(
   );
   // Pushed as every change is (a migration completed since the commit is folded first); a
   // re-fold's push may take the node over too: it is this request's node.
-  const pushed = await pushCommitted(deps, ns, updated.cluster, { takeOver });
-  return { cluster: pushed.cluster, push: pushed.push, result: result as T };
+  const pushed = await pushCommitted(deps, ns, updated.cluster, { ...OPERATOR, takeOver });
+  return { cluster: pushed.cluster, push: pushed.push, result };
 }
 
 export async function addShard(
