@@ -57,13 +57,29 @@ export class StackProcess {
 
 /** `count` consecutive free ports. */
 export async function freePortRange(count: number): Promise<number> {
+  // Below the kernel's ephemeral range: a port in it that is free when checked can still be
+  // taken, before the stack listens, as the source port of any outgoing connection on the
+  // machine (CI failed so under load: EADDRINUSE on a node port checked free moments before).
+  const ephemeralFrom = ephemeralPortsFrom();
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const base = 20_000 + Math.floor(Math.random() * (ephemeralFrom - 20_000 - count));
     let free = true;
     for (let p = base; p < base + count && free; p++) free = !(await portInUse(p));
     if (free) return base;
   }
   throw new Error("no free port range");
+}
+
+/** The first port the kernel hands out as a source port (Linux; 32768 where unreadable). */
+function ephemeralPortsFrom(): number {
+  try {
+    const first = Number(
+      readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").split(/\s+/)[0],
+    );
+    return Number.isInteger(first) && first > 21_000 ? first : 32_768;
+  } catch {
+    return 32_768;
+  }
 }
 
 /** Processes whose environment carries a stack's marker (KVC_LOCAL_STACK=<dir>). */
