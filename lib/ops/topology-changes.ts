@@ -38,24 +38,6 @@ export interface CommitOptions {
   signal?: AbortSignal;
   /** Told which completed migrations the change folded in. */
   onFolded?: (moves: FoldedMove[]) => void;
-  /** An operator's change: refused (409) while a planned switchover of the cluster is under way. */
-  unlessSwitchover?: boolean;
-}
-
-/** What an operator's change commits with: see `unlessSwitchover`. */
-const OPERATOR: CommitOptions = { unlessSwitchover: true };
-
-/**
- * Refuses a push of the stored topology while a planned switchover is under way. Asked after
- * the topology was read: a switchover begun since committed after that read, so what is pushed
- * is older than its commit and the nodes that have it ignore it.
- */
-async function assertNoSwitchover(deps: OpsDeps, ns: string, name: string): Promise<void> {
-  if (await deps.store.switchoverUnderWay(ns, name)) {
-    throw conflict(
-      `a planned switchover of cluster ${ns}/${name} is under way: retry once it has ended`,
-    );
-  }
 }
 
 /** Throws `conflict` once the caller's lock is lost: no node side effect after that. */
@@ -84,7 +66,7 @@ export async function updateTopology(
       folded = await completedMoves(deps, ns, current);
       return fn(withMovesFolded(current, folded));
     },
-    { fence: options.fence, unlessSwitchover: options.unlessSwitchover },
+    { fence: options.fence },
   );
   if (folded.length > 0) {
     options.onFolded?.(folded);
@@ -201,7 +183,7 @@ export async function changeTopology<T>(
   ns: string,
   name: string,
   compute: (cluster: Cluster) => { cluster: Cluster; result: T },
-  options: CommitOptions = OPERATOR,
+  options: CommitOptions = {},
 ): Promise<Changed<T>> {
   const { updated, result } = await commitComputed(deps, ns, name, compute, options);
   const pushed = await pushCommitted(deps, ns, updated.cluster, options);
@@ -223,7 +205,7 @@ export async function changeTopologyJoining<T>(
   takenOver: ReadonlySet<string>,
 ): Promise<Changed<T>> {
   if (takenOver.size === 0) return changeTopology(deps, ns, name, compute);
-  const { updated, result } = await commitComputed(deps, ns, name, compute, OPERATOR);
+  const { updated, result } = await commitComputed(deps, ns, name, compute, {});
   const takeOver = new Set(
     allNodes(updated.cluster)
       .filter((n) => takenOver.has(canonicalAddr(n.addr)))
@@ -231,7 +213,7 @@ export async function changeTopologyJoining<T>(
   );
   // Pushed as every change is (a migration completed since the commit is folded first); a
   // re-fold's push may take the node over too: it is this request's node.
-  const pushed = await pushCommitted(deps, ns, updated.cluster, { ...OPERATOR, takeOver });
+  const pushed = await pushCommitted(deps, ns, updated.cluster, { takeOver });
   return { cluster: pushed.cluster, push: pushed.push, result };
 }
 
@@ -411,11 +393,10 @@ export async function syncCluster(
   ns: string,
   name: string,
   force: boolean,
-  options: CommitOptions = OPERATOR,
+  options: CommitOptions = {},
 ): Promise<PushResult[]> {
   if (!force) {
     const { cluster } = await foldCompletedMigrations(deps, ns, name, options);
-    await assertNoSwitchover(deps, ns, name);
     assertStillHeld(options.signal);
     return pushCluster(deps, ns, cluster);
   }
@@ -463,7 +444,6 @@ export async function syncNode(
   const found = allNodes(stored).find((n) => canonicalAddr(n.addr) === addr || n.id === node);
   if (!found) throw notFound(`node ${node} is not in cluster ${ns}/${name}`);
   if (force) return syncCluster(deps, ns, name, true);
-  const { cluster } = await foldCompletedMigrations(deps, ns, name, OPERATOR);
-  await assertNoSwitchover(deps, ns, name);
+  const { cluster } = await foldCompletedMigrations(deps, ns, name);
   return pushCluster(deps, ns, cluster, { only: new Set([found.id]) });
 }

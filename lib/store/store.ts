@@ -2,7 +2,7 @@
 // what was read, so any number of controller instances can write at once.
 import type { Etcd3, ITxnResponse } from "etcd3";
 import type { z } from "zod";
-import { conflict, errorMessage, exists, forbidden, invalid, notFound } from "../errors.js";
+import { errorMessage, exists, forbidden, invalid, notFound } from "../errors.js";
 import { allNodes, assertClusterValid, Cluster, ResourceName } from "../model/index.js";
 import type { Resolver } from "./addresses.js";
 import { type ClaimPlan, findAddressOwner, planClaims } from "./claims.js";
@@ -42,12 +42,6 @@ export interface WriteOptions {
 export interface UpdateOptions extends WriteOptions {
   /** How many lost races to retry before answering `conflict`; default 5. */
   maxAttempts?: number;
-  /**
-   * Commit only while no planned switchover of the cluster is under way (its marker absent,
-   * compared in the same transaction); `conflict` otherwise. A change built on a switchover's
-   * commit and pushed to every node would promote its new master before it caught up.
-   */
-  unlessSwitchover?: boolean;
 }
 
 export interface StoredCluster {
@@ -372,9 +366,6 @@ export class Store {
       async () => {
         const current = await this.getCluster(ns, name);
         const next = checkCluster(ns, name, await fn(structuredClone(current.cluster)));
-        const marker = options.unlessSwitchover ? this.keys.switchover(ns, name) : null;
-        const switching = (res: ITxnResponse) =>
-          marker !== null && (res.responses[1]?.response_range?.kvs.length ?? 0) > 0;
         const res = await this.commitClaiming(
           () =>
             planClaims(
@@ -386,24 +377,13 @@ export class Store {
               this.options,
             ),
           (claims) => ({
-            compare: [
-              is.modRevision(key, current.revision),
-              ...(marker ? [is.absent(marker)] : []),
-              ...claims.compare,
-            ],
+            compare: [is.modRevision(key, current.revision), ...claims.compare],
             success: [op.put(key, encodeCluster(next)), ...claims.success],
-            failure: [op.get(key), ...(marker ? [op.get(marker)] : [])],
+            failure: [op.get(key)],
             fence: options.fence,
           }),
-          (res) =>
-            res.responses[0]?.response_range?.kvs[0]?.mod_revision === current.revision &&
-            !switching(res),
+          (res) => res.responses[0]?.response_range?.kvs[0]?.mod_revision === current.revision,
         );
-        if (!res.succeeded && switching(res)) {
-          throw conflict(
-            `a planned switchover of cluster ${ns}/${name} is under way: retry once it has ended`,
-          );
-        }
         if (!res.succeeded) return lostRace;
         return committed({
           cluster: next,
