@@ -72,3 +72,62 @@ describe("etcd unreachable", () => {
     }
   });
 });
+
+// A write re-reads and retries when it loses a race, and may lose many while other clusters
+// claim addresses. Its retries are one write to its caller: they share one deadline (the
+// call timeout, from the write's start), so etcd stopping after a second of lost races is
+// reported at that deadline, not one call timeout after the hung call began.
+describe("a write's retries share one deadline", () => {
+  let etcd: EtcdCluster;
+  const timeoutMs = 2000;
+  beforeAll(async () => {
+    etcd = await EtcdCluster.start(1);
+  });
+  afterAll(async () => {
+    etcd?.members[0]?.process?.kill("SIGCONT");
+    await etcd?.stop();
+  });
+
+  async function withStore<T>(run: (store: Store, rival: Store) => Promise<T>): Promise<T> {
+    const client = createEtcd({ endpoints: etcd.endpoints, callTimeoutMs: timeoutMs });
+    const rivalClient = createEtcd({ endpoints: etcd.endpoints, callTimeoutMs: timeoutMs });
+    try {
+      return await run(new Store(client, "/deadline"), new Store(rivalClient, "/deadline"));
+    } finally {
+      closeEtcd(client);
+      closeEtcd(rivalClient);
+    }
+  }
+
+  it("answers unavailable within the call timeout of its start when etcd hangs mid-retries", async () => {
+    await withStore(async (store, rival) => {
+      await store.createNamespace("n");
+      await store.createCluster("n", makeCluster("c", [["10.0.1.1:6666"]]));
+      const started = performance.now();
+      const err = await caught(() =>
+        store.updateCluster(
+          "n",
+          "c",
+          async (c) => {
+            if (performance.now() - started < 1000) {
+              // Lose this attempt's compare: a rival commits while it computes.
+              await rival.updateCluster("n", "c", (r) => ({ ...r, version: r.version + 1 }));
+              await new Promise((r) => setTimeout(r, 150));
+            } else {
+              // etcd hangs (a stalled host, a lost quorum): this attempt's calls get no answer.
+              etcd.members[0]!.process!.kill("SIGSTOP");
+            }
+            return c;
+          },
+          { maxAttempts: 100 },
+        ),
+      );
+      const took = performance.now() - started;
+      etcd.members[0]!.process!.kill("SIGCONT");
+      expect(err.kind).toBe("unavailable");
+      // Due 2 s from its start (the hung call begun at 1 s gets its least, 1 s). With a fresh
+      // deadline for the hung call it would answer at 1 s + 2 s.
+      expect(took).toBeLessThan(timeoutMs + 500);
+    });
+  });
+});
