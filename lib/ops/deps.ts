@@ -3,6 +3,17 @@ import type { Logger } from "../log.js";
 import type { Cluster } from "../model/index.js";
 import type { Store } from "../store/index.js";
 
+/** How long a planned switchover waits for its new master to catch up, unless configured. */
+export const DEFAULT_SWITCHOVER_CATCHUP_MS = 2000;
+
+/**
+ * The longest a planned switchover can hold its marker: its catch-up plus its node calls, and
+ * the marker's lease TTL (a dead controller's marker expires after this).
+ */
+export function switchoverBoundMs(deps: Pick<OpsDeps, "switchoverCatchupMs" | "nodeTimeoutMs">) {
+  return (deps.switchoverCatchupMs ?? DEFAULT_SWITCHOVER_CATCHUP_MS) + 6 * deps.nodeTimeoutMs;
+}
+
 /** What every operation needs; entry points build it once from the config. */
 export interface OpsDeps {
   store: Store;

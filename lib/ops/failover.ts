@@ -6,7 +6,7 @@ import { allNodes, type Cluster, type ClusterNode, masterOf, ProbeState } from "
 import type { Fence } from "../store/index.js";
 import { type PushResult, pushTopology, pushTopologyToNode } from "../topology/index.js";
 import { shardAt, withMasterChanged } from "./compute.js";
-import type { OpsDeps } from "./deps.js";
+import { DEFAULT_SWITCHOVER_CATCHUP_MS, type OpsDeps, switchoverBoundMs } from "./deps.js";
 import { recordHistory } from "./history.js";
 import { logPushFailures } from "./push.js";
 import { updateTopology } from "./topology-changes.js";
@@ -247,8 +247,6 @@ async function knowledgeOf(
     master: state,
   };
 }
-
-export const DEFAULT_SWITCHOVER_CATCHUP_MS = 2000;
 
 async function sequenceOf(node: ClusterNode, timeoutMs: number): Promise<number> {
   const info = await withNode(node.addr, { password: node.password, timeoutMs }, (c) =>
@@ -543,9 +541,8 @@ export async function failoverShard(
 }
 
 async function beginSwitchover(deps: OpsDeps, request: FailoverRequest) {
-  const catchupMs = deps.switchoverCatchupMs ?? DEFAULT_SWITCHOVER_CATCHUP_MS;
   // Past this a dead controller's marker expires and the probe repairs the nodes as usual.
-  const ttlSeconds = Math.ceil((catchupMs + 6 * deps.nodeTimeoutMs) / 1000) + 1;
+  const ttlSeconds = Math.ceil(switchoverBoundMs(deps) / 1000) + 1;
   const marker = await deps.store.beginSwitchover(request.ns, request.cluster, ttlSeconds);
   if (!marker) throw conflict(`a switchover of cluster ${request.cluster} is already under way`);
   return marker;

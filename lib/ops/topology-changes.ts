@@ -22,7 +22,7 @@ import {
 } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
 import { completedMoves, type FoldedMove, recordedMoves, withMovesFolded } from "./fold.js";
-import { pushCluster } from "./push.js";
+import { latestAfterSwitchover, pushCluster } from "./push.js";
 import { assertNoActiveTasks } from "./tasks.js";
 import { assertKvrocksVersions } from "./versions.js";
 
@@ -102,12 +102,19 @@ export async function pushCommitted(
   committed: Cluster,
   options: CommitOptions & Pick<PushOptions, "takeOver" | "only"> = {},
 ): Promise<{ cluster: Cluster; push: PushResult[] }> {
-  let cluster = committed;
   const pushOptions = {
     ...(options.takeOver ? { takeOver: options.takeOver } : {}),
     ...(options.only ? { only: options.only } : {}),
   };
-  await deps.beforePush?.(ns, cluster);
+  await deps.beforePush?.(ns, committed);
+  const latest = await latestAfterSwitchover(deps, ns, committed);
+  if (!latest) {
+    deps.log
+      .child({ namespace: ns, cluster: committed.name, version: committed.version })
+      .warn("push: left to the next probe round (a switchover is under way or etcd is unreadable)");
+    return { cluster: committed, push: [] };
+  }
+  let cluster = latest;
   const refold = async () =>
     (await updateTopology(deps, ns, cluster.name, (c) => c, options)).cluster;
   for (let i = 0; i < MAX_REFOLDS; i++) {

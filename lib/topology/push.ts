@@ -28,6 +28,11 @@ export interface PushOptions {
    * added it with `force` to take over a node a cluster no longer stored left initialised.
    */
   takeOver?: ReadonlySet<string>;
+  /**
+   * Masters recorded as holding data (the probe's `masters_with_data`): one of them found at
+   * sequence 0 has lost its data and is not made master again (`assertNotEmptiedMaster`).
+   */
+  heldData?: ReadonlySet<string>;
 }
 
 /**
@@ -67,6 +72,48 @@ async function assertPushable(
   );
 }
 
+/**
+ * Throws when `node` would be made master of slots while it holds nothing (sequence 0: a
+ * restart on an empty data dir, with or without its nodes.conf) though it held data: recorded
+ * so by the probe (`heldData`), or a replica of its shard holds data now. Made master, it
+ * would serve the slots empty and its replicas would full-sync the emptiness. The probe fails
+ * such a master over at once (`failOverEmptiedMasters`) or keeps it away when nothing can
+ * take over; every other push (an API change, a failover of another shard) must leave it
+ * alone too. A replica that does not answer is no evidence; all at sequence 0 is a new cluster.
+ */
+async function assertNotEmptiedMaster(
+  client: KvrocksClient,
+  cluster: Cluster,
+  node: ClusterNode,
+  options: PushOptions,
+): Promise<void> {
+  const shard = cluster.shards.find((s) => s.nodes.some((n) => n.id === node.id));
+  if (!shard || node.role !== "master" || shard.slot_ranges.length === 0) return;
+  const replicas = shard.nodes.filter((n) => n.id !== node.id);
+  const recorded = options.heldData?.has(node.id) ?? false;
+  if (!recorded && replicas.length === 0) return;
+  if ((await client.replicationInfo()).sequence > 0) return;
+  if (recorded) {
+    throw new Error(
+      "answers at sequence 0 though it was recorded holding data: not made master, it has lost its data",
+    );
+  }
+  const held = await Promise.all(
+    replicas.map((r) =>
+      withNode(r.addr, { password: r.password, timeoutMs: options.timeoutMs }, async (c) => ({
+        addr: r.addr,
+        sequence: (await c.replicationInfo()).sequence,
+      })).catch(() => null),
+    ),
+  );
+  const fuller = held.find((r) => r !== null && r.sequence > 0);
+  if (fuller) {
+    throw new Error(
+      `answers at sequence 0 while its replica ${fuller.addr} holds data (sequence ${fuller.sequence}): not made master, it has lost its data`,
+    );
+  }
+}
+
 export async function pushTopologyToNode(
   cluster: Cluster,
   node: ClusterNode,
@@ -80,6 +127,7 @@ export async function pushTopologyToNode(
   try {
     await withNode(node.addr, clientOptions, async (client) => {
       await assertPushable(client, cluster, node, options.takeOver?.has(node.id) ?? false);
+      await assertNotEmptiedMaster(client, cluster, node, options);
       await client.setNodeId(node.id);
       await client.setNodes(text, cluster.version, options.force ?? false);
     });

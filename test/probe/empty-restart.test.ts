@@ -154,6 +154,32 @@ describe("a master that comes back empty", () => {
     await expect(emptied.call("CLUSTER", "NODES")).rejects.toThrow(/not initialized/);
   }, 120_000);
 
+  // Kept away from the probe's pushes (its replica is down: nothing to promote), the emptied
+  // master was still sent the topology by an API change (it pushes to every node): made master
+  // of its slots at sequence 0, it served them empty, and its replica would full-sync the
+  // emptiness once back. A push never makes a master recorded as holding data (or whose
+  // replica holds data) master again at sequence 0.
+  it.each(["restartEmpty", "restartWithoutData"] as const)(
+    "(%s) with no replica to promote, is not made master again by an API change",
+    async (how) => {
+      const [spare] = await h.startTestNodes(1);
+      await replica.kill();
+      await master[how]();
+      const versionBefore = Number(await master.call("CLUSTERX", "VERSION"));
+      const blocked = await round(h);
+      expect(blocked.failovers).toBe(0);
+      const added = await h.request("POST", "/api/v1/namespaces/e/clusters/c/shards/0/nodes", {
+        addr: spare!.addr,
+        role: "slave",
+      });
+      expect(added.status, added.text).toBe(201);
+      expect((await h.cluster("e", "c")).version).toBeGreaterThan(versionBefore);
+      // Not told anything: still uninitialized, or on the version it restarted with.
+      expect(Number(await master.call("CLUSTERX", "VERSION"))).toBe(versionBefore);
+    },
+    120_000,
+  );
+
   it("with no replica holding the data, is neither failed over nor made master again", async () => {
     // The replica is emptied too (replaced): nobody has the data; the empty master is left
     // uninitialized, not pushed as master, and health says why.

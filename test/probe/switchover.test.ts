@@ -331,3 +331,57 @@ it.skipIf(usingRealKvrocks())(
   },
   60_000,
 );
+
+// Simulator only, as above. An API change committed while a switchover waits for its new
+// master (here: a node added to the switching shard) used to push its topology, built on the
+// switch, to every node: the new master became master before it had caught up. Its push now
+// waits for the switchover to end, then sends the latest topology.
+it.skipIf(usingRealKvrocks())(
+  "an API change during the switchover does not promote its new master before it catches up",
+  async () => {
+    const start = await h.cluster("s", "c");
+    const master = nodes.find((n) => n.addr === masterOf(start.shards[0]!)!.addr)!;
+    for (let i = 0; i < 10; i++) await master.call("SET", `k${i}`, "v");
+    const replica = await replicaOf();
+    replica.sim!.kvrocks.store.sequence -= 1;
+    const [spare] = await h.startTestNodes(1);
+
+    let promotedEarly = false;
+    const watch = setInterval(() => {
+      if (replica.sim!.state.role === "master") promotedEarly = true;
+    }, 5);
+    try {
+      const pending = h.request("POST", `${base}/shards/0/failover`, {});
+      await eventually(
+        async () => Number(await master.call("CLUSTERX", "VERSION")) === start.version + 1,
+        10_000,
+        10,
+      );
+      const added = await h.request("POST", `${base}/shards/0/nodes`, {
+        addr: spare!.addr,
+        role: "slave",
+      });
+      expect(added.status, added.text).toBe(201);
+      const res = await pending;
+      expect(res.status, res.text).toBe(409);
+    } finally {
+      clearInterval(watch);
+    }
+    expect(promotedEarly).toBe(false);
+    const after = await h.cluster("s", "c");
+    expect(masterOf(after.shards[0]!)!.addr).toBe(master.addr);
+    expect(after.shards[0]!.nodes.map((n) => n.addr)).toContain(spare!.addr);
+    // Every node ends on the stored topology, the added one included.
+    await eventually(
+      async () =>
+        (
+          await Promise.all(
+            [...nodes, spare!].map(async (n) => Number(await n.call("CLUSTERX", "VERSION"))),
+          )
+        ).every((v) => v === after.version),
+      10_000,
+      50,
+    );
+  },
+  60_000,
+);
