@@ -6,7 +6,13 @@
 // replica must hold to be promoted: writes made before the probe noticed the link down count.
 // Which masters were seen at all, and which replicas were seen following one, say whether the
 // rest is known: a master that died before any round read it may have held anything.
-import { type Cluster, masterOf, type ProbeState, type ReplicaLag } from "../model/index.js";
+import {
+  type Cluster,
+  masterOf,
+  type ProbeState,
+  type ReplicaLag,
+  type Shard,
+} from "../model/index.js";
 import type { Observation } from "./observe.js";
 
 export type DataGuard = Pick<
@@ -46,6 +52,16 @@ function nextReplicaLag(
   return previous;
 }
 
+/**
+ * Whether the shard's master is recorded holding data: itself, or a node of its shard that was
+ * (the master before a failover or switchover made this one, and no round has seen the new
+ * one yet). Data moves with mastership: the candidate rules never promote an empty replica
+ * over one holding data, so the new master of a shard that held data holds it too.
+ */
+export function shardHeldData(shard: Shard, mastersWithData: readonly string[]): boolean {
+  return shard.nodes.some((n) => mastersWithData.includes(n.id));
+}
+
 export function nextDataGuard(
   previous: DataGuard,
   cluster: Cluster,
@@ -63,7 +79,8 @@ export function nextDataGuard(
     const master = masterOf(shard);
     if (!master) continue;
     const masterSequence = liveMasterSequence(byId.get(master.id));
-    if (hadData.has(master.id) || (masterSequence ?? 0) > 0) masters.push(master.id);
+    if (shardHeldData(shard, previous.masters_with_data) || (masterSequence ?? 0) > 0)
+      masters.push(master.id);
     // Kept only while the node stays master (and a replica while it stays one): a node that
     // changes role is judged afresh in its new one.
     if (wasSeen.has(master.id) || masterSequence !== null) seen.push(master.id);

@@ -15,6 +15,7 @@ import {
   isActive,
   masterOf,
   ProbeState,
+  type Shard,
   Task,
 } from "../model/index.js";
 import {
@@ -36,7 +37,7 @@ import type { ClusterRoundRead, CorruptDoc, Fence, Revision, Store } from "../st
 import { type PushResult, pushTopologyToNode, viewMatches } from "../topology/index.js";
 import { confirmDown, type Verdict } from "./confirm.js";
 import { type CounterSettings, nextCounters } from "./counters.js";
-import { nextDataGuard } from "./data-guard.js";
+import { nextDataGuard, shardHeldData } from "./data-guard.js";
 import { type Observation, observeNode } from "./observe.js";
 import { judgeByQuorum, settleSuspicions } from "./quorum.js";
 
@@ -236,11 +237,12 @@ async function failOverDeadMasters(
  * would have its replicas full-sync the emptiness. So it is neither, until a round reads it.
  */
 function dataLost(
+  shard: Shard,
   master: ClusterNode,
   o: Observation | undefined,
   previous: ProbeState,
 ): { kind: "lost" | "unknown"; why: string } | null {
-  if (!o?.alive || o.loading || !previous.masters_with_data.includes(master.id)) return null;
+  if (!o?.alive || o.loading || !shardHeldData(shard, previous.masters_with_data)) return null;
   const sequence = o.replication?.sequence ?? null;
   if (o.notInitialized && sequence === null)
     return {
@@ -289,7 +291,7 @@ async function failOverEmptiedMasters(
   let current = cluster;
   for (const [index, shard] of cluster.shards.entries()) {
     const master = masterOf(shard);
-    const lost = master ? dataLost(master, byId.get(master.id), previous) : null;
+    const lost = master ? dataLost(shard, master, byId.get(master.id), previous) : null;
     if (!master || !lost) continue;
     const why = lost.why;
     if (lost.kind === "unknown") {

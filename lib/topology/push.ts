@@ -90,7 +90,8 @@ async function assertNotEmptiedMaster(
   const shard = cluster.shards.find((s) => s.nodes.some((n) => n.id === node.id));
   if (!shard || node.role !== "master" || shard.slot_ranges.length === 0) return;
   const replicas = shard.nodes.filter((n) => n.id !== node.id);
-  const recorded = options.heldData?.has(node.id) ?? false;
+  // Recorded for the shard, not the node: a failover or switchover moves the data with it.
+  const recorded = shard.nodes.some((n) => options.heldData?.has(n.id));
   if (!recorded && replicas.length === 0) return;
   if ((await client.replicationInfo()).sequence > 0) return;
   if (recorded) {

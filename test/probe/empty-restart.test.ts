@@ -180,6 +180,28 @@ describe("a master that comes back empty", () => {
     120_000,
   );
 
+  // Found by the fault campaign (seed 804656720): the guard acted on masters a probe round had
+  // seen holding data, and a master made by a switchover was restarted empty before any round
+  // saw it. Its replica (the old master, holding every key) then followed it and full-synced
+  // the emptiness. A shard whose data was recorded keeps that record across a change of master.
+  it("made master by a switchover and restarted empty before any round saw it, is failed over to the old master", async () => {
+    const before = await h.cluster("e", "c");
+    const res = await h.request("POST", "/api/v1/namespaces/e/clusters/c/shards/0/failover", {});
+    expect(res.status, res.text).toBe(200);
+    expect(masterOf((await h.cluster("e", "c")).shards[0]!)!.addr).toBe(replica.addr);
+    await replica.restartEmpty();
+
+    const first = await round(h);
+    expect(first.failovers).toBe(1);
+    const after = await h.cluster("e", "c");
+    expect(masterOf(after.shards[0]!)!.addr).toBe(master.addr);
+    expect(after.version).toBeGreaterThan(before.version + 1);
+    expect(await keysHeld(master)).toBe(KEYS);
+    await rounds(h, 2);
+    await eventually(async () => (await keysHeld(replica).catch(() => -1)) === KEYS, 30_000, 200);
+    expect(await keysHeld(master)).toBe(KEYS);
+  }, 120_000);
+
   it("with no replica holding the data, is neither failed over nor made master again", async () => {
     // The replica is emptied too (replaced): nobody has the data; the empty master is left
     // uninitialized, not pushed as master, and health says why.
