@@ -68,7 +68,6 @@ export function nextDataGuard(
   observations: readonly Observation[],
 ): DataGuard {
   const byId = new Map(observations.map((o) => [o.node.id, o]));
-  const hadData = new Set(previous.masters_with_data);
   const wasSeen = new Set(previous.masters_seen);
   const wasLinked = new Set(previous.replicas_linked);
   const masters: string[] = [];
