@@ -8,7 +8,7 @@
 //   npm run local -- revive            start the killed nodes again
 //   npm run local -- stop              stop a stack running in another terminal
 //
-// Ports and places: see deploy/local/settings.ts and deploy/README.md.
+// Ports and places: see deploy/local/settings.ts and the README ("Quick start").
 import { existsSync, mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { dirname, join, relative, resolve } from "node:path";
