@@ -72,7 +72,9 @@ describe("deploy/monitoring", () => {
     expect(rules.find((r) => r.alert === "KvrocksMigrationSlow")?.for).toBe("30m");
     expect(rules.find((r) => r.alert === "KvrocksNodeBehindTopology")?.for).toBe("1m");
     // The doc's alert table names exactly these rules, in this order.
-    const documented = [...read("docs/monitoring.md").matchAll(/^\| `(Kvrocks\w+)`/gm)].map((m) => m[1]);
+    const documented = [...read("docs/monitoring.md").matchAll(/^\| `(Kvrocks\w+)`/gm)].map(
+      (m) => m[1],
+    );
     expect(documented).toEqual(rules.map((r) => r.alert));
   });
 
