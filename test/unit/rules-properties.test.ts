@@ -310,7 +310,9 @@ const round: fc.Arbitrary<Round> = fc.record({
           "syncing",
           "emptied",
         ),
-        catchUp: fc.double({ min: 0, max: 1, noNaN: true }),
+        // Often all the way: a replica caught up when its link drops is the case where only
+        // the master's later writes tell that it missed some.
+        catchUp: fc.oneof(fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true })),
       }),
     ),
   ),
