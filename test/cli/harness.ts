@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isMainThread } from "node:worker_threads";
 import { commandIndex } from "../../cli/argv.js";
 import { kvctl as kvctlInProcess } from "../../cli/dispatch.js";
 import { sharedEtcdEndpoints, uniquePrefix } from "../support/env.js";
@@ -60,6 +61,8 @@ let turn: Promise<unknown> = Promise.resolve();
 /** Whether a call can run in this process: a command (not the shell), no stdin, no launcher. */
 function inProcessAllowed(args: string[], env: NodeJS.ProcessEnv, input?: string): boolean {
   if (process.env.KVCTL_TEST_PROCESS === "1") return false;
+  // A worker thread's process.env is its own copy: HOME set there would not reach homedir().
+  if (!isMainThread) return false;
   if (input !== undefined || env.KVCTL_NO_BUNDLE) return false;
   const asksForHelp = args.some((a) => ["-h", "--help", "-V", "--version"].includes(a));
   return commandIndex(args) !== -1 || asksForHelp;
