@@ -7,7 +7,8 @@ import { toMillis } from "./format/table.js";
 import { parseSlots } from "./parse.js";
 import { FINISHED, type ShardJson, type Task } from "./types.js";
 
-const POLL_MS = Number(process.env.KVCTL_POLL_MS) || 500;
+/** Read at each poll, not at load: the CLI tests run many kvctl invocations in one process. */
+const pollMs = () => Number(process.env.KVCTL_POLL_MS) || 500;
 /** How long controllers may all be unreachable before waiting gives up. */
 const UNREACHABLE_GRACE_MS = 30_000;
 
@@ -25,7 +26,7 @@ async function poll<T>(
   for (;;) {
     onValue(value);
     if (isDone(value)) return value;
-    await sleep(POLL_MS);
+    await sleep(pollMs());
     try {
       value = await next();
       lastOk = Date.now();

@@ -2,13 +2,14 @@
 // loop on loopback, namespace `demo` with cluster `c1` (3 shards, a master and a replica each),
 // in one command. Ctrl-C stops everything it started.
 //
-//   npm run local                      start (foreground)
+//   npm run local                      start (foreground), with a small client load
+//   npm run local -- --no-load         start without the client load
 //   npm run local -- status            the running stack and its cluster
 //   npm run local -- kill-master [N]   kill shard N's master (default 0); wait for the failover
 //   npm run local -- revive            start the killed nodes again
 //   npm run local -- stop              stop a stack running in another terminal
 //
-// Ports and places: see deploy/local/settings.ts and deploy/README.md.
+// Ports and places: see deploy/local/settings.ts and the README ("Quick start").
 import { existsSync, mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import { dirname, join, relative, resolve } from "node:path";
@@ -31,6 +32,7 @@ import {
   etcdHealthy,
   lookupEtcd,
 } from "./etcd.js";
+import { ClientLoad, LOAD_KEYS, LOAD_WRITES_PER_SECOND, type LoadCounters } from "./load.js";
 import {
   findKvrocks,
   type LocalNode,
@@ -198,7 +200,7 @@ function nextSteps(s: LocalSettings, url: string): string {
 // ---------------------------------------------------------------------------------------------
 // `npm run local`
 
-async function up(s: LocalSettings): Promise<number> {
+async function up(s: LocalSettings, withLoad: boolean): Promise<number> {
   const files = paths(s);
   mkdirSync(files.logs, { recursive: true });
 
@@ -254,7 +256,7 @@ async function up(s: LocalSettings): Promise<number> {
     etcdBin = lookup.bin;
   }
 
-  const stack = new Stack(s, etcdBin);
+  const stack = new Stack(s, etcdBin, withLoad);
   return stack.run();
 }
 
@@ -264,6 +266,7 @@ class Stack {
   private etcd: Managed | undefined;
   private controller: Managed | undefined;
   private probe: Managed | undefined;
+  private load: ClientLoad | undefined;
   private nodes: NodeSet | undefined;
   private control: Server | undefined;
   private stopping: Promise<void> | undefined;
@@ -277,6 +280,7 @@ class Stack {
   constructor(
     private readonly s: LocalSettings,
     private readonly etcdBin: string,
+    private readonly withLoad: boolean,
   ) {
     this.files = paths(s);
     this.api = new Api(apiUrl(s), s.token);
@@ -446,6 +450,14 @@ class Stack {
     say(
       `  cluster     ${NAMESPACE}/${CLUSTER}: ${c.shards.length} shards, ${nodeCount} nodes, version ${c.version}, ${what}`,
     );
+    if (this.withLoad) {
+      this.load = new ClientLoad(members);
+      this.load.start();
+      say(
+        `  load        ${LOAD_WRITES_PER_SECOND} writes and ${LOAD_WRITES_PER_SECOND} reads a second over ${LOAD_KEYS} keys (kvc-demo:N), one cluster client in this process; --no-load turns it off`,
+      );
+    }
+    say(`  console     ${this.api.base}/ui`);
     // Let the probe's first round in, so the view below shows health and versions.
     await this.api.waitProbed(10_000);
     this.checkpoint();
@@ -454,6 +466,9 @@ class Stack {
     say();
     say(nextSteps(s, this.api.base));
     say();
+    say(
+      `Open the console: ${this.api.base}/ui  (slot map, nodes, live charts of each node${this.withLoad ? " under the client load" : ""}, tasks)`,
+    );
     say(`Logs: ${rel(logs)}/  Ctrl-C stops everything this started.`);
     this.ready = true;
     say(`${READY_BANNER}: ${this.api.base}`);
@@ -556,6 +571,7 @@ class Stack {
       ready: this.ready,
       nodes: this.nodes?.kind,
       down: [...this.downNodes()],
+      load: this.load?.counters ?? null,
       processes: this.managed().map((m) => ({ name: m.name, pid: m.pid })),
     };
   }
@@ -601,6 +617,7 @@ class Stack {
         // Let start-up reach its next step (it stops there), so nothing starts after this.
         await this.starting?.catch(() => {});
         const order: [string, () => Promise<void>][] = [
+          ["client load", async () => this.load && (await this.load.stop())],
           ["probe", async () => this.probe && (await stopProcess(this.probe))],
           ["controller", async () => this.controller && (await stopProcess(this.controller))],
           [
@@ -645,15 +662,22 @@ async function needStack(s: LocalSettings): Promise<StackState> {
 
 async function status(s: LocalSettings): Promise<number> {
   const state = await needStack(s);
-  const st = await callControl<{ ready: boolean; nodes: string; down: string[] }>(
-    state,
-    "GET",
-    "/status",
-  );
+  const st = await callControl<{
+    ready: boolean;
+    nodes: string;
+    down: string[];
+    load: LoadCounters | null;
+  }>(state, "GET", "/status");
   say(
     `Local stack (pid ${state.pid}) ${st.ready ? "ready" : "starting"}: API ${state.api}, etcd ${state.etcd}`,
   );
   say(`  nodes: ${st.nodes}, down: ${st.down.length > 0 ? st.down.join(", ") : "none"}`);
+  say(`  console: ${state.api}/ui`);
+  say(
+    st.load
+      ? `  client load: ${st.load.writes} writes and ${st.load.reads} reads acknowledged, ${st.load.errors} failed${st.load.lastError ? ` (last: ${st.load.lastError})` : ""}`
+      : "  client load: off (--no-load)",
+  );
   for (const p of state.processes) say(`  ${p.name.padEnd(24)} pid ${p.pid}`);
   say();
   say(await showCluster(s, new Api(state.api, s.token), new Set(st.down)));
@@ -736,7 +760,9 @@ async function stop(s: LocalSettings): Promise<number> {
 const HELP = `npm run local [-- COMMAND]
 
   (none)          start etcd, 8 Kvrocks nodes (real if KVROCKS_BIN or kvrocks on PATH, else
-                  simulated), the controller and the probe; create ${NAMESPACE}/${CLUSTER}; Ctrl-C stops all
+                  simulated), the controller and the probe; create ${NAMESPACE}/${CLUSTER}; run a small
+                  client load on it (${LOAD_WRITES_PER_SECOND} writes and reads a second); Ctrl-C stops all
+  --no-load       (with the above) no client load
   status          show the running stack and its cluster
   kill-master [N] kill the master of shard N (default 0) and wait for the probe's failover
   revive          start the killed nodes again
@@ -749,7 +775,9 @@ KVC_* variable of the controller (passed to the controller and the probe).`;
 async function main(argv: string[]): Promise<number> {
   dropWhenClosed(process.stdout);
   dropWhenClosed(process.stderr);
-  const [command = "up", ...rest] = argv;
+  // `--no-load` may come alone (`npm run local -- --no-load`) or after `up`.
+  const withLoad = !argv.includes("--no-load");
+  const [command = "up", ...rest] = argv.filter((a) => a !== "--no-load");
   let s: LocalSettings;
   try {
     s = settingsFrom(process.env, root);
@@ -760,7 +788,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case "up":
-        return await up(s);
+        return await up(s, withLoad);
       case "status":
         return await status(s);
       case "kill-master":

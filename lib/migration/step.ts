@@ -172,7 +172,10 @@ export function startableTasks(tasks: readonly Task[]): Task[] {
   );
   const busy = new Set([...running, ...lingering].flatMap(shardsOf));
   const out: Task[] = [];
-  let activeBefore = running.length > 0;
+  // A lingering range keeps its source shard's migration record, and shards are not removed
+  // under a record (their indexes would shift under it): a removal waits for it to end rather
+  // than start now and fail.
+  let activeBefore = running.length > 0 || lingering.length > 0;
   for (const task of ordered) {
     if (task.state !== "queued") continue;
     if (task.kind === "remove_shards") {

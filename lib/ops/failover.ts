@@ -48,7 +48,7 @@ export interface DataKnowledge {
 }
 
 /** The reasons `force` waives: the node answers and could serve, but lacks data. */
-const DATA_RULE = /has no data|missed writes|never saw its master/;
+export const DATA_RULE = /has no data|missed writes|never saw its master/;
 
 export const NOTHING_KNOWN: DataKnowledge = { masterHadData: false, masterSeen: false, stale: {} };
 

@@ -101,7 +101,7 @@ export interface ClusterRoundReport {
  * measure until it ends, so a split that lasts holds it although they answered no round since.
  * A node never probed counts as having answered.
  */
-function judgeSafeMode(
+export function judgeSafeMode(
   observations: readonly Observation[],
   previous: ProbeState,
   ratio: number,

@@ -1,11 +1,17 @@
-// A real controller process (real etcd, own key prefix) and the real kvctl process against it.
-// Sim nodes run in this process, so every child is spawned asynchronously: a blocking spawn
-// would freeze the nodes the controller is talking to.
+// A real controller process (real etcd, own key prefix) and kvctl against it: in this process
+// (cli/dispatch.ts, its stdout, stderr, environment and exit code captured) unless the call is
+// about the process itself (stdin, the shell, the launcher), which runs `cli/kvctl.js` as a
+// child. A process per call cost the suite most of its time. KVCTL_TEST_PROCESS=1 runs every
+// call as a process. Sim nodes run in this process, so every child is spawned asynchronously:
+// a blocking spawn would freeze the nodes the controller is talking to.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isMainThread } from "node:worker_threads";
+import { commandIndex } from "../../cli/argv.js";
+import { kvctl as kvctlInProcess } from "../../cli/dispatch.js";
 import { sharedEtcdEndpoints, uniquePrefix } from "../support/env.js";
 import { freePort } from "../support/etcd.js";
 import { type SimNode, type SimNodeOptions, startSimNode } from "../support/kvrocks-sim/server.js";
@@ -47,6 +53,74 @@ export function runProcess(
     });
     child.stdin.end(options.input ?? "");
   });
+}
+
+/** In-process runs take turns: each owns process.env and the standard streams while it runs. */
+let turn: Promise<unknown> = Promise.resolve();
+
+/** Whether a call can run in this process: a command (not the shell), no stdin, no launcher. */
+function inProcessAllowed(args: string[], env: NodeJS.ProcessEnv, input?: string): boolean {
+  if (process.env.KVCTL_TEST_PROCESS === "1") return false;
+  // A worker thread's process.env is its own copy: HOME set there would not reach homedir().
+  if (!isMainThread) return false;
+  if (input !== undefined || env.KVCTL_NO_BUNDLE) return false;
+  const asksForHelp = args.some((a) => ["-h", "--help", "-V", "--version"].includes(a));
+  return commandIndex(args) !== -1 || asksForHelp;
+}
+
+/**
+ * kvctl in this process with `env` as its whole environment (as a child would have it), its
+ * stdout and stderr captured and not terminals (as a child's pipes are not).
+ */
+export function runInProcess(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  const run = turn.then(() => inProcess(args, env));
+  turn = run.catch(() => {});
+  return run;
+}
+
+async function inProcess(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  const savedEnv = { ...process.env };
+  const streams = [process.stdout, process.stderr] as const;
+  const captured = ["", ""];
+  const saved = streams.map((s) => ({
+    write: s.write,
+    isTTY: Object.getOwnPropertyDescriptor(s, "isTTY"),
+    columns: Object.getOwnPropertyDescriptor(s, "columns"),
+  }));
+  const setEnv = (to: NodeJS.ProcessEnv) => {
+    for (const k of Object.keys(process.env)) if (!(k in to)) delete process.env[k];
+    for (const [k, v] of Object.entries(to)) if (v !== undefined) process.env[k] = v;
+  };
+  setEnv(env);
+  streams.forEach((s, i) => {
+    s.write = ((chunk: unknown, ...rest: unknown[]) => {
+      captured[i] +=
+        typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString();
+      const done = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+      if (done) queueMicrotask(done);
+      return true;
+    }) as typeof s.write;
+    Object.defineProperty(s, "isTTY", { value: false, configurable: true, writable: true });
+    Object.defineProperty(s, "columns", { value: undefined, configurable: true, writable: true });
+  });
+  let code: number;
+  try {
+    code = await kvctlInProcess(args);
+  } catch (err) {
+    captured[1] += `kvctl threw: ${(err as Error)?.stack ?? err}\n`;
+    code = 1;
+  } finally {
+    streams.forEach((s, i) => {
+      s.write = saved[i]!.write;
+      for (const key of ["isTTY", "columns"] as const) {
+        const d = saved[i]![key];
+        if (d) Object.defineProperty(s, key, d);
+        else delete (s as unknown as Record<string, unknown>)[key];
+      }
+    });
+    setEnv(savedEnv);
+  }
+  return { code, stdout: captured[0]!, stderr: captured[1]! };
 }
 
 export interface Controller {
@@ -112,9 +186,9 @@ export class Kvctl {
 
   /** `input`: what kvctl reads on stdin (a pipe; empty unless given). */
   run(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
-    return runProcess([KVCTL, ...args], cleanEnv({ HOME: this.home, ...this.env, ...env }), {
-      input,
-    });
+    const environment = cleanEnv({ HOME: this.home, ...this.env, ...env });
+    if (inProcessAllowed(args, environment, input)) return runInProcess(args, environment);
+    return runProcess([KVCTL, ...args], environment, { input });
   }
 
   /** The environment kvctl runs with (for tests that start it themselves, under a pty). */

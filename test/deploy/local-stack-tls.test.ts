@@ -1,10 +1,11 @@
 // `npm run local` with KVC_LOCAL_ETCD_TLS=1: its etcd serves TLS only and demands client
 // certificates; the controller and the probe reach it through the etcd.tls settings and the
 // stack comes up as usual. A broken key then stops the next start at once with the one line.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { callControl, type StackState } from "../../deploy/local/control.js";
 import { freePort } from "../support/etcd.js";
 import { freePortRange, markedProcesses, StackProcess } from "./stack-process.js";
 
@@ -38,10 +39,15 @@ async function stackEnv(): Promise<NodeJS.ProcessEnv> {
 }
 
 describe("npm run local over TLS etcd", () => {
-  it("comes up with the controller and probe on client certificates", async () => {
+  it("comes up with the controller and probe on client certificates (and --no-load: no client load)", async () => {
     const env = await stackEnv();
-    stack = await StackProcess.start(env);
+    stack = await StackProcess.start(env, ["--no-load"]);
     expect(stack.output).toMatch(/etcd\s+https:\/\/127\.0\.0\.1:\d+/);
+    // --no-load: the stack starts no cluster client, and its status says so.
+    expect(stack.output).not.toMatch(/^ {2}load /m);
+    const state = JSON.parse(readFileSync(join(dir, "stack.json"), "utf8")) as StackState;
+    const status = await callControl<{ load: unknown }>(state, "GET", "/status");
+    expect(status.load).toBeNull();
     const api = `http://127.0.0.1:${env.KVC_PORT}`;
     const res = await fetch(`${api}/api/v1/namespaces/demo/clusters/c1`);
     expect(res.status).toBe(200);

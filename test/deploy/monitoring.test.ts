@@ -51,7 +51,7 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 describe("deploy/monitoring", () => {
-  it("has the alerts the README promises, each with a severity and a summary", () => {
+  it("has the alerts docs/monitoring.md promises, each with a severity and a summary", () => {
     expect(rules.map((r) => r.alert)).toEqual([
       "KvrocksMasterDown",
       "KvrocksNodeUnmanageable",
@@ -71,6 +71,11 @@ describe("deploy/monitoring", () => {
     }
     expect(rules.find((r) => r.alert === "KvrocksMigrationSlow")?.for).toBe("30m");
     expect(rules.find((r) => r.alert === "KvrocksNodeBehindTopology")?.for).toBe("1m");
+    // The doc's alert table names exactly these rules, in this order.
+    const documented = [...read("docs/monitoring.md").matchAll(/^\| `(Kvrocks\w+)`/gm)].map(
+      (m) => m[1],
+    );
+    expect(documented).toEqual(rules.map((r) => r.alert));
   });
 
   it("passes promtool check rules", async (ctx) => {

@@ -19,8 +19,8 @@ export class StackProcess {
   }
 
   /** Starts the stack and waits for its ready banner; throws with its output if it exits. */
-  static async start(env: NodeJS.ProcessEnv): Promise<StackProcess> {
-    const child = spawn(process.execPath, ["--import", "tsx", "deploy/local/stack.ts"], {
+  static async start(env: NodeJS.ProcessEnv, args: string[] = []): Promise<StackProcess> {
+    const child = spawn(process.execPath, ["--import", "tsx", "deploy/local/stack.ts", ...args], {
       cwd: ROOT,
       env,
       stdio: ["ignore", "pipe", "pipe"],

@@ -294,6 +294,20 @@ describe("startableTasks", () => {
       startableTasks([t("1", 0, 1, "succeeded"), removal, t("6", 2, 3)]).map((x) => x.id),
     ).toEqual(["5"]);
   });
+
+  it("a removal waits while a finished task still has a range in flight (a late success)", () => {
+    // The failed task keeps its range in flight and its source shard's migration record until
+    // the node says how it ended; removing shards meanwhile is refused (the record would point
+    // at renumbered shards), so a removal started now fails instead of waiting its turn.
+    // Found by rules-properties.test.ts ("one task per shard at a time ...").
+    const removal = { ...t("1", -1, -1), kind: "remove_shards" as const };
+    const lingering = { ...t("2", 0, 1, "failed"), in_flight: "1" } as Task;
+    expect(startableTasks([removal, lingering])).toEqual([]);
+    expect(startableTasks([lingering, removal])).toEqual([]);
+    expect(startableTasks([{ ...lingering, in_flight: null }, removal]).map((x) => x.id)).toEqual([
+      "1",
+    ]);
+  });
 });
 
 describe("decideRemoval", () => {
