@@ -1,5 +1,6 @@
 // Every API route kvctl uses, in one place: paths, bodies and answer shapes.
 import type { Client } from "./client.js";
+import type { NodeInputJson } from "./parse.js";
 import type {
   ClusterCheck,
   ClusterHealth,
@@ -34,7 +35,7 @@ export interface CommandBody {
 }
 
 export interface ScaleBody {
-  add_shards?: { nodes: string[]; password?: string }[];
+  add_shards?: { nodes: NodeInputJson[]; password?: string }[];
   remove_shards?: number[];
   dry_run: boolean;
   slot_only?: boolean;
@@ -54,15 +55,15 @@ export function apiOf(client: Client) {
     getCluster: (ns: string, cl: string) => client.get<{ cluster: ClusterJson }>(clPath(ns, cl)),
     createCluster: (
       ns: string,
-      body: { name: string; nodes: string[]; replicas: number; password?: string },
+      body: { name: string; nodes: NodeInputJson[]; replicas: number; password?: string },
     ) => client.post<{ cluster: ClusterJson }>(`${nsPath(ns)}/clusters`, body),
-    importCluster: (ns: string, cl: string, body: { nodes: string[]; password?: string }) =>
+    importCluster: (ns: string, cl: string, body: { nodes: NodeInputJson[]; password?: string }) =>
       client.post<{ cluster: ClusterJson }>(`${clPath(ns, cl)}/import`, body),
     deleteCluster: (ns: string, cl: string) => client.delete<undefined>(clPath(ns, cl)),
 
     listShards: (ns: string, cl: string) =>
       client.get<{ shards: ShardJson[] }>(`${clPath(ns, cl)}/shards`),
-    createShard: (ns: string, cl: string, body: { nodes: string[]; password?: string }) =>
+    createShard: (ns: string, cl: string, body: { nodes: NodeInputJson[]; password?: string }) =>
       client.post<{ shard: ShardJson }>(`${clPath(ns, cl)}/shards`, body),
     deleteShard: (ns: string, cl: string, shard: number) =>
       client.delete<undefined>(shardPath(ns, cl, shard)),
@@ -73,8 +74,21 @@ export function apiOf(client: Client) {
       ns: string,
       cl: string,
       shard: number,
-      body: { addr: string; role: string; password?: string },
+      body: { addr: string; role: string; password?: string; zone?: string },
     ) => client.post<string>(`${shardPath(ns, cl, shard)}/nodes`, body),
+    /** Ours: a replica on the shard its zone suits best. */
+    addReplica: (
+      ns: string,
+      cl: string,
+      body: { addr: string; zone?: string; password?: string },
+    ) => client.post<{ shard: number; node: ClusterNode }>(`${clPath(ns, cl)}/nodes`, body),
+    /** Ours: replace a node (id or address) with another; answers the task. */
+    replaceNode: (
+      ns: string,
+      cl: string,
+      node: string,
+      body: { with: string; zone?: string; password?: string; force?: boolean },
+    ) => client.post<{ task: Task }>(`${clPath(ns, cl)}/nodes/${seg(node)}/replace`, body),
     deleteNode: (ns: string, cl: string, shard: number, id: string) =>
       client.delete<undefined>(`${shardPath(ns, cl, shard)}/nodes/${seg(id)}`),
 

@@ -67,3 +67,27 @@ export function nodesFromFlags(nodes: string | undefined, file: string | undefin
   }
   return list;
 }
+
+/** A node as the API takes it: `host:port`, or the address with its zone beside it. */
+export type NodeInputJson = string | { addr: string; zone: string };
+
+/**
+ * `host:port@zone` -> `{ addr, zone }`; a bare `host:port` stays a string, the shape upstream's
+ * controller reads. The zone is checked by the controller (the 400 names the field).
+ */
+export function nodeInput(text: string, zone?: string): NodeInputJson {
+  const at = text.lastIndexOf("@");
+  const addr = at === -1 ? text : text.slice(0, at);
+  const given = at === -1 ? zone : text.slice(at + 1);
+  if (given === "") throw new UsageError(`${text}: nothing after '@' (host:port@zone)`);
+  return given === undefined ? addr : { addr, zone: given };
+}
+
+export const nodeInputs = (list: readonly string[]): NodeInputJson[] =>
+  list.map((n) => nodeInput(n));
+
+/** The address part of `host:port[@zone]`. */
+export const addrOf = (text: string): string => {
+  const at = text.lastIndexOf("@");
+  return at === -1 ? text : text.slice(0, at);
+};

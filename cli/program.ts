@@ -10,6 +10,7 @@ import { registerMigrate } from "./commands/migrate.js";
 import { registerNamespaces } from "./commands/namespaces.js";
 import { registerNodes } from "./commands/nodes.js";
 import { registerOperate } from "./commands/operate.js";
+import { registerReplace } from "./commands/replace.js";
 import { registerScale } from "./commands/scale.js";
 import { registerSeed } from "./commands/seed.js";
 import { registerShards } from "./commands/shards.js";
@@ -61,6 +62,7 @@ export function buildProgram(io: ProgramIO): Command {
   registerTasks(verbs);
   registerScale(verbs);
   registerSync(verbs);
+  registerReplace(program);
   registerOperate(program, verbs);
   registerSeed(program);
   registerUse(program);

@@ -32,7 +32,7 @@ export type TaskState = "queued" | "running" | "succeeded" | "failed" | "cancell
 export interface Task {
   id: string;
   /** `remove_shards` ends a scale-in, once its moves succeeded (absent: a migration). */
-  kind?: "migrate" | "remove_shards";
+  kind?: "migrate" | "remove_shards" | "replace_node";
   state: TaskState;
   source: number;
   target: number;
@@ -46,6 +46,16 @@ export interface Task {
   created_at: number | string | null;
   started_at: number | string | null;
   finished_at: number | string | null;
+  /** The last error of a step that will be tried again. */
+  last_error?: string | null;
+  /** Ours: a replace_node task's nodes and step. */
+  replace?: {
+    old_addr: string;
+    new_addr: string;
+    step: string;
+    waiting?: string | null;
+    switch_attempts?: number;
+  } | null;
 }
 
 export const FINISHED: readonly TaskState[] = ["succeeded", "failed", "cancelled"];
@@ -61,6 +71,11 @@ export interface ScalePlan {
   moves: { source: number; target: number; ranges: string[]; slots: number }[];
   add_shards: number;
   remove_shards: number[];
+  /** Ours: the added shards' nodes as placed by zone. */
+  placement?: {
+    shard: number;
+    nodes: { addr: string; zone: string | null; role: string }[];
+  }[];
 }
 
 /** POST .../scale: the plan; the queued tasks unless a dry run; the cluster if slot-only. */

@@ -20,6 +20,7 @@ import { clusterRoutes } from "./routes/clusters.js";
 import { commandRoutes } from "./routes/commands.js";
 import { healthRoutes } from "./routes/health.js";
 import { namespaceRoutes } from "./routes/namespaces.js";
+import { nodePlacementRoutes } from "./routes/node-placement.js";
 import { shardRoutes } from "./routes/shards.js";
 import { statsRoutes } from "./routes/stats.js";
 import { taskRoutes } from "./routes/tasks.js";
@@ -90,7 +91,8 @@ export function createApp(deps: AppDeps) {
     .route("/namespaces", healthRoutes(deps))
     .route("/namespaces", statsRoutes(deps, nodePool))
     .route("/namespaces", checkRoutes(deps))
-    .route("/namespaces", commandRoutes(deps));
+    .route("/namespaces", commandRoutes(deps))
+    .route("/namespaces", nodePlacementRoutes(deps));
 
   const app = new Hono<AppEnv>()
     .use(requestId())

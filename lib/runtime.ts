@@ -35,6 +35,7 @@ export function openRuntime(config: Config, log: Logger = createLogger(config.lo
       now: Date.now,
       migrationTimeoutMs: config.migration.timeoutMs,
       switchoverCatchupMs: config.switchoverCatchupMs,
+      safeModeRatio: config.probe.safeModeRatio,
       log,
     },
     log,

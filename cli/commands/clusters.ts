@@ -2,7 +2,7 @@
 import { type Ctx, run } from "../context.js";
 import { ApiError } from "../errors.js";
 import { clusterView, namesView } from "../format/views.js";
-import { parseCount, parseNodes } from "../parse.js";
+import { nodeInputs, parseCount, parseNodes } from "../parse.js";
 import type { ClusterHealth, ClusterJson } from "../types.js";
 import { examples } from "./groups.js";
 import { CL_HELP, collect, withCluster, withNamespace } from "./scope.js";
@@ -36,7 +36,7 @@ export interface CreateClusterInput {
 export async function createCluster(ctx: Ctx, ns: string, input: CreateClusterInput) {
   const data = await ctx.api.createCluster(ns, {
     name: input.name,
-    nodes: input.nodes,
+    nodes: nodeInputs(input.nodes),
     replicas: input.replicas,
     ...(input.password ? { password: input.password } : {}),
   });
@@ -67,7 +67,11 @@ export function registerClusters(verbs: Verbs): void {
   )
     .argument("<name>", "cluster name")
     .description("Create a cluster: nodes in order, each shard takes --replica of them")
-    .requiredOption("--nodes <addrs>", "node addresses: host:port,host:port,...", collect)
+    .requiredOption(
+      "--nodes <addrs>",
+      "node addresses: host:port[@zone],... (with zones, each shard's nodes go to distinct zones)",
+      collect,
+    )
     .option("-r, --replica <n>", "nodes per shard: 1 master + n-1 replicas", "1")
     .option("--password <password>", "the nodes' requirepass")
     .action(
@@ -105,13 +109,17 @@ export function registerClusters(verbs: Verbs): void {
   withNamespace(verbs.import.command("cluster").alias("cl"))
     .argument("<name>", "name to give the cluster")
     .description("Import a running Kvrocks cluster from its nodes' own topology")
-    .requiredOption("--nodes <addrs>", "addresses of the cluster's nodes: host:port,...", collect)
+    .requiredOption(
+      "--nodes <addrs>",
+      "addresses of the cluster's nodes: host:port[@zone],...",
+      collect,
+    )
     .option("--password <password>", "the nodes' requirepass")
     .action(
       run<{ nodes?: string[]; password?: string }>(async (ctx, opts, [name]) => {
         const ns = ctx.namespace(opts);
         const data = await ctx.api.importCluster(ns, name!, {
-          nodes: parseNodes(opts.nodes),
+          nodes: nodeInputs(parseNodes(opts.nodes)),
           ...(opts.password ? { password: opts.password } : {}),
         });
         ctx.out.result(

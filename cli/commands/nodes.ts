@@ -1,7 +1,8 @@
-// Nodes: list, create (add to a shard), delete.
+// Nodes: list, create (add to a shard, or where its zone fits), delete.
 import { run } from "../context.js";
+import { UsageError } from "../errors.js";
 import { nodesView } from "../format/views.js";
-import { parseIndex } from "../parse.js";
+import { addrOf, nodeInput, parseIndex } from "../parse.js";
 import { findNode, withCluster } from "./scope.js";
 import type { Verbs } from "./verbs.js";
 
@@ -28,22 +29,45 @@ export function registerNodes(verbs: Verbs): void {
     );
 
   withCluster(verbs.create.command("node"))
-    .argument("<addr>", "the node's host:port")
-    .description("Add a node to a shard (as a replica unless --role master)")
-    .requiredOption("-s, --shard <index>", "shard to add it to")
+    .argument("<addr>", "the node's host:port[@zone]")
+    .description(
+      "Add a node to a shard (as a replica unless --role master); without --shard, a replica joins the shard its zone suits best",
+    )
+    .option("-s, --shard <index>", "shard to add it to")
     .option("--role <role>", "master or slave", "slave")
+    .option("--zone <zone>", "the node's zone (or host:port@zone)")
     .option("--password <password>", "the node's requirepass")
     .action(
-      run<ShardFlag & { role: string; password?: string }>(async (ctx, opts, [addr]) => {
-        const { ns, cl } = ctx.scope(opts);
-        const shard = parseIndex(opts.shard, "--shard");
-        const id = await ctx.api.createNode(ns, cl, shard, {
-          addr: addr!,
-          role: opts.role,
-          ...(opts.password ? { password: opts.password } : {}),
-        });
-        ctx.out.result(id, () => `node ${addr} added to shard ${shard} with id ${id}`);
-      }),
+      run<ShardFlag & { role: string; zone?: string; password?: string }>(
+        async (ctx, opts, [addr]) => {
+          const { ns, cl } = ctx.scope(opts);
+          const input = nodeInput(addr!, opts.zone);
+          const zone = typeof input === "string" ? {} : { zone: input.zone };
+          const password = opts.password ? { password: opts.password } : {};
+          if (opts.shard === undefined) {
+            if (opts.role !== "slave")
+              throw new UsageError("--shard: a master is added to a shard you name");
+            const added = await ctx.api.addReplica(ns, cl, {
+              addr: addrOf(addr!),
+              ...zone,
+              ...password,
+            });
+            ctx.out.result(
+              added,
+              () => `node ${addrOf(addr!)} added to shard ${added.shard} with id ${added.node.id}`,
+            );
+            return;
+          }
+          const shard = parseIndex(opts.shard, "--shard");
+          const id = await ctx.api.createNode(ns, cl, shard, {
+            addr: addrOf(addr!),
+            role: opts.role,
+            ...zone,
+            ...password,
+          });
+          ctx.out.result(id, () => `node ${addrOf(addr!)} added to shard ${shard} with id ${id}`);
+        },
+      ),
     );
 
   withCluster(verbs.delete.command("node"))

@@ -90,7 +90,10 @@ function checkView(check: ClusterCheck): string {
     rows,
   );
   const head = `cluster ${check.namespace}/${check.cluster}, version ${check.version}`;
-  if (check.ok) return `${head}\n\n${nodes}\n\n[OK] all nodes agree with the stored topology`;
+  // Zone placement: not a node's fault, so printed beside [OK] too (an older controller: none).
+  const warned = (check.warnings ?? []).map((w) => `\n[WARN] ${w.problem}`).join("");
+  if (check.ok)
+    return `${head}\n\n${nodes}\n\n[OK] all nodes agree with the stored topology${warned}`;
   const findings = check.findings
     .map((f) => `[ERR] ${f.node ? `${f.node} ` : ""}${f.problem}`)
     .join("\n");
@@ -103,7 +106,7 @@ function checkView(check: ClusterCheck): string {
               `  push the topology to ${r.addr}${r.force ? " (force)" : ""}${r.needs_force ? " -- only with --force" : ""}`,
           )
           .join("\n")}`;
-  return `${head}\n\n${nodes}\n\n${findings}${repairs}`;
+  return `${head}\n\n${nodes}\n\n${findings}${warned}${repairs}`;
 }
 
 async function fix(ctx: Ctx, ns: string, cl: string, check: ClusterCheck, force: boolean) {

@@ -4,7 +4,7 @@ import type { ScaleBody } from "../api.js";
 import { type Ctx, run, type ScopeFlags } from "../context.js";
 import { UsageError } from "../errors.js";
 import { clusterView, scalePlanView, tasksView } from "../format/views.js";
-import { parseCount, parseIndex, parseNodes } from "../parse.js";
+import { nodeInputs, parseCount, parseIndex, parseNodes } from "../parse.js";
 import type { Task } from "../types.js";
 import { followTask } from "../wait.js";
 import { examples } from "./groups.js";
@@ -68,7 +68,7 @@ export function registerScale(verbs: Verbs): void {
       .description("Add shards and move slots onto them evenly")
       .requiredOption(
         "--nodes <addrs>",
-        "a new shard's nodes, master first (repeat per shard)",
+        "a new shard's nodes, master first: host:port[@zone],... (repeat per shard)",
         collect,
       )
       .option("-r, --replica <n>", "split all --nodes into shards of n nodes instead")
@@ -89,7 +89,9 @@ export function registerScale(verbs: Verbs): void {
         }
         if (groups.some((g) => g.length === 0)) throw new UsageError("--nodes: no addresses given");
         const password = opts.password ? { password: opts.password } : {};
-        await scale(ctx, opts, { add_shards: groups.map((nodes) => ({ nodes, ...password })) });
+        await scale(ctx, opts, {
+          add_shards: groups.map((nodes) => ({ nodes: nodeInputs(nodes), ...password })),
+        });
       },
     ),
   );

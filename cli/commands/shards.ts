@@ -2,7 +2,7 @@
 import { type Ctx, run } from "../context.js";
 import { UsageError } from "../errors.js";
 import { shardsView } from "../format/views.js";
-import { parseIndex, parseNodes } from "../parse.js";
+import { nodeInputs, parseIndex, parseNodes } from "../parse.js";
 import type { ShardJson } from "../types.js";
 import { collect, withCluster } from "./scope.js";
 import type { Verbs } from "./verbs.js";
@@ -16,7 +16,7 @@ export async function addShard(
   password?: string,
 ): Promise<{ index: number; shard: ShardJson }> {
   const { shard } = await ctx.api.createShard(ns, cl, {
-    nodes,
+    nodes: nodeInputs(nodes),
     ...(password ? { password } : {}),
   });
   const { shards } = await ctx.api.listShards(ns, cl);
@@ -38,7 +38,11 @@ export function registerShards(verbs: Verbs): void {
 
   withCluster(verbs.create.command("shard"))
     .description("Add a shard (no slots yet: migrate some to it, or use 'scale out')")
-    .requiredOption("--nodes <addrs>", "the shard's nodes, master first: host:port,...", collect)
+    .requiredOption(
+      "--nodes <addrs>",
+      "the shard's nodes, master first: host:port[@zone],...",
+      collect,
+    )
     .option("--password <password>", "the nodes' requirepass")
     .action(
       run<{ nodes?: string[]; password?: string }>(async (ctx, opts) => {

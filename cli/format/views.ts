@@ -95,14 +95,26 @@ export function shardsView(shards: readonly ShardJson[]): string {
 export function nodesView(nodes: readonly (ClusterNode & { shard?: number })[]): string {
   if (nodes.length === 0) return "No nodes found.";
   const withShard = nodes.some((n) => n.shard !== undefined);
+  const withZone = nodes.some((n) => n.zone !== undefined);
   const rows = nodes.map((n) => [
     ...(withShard ? [n.shard] : []),
     n.id,
     n.addr,
     roleOf(n),
+    ...(withZone ? [n.zone ?? "-"] : []),
     formatTime(n.created_at),
   ]);
-  return table([...(withShard ? ["shard"] : []), "id", "address", "role", "created"], rows);
+  return table(
+    [
+      ...(withShard ? ["shard"] : []),
+      "id",
+      "address",
+      "role",
+      ...(withZone ? ["zone"] : []),
+      "created",
+    ],
+    rows,
+  );
 }
 
 export function healthView(health: ClusterHealth): string {
@@ -180,7 +192,11 @@ function progressOf(task: Task): string {
 }
 
 const shardsOf = (t: Task) =>
-  t.kind === "remove_shards" ? "remove shards" : `${t.source} -> ${t.target}`;
+  t.kind === "remove_shards"
+    ? "remove shards"
+    : t.kind === "replace_node" && t.replace
+      ? `replace ${t.replace.old_addr} -> ${t.replace.new_addr} (shard ${t.source}, ${t.replace.step})`
+      : `${t.source} -> ${t.target}`;
 
 export function tasksView(tasks: readonly Task[]): string {
   if (tasks.length === 0) return "No tasks found.";
@@ -215,7 +231,8 @@ export function taskView(task: Task): string {
     ["started", formatTime(task.started_at)],
     ["finished", formatTime(task.finished_at)],
     ["took", started !== null && finished !== null ? formatDuration(finished - started) : null],
-    ["error", task.error],
+    ...(task.replace?.waiting ? [["waiting for", task.replace.waiting] as [string, string]] : []),
+    ["error", task.error ?? task.last_error],
   ]);
 }
 
@@ -238,7 +255,13 @@ export function scalePlanView(plan: ScalePlan): string {
     ["shards to add", plan.add_shards],
     ["shards to remove", plan.remove_shards.join(",") || "none"],
   ]);
-  if (plan.moves.length === 0) return `${head}\n\nno slots to move`;
+  const placed = (plan.placement ?? []).flatMap((p) =>
+    p.nodes.map((n) => [p.shard, n.role, n.addr, n.zone ?? "-"]),
+  );
+  const placement = placed.some((r) => r[3] !== "-")
+    ? `\n\n${table(["new shard", "role", "address", "zone"], placed)}`
+    : "";
+  if (plan.moves.length === 0) return `${head}${placement}\n\nno slots to move`;
   const rows = plan.moves.map((m) => [m.source, m.target, m.slots, m.ranges.join(",")]);
-  return `${head}\n\n${table(["from shard", "to shard", "slots", "ranges"], rows)}`;
+  return `${head}${placement}\n\n${table(["from shard", "to shard", "slots", "ranges"], rows)}`;
 }

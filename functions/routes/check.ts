@@ -40,6 +40,8 @@ const CheckAnswer = z.object({
           needs_force: z.boolean(),
         }),
       ),
+      /** Placement by zone: what the loss of one zone would do; `ok` does not count them. */
+      warnings: z.array(z.object({ node: z.string().nullable(), problem: z.string() })),
     }),
   }),
 });

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { advanceMigrations } from "../../lib/migration/index.js";
-import { Addr, ResourceName } from "../../lib/model/index.js";
+import { NodeInput, nodeSpecs, ResourceName } from "../../lib/model/index.js";
 import {
   createCluster,
   getTask,
@@ -31,7 +31,8 @@ import {
 
 const CreateClusterBody = z.object({
   name: ResourceName,
-  nodes: z.array(Addr).min(1, "needs at least one node"),
+  /** Upstream's `host:port`, or ours: `{ "addr": "host:port", "zone": "eu-1a" }`. */
+  nodes: z.array(NodeInput).min(1, "needs at least one node"),
   /** Upstream reads 0 as 1. */
   replicas: z.number().int().min(0).max(16).default(1),
   password: z.string().default(""),
@@ -41,7 +42,7 @@ const CreateClusterBody = z.object({
 });
 
 const ImportClusterBody = z.object({
-  nodes: z.array(Addr).min(1, "needs at least one node"),
+  nodes: z.array(NodeInput).min(1, "needs at least one node"),
   password: z.string().default(""),
 });
 
@@ -64,7 +65,7 @@ const ScaleBody = z.object({
   add_shards: z
     .array(
       z.object({
-        nodes: z.array(Addr).min(1, "needs at least one node"),
+        nodes: z.array(NodeInput).min(1, "needs at least one node"),
         password: z.string().default(""),
       }),
     )
@@ -122,6 +123,7 @@ export function clusterRoutes(deps: AppDeps) {
         await store.getNamespace(ns);
         const { cluster } = await createCluster(deps.ops, ns, {
           ...body,
+          ...nodeSpecs(body.nodes),
           replicas: body.replicas || 1,
           skipNodeCheck: skip,
           skipVersionCheck: skipsVersionCheck(c.req),
@@ -172,9 +174,11 @@ export function clusterRoutes(deps: AppDeps) {
       async (c) => {
         const { ns, cluster } = c.req.valid("param");
         await store.getNamespace(ns);
+        const body = c.req.valid("json");
         const imported = await importCluster(deps.ops, ns, {
           name: cluster,
-          ...c.req.valid("json"),
+          ...body,
+          ...nodeSpecs(body.nodes),
           skipVersionCheck: skipsVersionCheck(c.req),
         });
         return c.json({ data: { cluster: publicCluster(imported) } }, 201);
@@ -226,7 +230,7 @@ export function clusterRoutes(deps: AppDeps) {
         assertMayTakeOver(body.force, principalOf(c));
         const outcome = await scaleCluster(deps.ops, ns, cluster, {
           force: body.force,
-          addShards: body.add_shards,
+          addShards: body.add_shards.map((s) => ({ ...s, ...nodeSpecs(s.nodes) })),
           removeShards: body.remove_shards,
           dryRun: body.dry_run,
           slotOnly: body.slot_only,

@@ -19,7 +19,9 @@ export function healthRoutes(deps: AppDeps) {
       validate("param", ClusterParams),
       async (c) => {
         const { ns, cluster } = c.req.valid("param");
-        return c.json({ data: await clusterHealth(store, ns, cluster) });
+        return c.json({
+          data: await clusterHealth(store, ns, cluster, deps.ops.safeModeRatio),
+        });
       },
     )
     .get(

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { Addr, NodeId, NodeRole } from "../../lib/model/index.js";
+import { Addr, NodeId, NodeInput, NodeRole, nodeSpecs, Zone } from "../../lib/model/index.js";
 import {
   addNode,
   addShard,
@@ -26,13 +26,16 @@ import {
 } from "../validation.js";
 
 const AddShardBody = z.object({
-  nodes: z.array(Addr).min(1, "needs at least one node"),
+  /** Upstream's `host:port`, or ours: `{ "addr": "host:port", "zone": "eu-1a" }`. */
+  nodes: z.array(NodeInput).min(1, "needs at least one node"),
   password: z.string().default(""),
   force: TakeOver,
 });
 
 const AddNodeBody = z.object({
   addr: Addr,
+  /** Ours: the node's zone. */
+  zone: Zone.optional(),
   role: NodeRole.default("slave"),
   password: z.string().default(""),
   force: TakeOver,
@@ -80,8 +83,10 @@ export function shardRoutes(deps: AppDeps) {
       async (c) => {
         const { ns, cluster } = c.req.valid("param");
         assertMayTakeOver(c.req.valid("json").force, principalOf(c));
+        const body = c.req.valid("json");
         const changed = await addShard(deps.ops, ns, cluster, {
-          ...c.req.valid("json"),
+          ...body,
+          ...nodeSpecs(body.nodes),
           skipVersionCheck: skipsVersionCheck(c.req),
         });
         noteVersion(c, changed.cluster.version);

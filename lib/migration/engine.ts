@@ -456,6 +456,7 @@ async function adoptOrphans(ctx: Ctx, cluster: Cluster, docs: StoredTask[]): Pro
       cancel_requested: false,
       plan: null,
       remove_node_ids: [],
+      replace: null,
     };
     await saveTask(ctx.deps.store, ctx.ns, ctx.cl, task, "absent", ctx.fence);
     ctx.events.push({ task: task.id, event: "adopted", range: text });
@@ -562,14 +563,16 @@ export async function advanceMigrations(
     events: [],
   };
   const timeoutMs = deps.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS;
-  let docs = options.tasks ?? (await readableTaskDocs(deps.store, ns, cl));
+  // A node replacement is a task too, advanced by lib/ops/replace.ts: not a migration.
+  const migrations = (all: StoredTask[]) => all.filter((d) => d.task.kind !== "replace_node");
+  let docs = migrations(options.tasks ?? (await readableTaskDocs(deps.store, ns, cl)));
   const quiet = (c: Cluster) => c.shards.every((s) => s.migrating_slot === null);
   const lingering = docs.some((d) => isActive(d.task) || d.task.in_flight !== null);
   if (!lingering && options.hint && quiet(options.hint)) return [];
 
   if (!options.startOnly) {
     if (await adoptOrphans(ctx, await getCluster(ctx), docs)) {
-      docs = await readableTaskDocs(deps.store, ns, cl);
+      docs = migrations(await readableTaskDocs(deps.store, ns, cl));
     }
     await settleFinished(ctx, docs).catch((err: unknown) => {
       ctx.events.push({ task: "-", event: "error", detail: errorMessage(err) });
@@ -588,7 +591,7 @@ export async function advanceMigrations(
         ),
       ),
     );
-    docs = await readableTaskDocs(deps.store, ns, cl);
+    docs = migrations(await readableTaskDocs(deps.store, ns, cl));
   }
 
   const startable = new Set(startableTasks(docs.map((d) => d.task)).map((t) => t.id));

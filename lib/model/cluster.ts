@@ -7,7 +7,7 @@ import {
   parseSlotRange,
   type SlotRange,
 } from "../slots/index.js";
-import { Addr, NodeId, ResourceName } from "./names.js";
+import { Addr, NodeId, ResourceName, Zone } from "./names.js";
 
 export const NodeRole = z.enum(["master", "slave"]);
 export type NodeRole = z.infer<typeof NodeRole>;
@@ -18,6 +18,8 @@ export const ClusterNode = z.object({
   role: NodeRole,
   password: z.string().default(""),
   created_at: z.number().int().default(0),
+  /** Ours: the failure domain (zone, rack) the node runs in; absent when not given. */
+  zone: Zone.optional(),
 });
 export type ClusterNode = z.infer<typeof ClusterNode>;
 

@@ -52,6 +52,8 @@ export const ClusterHealth = z.object({
   ),
   /** Probe state and task documents that do not decode: skipped, reported here. */
   unreadable_documents: z.array(z.object({ key: z.string(), error: z.string() })),
+  /** Placement by zone: shards sharing a zone, zones whose loss a shard or safe mode would not survive. */
+  zone_warnings: z.array(z.string()).default([]),
   nodes: z.array(NodeHealthView),
 });
 export type ClusterHealth = z.infer<typeof ClusterHealth>;

@@ -4,3 +4,4 @@ export * from "./invariants.js";
 export * from "./names.js";
 export * from "./state.js";
 export * from "./tasks.js";
+export * from "./zones.js";

@@ -20,6 +20,17 @@ export const ResourceName = z
 export const NodeId = z.string().length(40, "a node id is exactly 40 characters");
 
 /**
+ * A failure domain (zone, rack): what a node is placed by. Letters, digits and `._-` only,
+ * so kvctl's `host:port@zone` and comma-separated lists read it back unambiguously.
+ */
+export const Zone = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    "must be a zone name: letters, digits, '.', '_', '-' (at most 64)",
+  );
+
+/**
  * An IPv4 address in any form the C library's `inet_aton` reads (what `getaddrinfo`, and so
  * Kvrocks and Node's connect, accept as a numeric host): `127.1`, `0x7f.0.0.1`, `017.0.0.1`
  * (octal), `2130706433`. Dotted-quad decimal, or null when `host` is not numeric (a name).

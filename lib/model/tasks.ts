@@ -6,8 +6,28 @@ import { z } from "zod";
 export const TaskState = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
 export type TaskState = z.infer<typeof TaskState>;
 
-export const TaskKind = z.enum(["migrate", "remove_shards"]);
+export const TaskKind = z.enum(["migrate", "remove_shards", "replace_node"]);
 export type TaskKind = z.infer<typeof TaskKind>;
+
+/**
+ * A replace_node task's own state (lib/ops/replace.ts). NEW joined as a replica of OLD's
+ * shard before the task was written; each step is re-judged from the stored topology.
+ */
+export const ReplaceStep = z.enum(["catch_up", "switch", "remove"]);
+export type ReplaceStep = z.infer<typeof ReplaceStep>;
+
+export const ReplaceState = z.object({
+  old_id: z.string(),
+  old_addr: z.string(),
+  new_id: z.string(),
+  new_addr: z.string(),
+  step: ReplaceStep,
+  /** Planned switchovers tried and undone (NEW did not catch up in time). */
+  switch_attempts: z.number().int().nonnegative().default(0),
+  /** What the task waits for now, written when it changes. */
+  waiting: z.string().nullable().default(null),
+});
+export type ReplaceState = z.infer<typeof ReplaceState>;
 
 export const Task = z.object({
   id: z.string().min(1),
@@ -68,6 +88,8 @@ export const Task = z.object({
   plan: z.string().nullable().default(null),
   /** remove_shards: the node ids of each shard to remove (indexes shift; ids do not). */
   remove_node_ids: z.array(z.array(z.string())).default([]),
+  /** replace_node: which node replaces which, and how far it got. */
+  replace: ReplaceState.nullable().default(null),
 });
 export type Task = z.infer<typeof Task>;
 

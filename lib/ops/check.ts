@@ -22,6 +22,7 @@ import { viewMatches } from "../topology/index.js";
 import type { OpsDeps } from "./deps.js";
 import { listTasks } from "./tasks.js";
 import { MIN_KVROCKS_VERSION, supportedVersion } from "./versions.js";
+import { DEFAULT_SAFE_MODE_RATIO, zoneWarnings } from "./zones.js";
 
 export interface CheckedNode {
   id: string;
@@ -64,6 +65,11 @@ export interface ClusterCheck {
   nodes: CheckedNode[];
   findings: Finding[];
   repairs: Repair[];
+  /**
+   * Placement by zone (`zoneWarnings`): not a fault of any node, so `ok` does not depend on
+   * them; what the loss of one zone would do.
+   */
+  warnings: Finding[];
 }
 
 interface Seen {
@@ -233,5 +239,8 @@ export async function checkCluster(deps: OpsDeps, ns: string, name: string): Pro
     nodes,
     findings,
     repairs,
+    warnings: zoneWarnings(cluster, deps.safeModeRatio ?? DEFAULT_SAFE_MODE_RATIO).map(
+      (problem) => ({ node: null, problem }),
+    ),
   };
 }

@@ -1,7 +1,15 @@
 // Creating, importing and deleting clusters.
 import { conflict, errorMessage, invalid } from "../errors.js";
 import { type NodeLine, withNode } from "../kvrocks/index.js";
-import { allNodes, type Cluster, canonicalAddr, type Shard } from "../model/index.js";
+import {
+  allNodes,
+  type Cluster,
+  type ClusterNode,
+  canonicalAddr,
+  type Shard,
+  type ZoneMap,
+  zoneIn,
+} from "../model/index.js";
 import { mergeRanges } from "../slots/index.js";
 import { type PushResult, viewLines } from "../topology/index.js";
 import { assertNodesFree, assertNodesMayJoin } from "./checks.js";
@@ -21,6 +29,8 @@ export interface CreateClusterInput {
   skipVersionCheck?: boolean;
   /** An admin's: take nodes a cluster no longer stored left initialised (`assertNodesMayJoin`). */
   force?: boolean;
+  /** Zones given beside the addresses: the shards are placed by them (`placeShards`). */
+  zones?: ZoneMap;
 }
 
 export async function createCluster(
@@ -62,6 +72,8 @@ export interface ImportClusterInput {
   nodes: string[];
   password: string;
   skipVersionCheck?: boolean;
+  /** Zones given beside the addresses; a node of the view not given has none. */
+  zones?: ZoneMap;
 }
 
 /** Builds the cluster from the nodes' own view; every given node must see the same thing. */
@@ -123,6 +135,7 @@ export async function importCluster(
     reference.nodes,
     input.password,
     deps.now(),
+    input.zones,
   );
   await deps.store.createCluster(ns, cluster);
   return cluster;
@@ -134,8 +147,13 @@ export function clusterFromView(
   lines: readonly NodeLine[],
   password: string,
   now: number,
+  zones?: ZoneMap,
 ): Cluster {
   const createdAt = Math.floor(now / 1000);
+  const zoned = <T extends ClusterNode>(node: T): T => {
+    const zone = zoneIn(zones, node.addr);
+    return zone === undefined ? node : { ...node, zone };
+  };
   // Shards in slot order, as they were created; empty masters last.
   const firstSlot = (l: NodeLine) =>
     Math.min(...l.slots.map((r) => r.start), Number.MAX_SAFE_INTEGER);
@@ -144,16 +162,18 @@ export function clusterFromView(
     .sort((a, b) => firstSlot(a) - firstSlot(b));
   const shards: Shard[] = masters.map((m) => ({
     nodes: [
-      { id: m.id, addr: m.addr, role: "master", password, created_at: createdAt },
+      zoned({ id: m.id, addr: m.addr, role: "master", password, created_at: createdAt }),
       ...lines
         .filter((l) => l.role === "slave" && l.masterId === m.id)
-        .map((s) => ({
-          id: s.id,
-          addr: s.addr,
-          role: "slave" as const,
-          password,
-          created_at: createdAt,
-        })),
+        .map((s) =>
+          zoned({
+            id: s.id,
+            addr: s.addr,
+            role: "slave" as const,
+            password,
+            created_at: createdAt,
+          }),
+        ),
     ],
     slot_ranges: mergeRanges(m.slots),
     target_shard_index: -1,

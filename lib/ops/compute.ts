@@ -9,6 +9,8 @@ import {
   masterOf,
   type NodeRole,
   type Shard,
+  type ZoneMap,
+  zoneIn,
 } from "../model/index.js";
 import {
   containsRange,
@@ -20,6 +22,7 @@ import {
   type SlotRange,
   subtractRanges,
 } from "../slots/index.js";
+import { placeShards } from "./zones.js";
 
 /** Lowercase hex, 40 characters, as Kvrocks node ids are. */
 export function newNodeId(): string {
@@ -30,8 +33,23 @@ export function bumpVersion(cluster: Cluster): Cluster {
   return { ...cluster, version: cluster.version + 1 };
 }
 
-export function newNode(addr: string, role: NodeRole, password: string, now: number): ClusterNode {
-  return { id: newNodeId(), addr, role, password, created_at: Math.floor(now / 1000) };
+export function newNode(
+  addr: string,
+  role: NodeRole,
+  password: string,
+  now: number,
+  zone?: string,
+): ClusterNode {
+  const node: ClusterNode = {
+    id: newNodeId(),
+    addr,
+    role,
+    password,
+    created_at: Math.floor(now / 1000),
+  };
+  // Absent rather than undefined: the stored JSON of a node without a zone stays upstream's.
+  if (zone !== undefined) node.zone = zone;
+  return node;
 }
 
 export interface PlanClusterInput {
@@ -39,9 +57,14 @@ export interface PlanClusterInput {
   nodes: string[];
   replicas: number;
   password: string;
+  /** Zones given beside the addresses (see `placeShards`). */
+  zones?: ZoneMap;
 }
 
-/** Nodes in order, in chunks of `replicas`; the first of each chunk is the master. */
+/**
+ * Nodes in order, in chunks of `replicas`; the first of each chunk is the master. With zones,
+ * the chunks are dealt so each shard's nodes sit in distinct zones where enough exist.
+ */
 export function planCluster(input: PlanClusterInput, now: number): Cluster {
   const { nodes, replicas } = input;
   if (nodes.length === 0 || nodes.length % replicas !== 0) {
@@ -54,10 +77,11 @@ export function planCluster(input: PlanClusterInput, now: number): Cluster {
   if (duplicate) throw invalid(`node ${duplicate} is listed twice`, "nodes");
   const shardCount = nodes.length / replicas;
   const ranges = evenSplit(shardCount);
+  const placed = placeShards(nodes, replicas, input.zones);
   const shards: Shard[] = ranges.map((range, i) => ({
-    nodes: nodes
-      .slice(i * replicas, (i + 1) * replicas)
-      .map((addr, j) => newNode(addr, j === 0 ? "master" : "slave", input.password, now)),
+    nodes: placed[i]!.map((addr, j) =>
+      newNode(addr, j === 0 ? "master" : "slave", input.password, now, zoneIn(input.zones, addr)),
+    ),
     slot_ranges: [range],
     target_shard_index: -1,
     migrating_slot: null,
@@ -90,11 +114,14 @@ export function withShardAdded(
   addrs: string[],
   password: string,
   now: number,
+  zones?: ZoneMap,
 ): Cluster {
   if (addrs.length === 0) throw invalid("a shard needs at least one node", "nodes");
   assertAddrsFree(cluster, addrs);
   const shard: Shard = {
-    nodes: addrs.map((addr, i) => newNode(addr, i === 0 ? "master" : "slave", password, now)),
+    nodes: addrs.map((addr, i) =>
+      newNode(addr, i === 0 ? "master" : "slave", password, now, zoneIn(zones, addr)),
+    ),
     slot_ranges: [],
     target_shard_index: -1,
     migrating_slot: null,
@@ -120,7 +147,7 @@ export function withShardRemoved(cluster: Cluster, index: number): Cluster {
 export function withNodeAdded(
   cluster: Cluster,
   index: number,
-  node: { addr: string; role: NodeRole; password: string },
+  node: { addr: string; role: NodeRole; password: string; zone?: string | undefined },
   now: number,
 ): { cluster: Cluster; node: ClusterNode } {
   const shard = shardAt(cluster, index);
@@ -128,7 +155,7 @@ export function withNodeAdded(
   if (node.role === "master" && masterOf(shard)) {
     throw exists(`shard ${index} already has a master`);
   }
-  const added = newNode(node.addr, node.role, node.password, now);
+  const added = newNode(node.addr, node.role, node.password, now, node.zone);
   const next = replaceShard(cluster, index, { ...shard, nodes: [...shard.nodes, added] });
   return { cluster: bumpVersion(next), node: added };
 }
@@ -267,12 +294,12 @@ export function withMigrationCleared(cluster: Cluster, source: number): Cluster 
 /** Several new empty shards in one change: version +1 once. */
 export function withShardsAdded(
   cluster: Cluster,
-  shards: readonly { nodes: string[]; password: string }[],
+  shards: readonly { nodes: string[]; password: string; zones?: ZoneMap }[],
   now: number,
 ): Cluster {
   if (shards.length === 0) return cluster;
   let next = cluster;
-  for (const s of shards) next = withShardAdded(next, s.nodes, s.password, now);
+  for (const s of shards) next = withShardAdded(next, s.nodes, s.password, now, s.zones);
   return { ...next, version: cluster.version + 1 };
 }
 

@@ -34,6 +34,8 @@ export interface OpsDeps {
   migrationTimeoutMs?: number;
   /** How long a planned switchover waits for the new master to catch up (config, default 2000). */
   switchoverCatchupMs?: number;
+  /** The probe's safe-mode ratio (config `probe.safeModeRatio`): zone warnings measure by it. */
+  safeModeRatio?: number;
   /**
    * Test seam: awaited after a topology change committed and before it is pushed (see
    * `pushCommitted`), where the nodes may complete a migration the commit did not fold.

@@ -20,6 +20,8 @@ export interface CandidateReport {
   error: string | null;
   /** Why the node cannot be promoted; null when it can. */
   ineligible: string | null;
+  /** The node's zone, when it has one: breaks ties between equally safe candidates. */
+  zone?: string;
 }
 
 /**
@@ -124,16 +126,45 @@ export function rankCandidates(
   });
 }
 
-/** Preferred node if eligible, else the highest sequence, ties broken by replication offset. */
-export function pickNewMaster(candidates: readonly CandidateReport[]): CandidateReport | null {
+/**
+ * How well promoting `c` keeps the shard spread over zones, lower is better: first whether it
+ * sits in the failing master's zone (a zone that lost its master may be failing whole), then
+ * how many of the shard's other answering nodes share its zone (a zone whose loss would take
+ * the new master and a replica together). 0 for every candidate when zones are not known.
+ */
+function zoneRank(
+  c: CandidateReport,
+  candidates: readonly CandidateReport[],
+  masterZone: string | undefined,
+): [number, number] {
+  if (c.zone === undefined) return [masterZone === undefined ? 0 : 1, 0];
+  const sameAsMaster = masterZone !== undefined && c.zone === masterZone ? 1 : 0;
+  const sharing = candidates.filter((o) => o.id !== c.id && o.info && o.zone === c.zone).length;
+  return [sameAsMaster, sharing];
+}
+
+/**
+ * The highest sequence, ties broken by replication offset: the replica holding the most of
+ * the shard's data. Only among candidates equal on both (equally safe: they hold the same
+ * data) does the zone decide (`zoneRank`); a zone never outweighs a byte of data.
+ */
+export function pickNewMaster(
+  candidates: readonly CandidateReport[],
+  masterZone?: string,
+): CandidateReport | null {
   const eligible = candidates.filter((c) => c.ineligible === null && c.info);
+  const zone = new Map(eligible.map((c) => [c.id, zoneRank(c, candidates, masterZone)]));
   eligible.sort(
     (a, b) =>
       (b.info?.sequence ?? 0) - (a.info?.sequence ?? 0) ||
-      (b.info?.slaveReplOffset ?? 0) - (a.info?.slaveReplOffset ?? 0),
+      (b.info?.slaveReplOffset ?? 0) - (a.info?.slaveReplOffset ?? 0) ||
+      zone.get(a.id)![0] - zone.get(b.id)![0] ||
+      zone.get(a.id)![1] - zone.get(b.id)![1],
   );
   return eligible[0] ?? null;
 }
+
+const zoneOf = (node: ClusterNode) => (node.zone === undefined ? {} : { zone: node.zone });
 
 /**
  * INFO replication + keyspace of each node; a node that does not answer has `info: null`.
@@ -151,7 +182,7 @@ export async function surveyNodes(
         const [info, version] = await use(node.addr, { password: node.password, timeoutMs }, (c) =>
           Promise.all([c.replicationInfo(), c.version().catch(() => null)]),
         );
-        return { id: node.id, addr: node.addr, info, version, error: null };
+        return { id: node.id, addr: node.addr, info, version, error: null, ...zoneOf(node) };
       } catch (err) {
         return {
           id: node.id,
@@ -159,6 +190,7 @@ export async function surveyNodes(
           info: null,
           version: null,
           error: errorMessage(err),
+          ...zoneOf(node),
         };
       }
     }),
@@ -511,7 +543,7 @@ export async function failoverShard(
       );
     }
   } else {
-    chosen = pickNewMaster(candidates);
+    chosen = pickNewMaster(candidates, master.zone);
   }
   if (!chosen) {
     const why = candidates.map((c) => `${c.addr} ${c.ineligible}`).join("; ");

@@ -7,11 +7,14 @@ import {
 } from "../model/index.js";
 import type { Store } from "../store/index.js";
 import { readTaskDocs } from "./tasks.js";
+import { DEFAULT_SAFE_MODE_RATIO, zoneWarnings } from "./zones.js";
 
 export async function clusterHealth(
   store: Store,
   ns: string,
   name: string,
+  /** The probe's safe-mode ratio, for the zone warnings. */
+  safeModeRatio: number = DEFAULT_SAFE_MODE_RATIO,
 ): Promise<ClusterHealth> {
   const [{ cluster }, stored, tasks, seen] = await Promise.all([
     store.getCluster(ns, name),
@@ -74,6 +77,7 @@ export async function clusterHealth(
         : []),
       ...tasks.corrupt.map((c) => ({ key: c.key, error: c.error })),
     ],
+    zone_warnings: zoneWarnings(cluster, safeModeRatio),
     nodes,
   };
 }

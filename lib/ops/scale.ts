@@ -18,6 +18,7 @@ import { clearLeftovers } from "./leftovers.js";
 import { checkMigration, listTaskDocs, newMigrationTask, newTaskId, saveTask } from "./tasks.js";
 import { changeTopology, changeTopologyJoining, moveSlotsOnly } from "./topology-changes.js";
 import { assertKvrocksVersions } from "./versions.js";
+import { type AddedShard, placeAddedShards, placementOf } from "./zones.js";
 
 export interface MigrateRequest {
   target: number;
@@ -180,7 +181,7 @@ export async function migrateSlots(
 }
 
 export interface ScaleRequest {
-  addShards: { nodes: string[]; password: string }[];
+  addShards: AddedShard[];
   removeShards: number[];
   dryRun: boolean;
   slotOnly: boolean;
@@ -194,6 +195,8 @@ export interface PlanJson {
   moves: { source: number; target: number; ranges: string[]; slots: number }[];
   add_shards: number;
   remove_shards: number[];
+  /** The added shards' nodes, roles and zones, as placed (see `placeAddedShards`). */
+  placement: ReturnType<typeof placementOf>;
 }
 
 export interface ScaleOutcome {
@@ -202,15 +205,21 @@ export interface ScaleOutcome {
   cluster: Cluster;
 }
 
-const planJson = (moves: PlannedMove[], added: number, removed: number[]): PlanJson => ({
+const planJson = (
+  moves: PlannedMove[],
+  added: readonly AddedShard[],
+  removed: number[],
+  first: number,
+): PlanJson => ({
   moves: moves.map((m) => ({
     source: m.source,
     target: m.target,
     ranges: m.ranges.map(formatSlotRange),
     slots: m.slots,
   })),
-  add_shards: added,
+  add_shards: added.length,
   remove_shards: removed,
+  placement: placementOf(added, first),
 });
 
 function checkScale(cluster: Cluster, request: ScaleRequest): void {
@@ -250,6 +259,9 @@ export async function scaleCluster(
 ): Promise<ScaleOutcome> {
   const stored = await deps.store.getCluster(ns, cl);
   checkScale(stored.cluster, request);
+  // Placed once, on the cluster as read: a retry of the same request places the same way.
+  request = { ...request, addShards: placeAddedShards(stored.cluster, request.addShards) };
+  const first = stored.cluster.shards.length;
   const history = (await listTaskDocs(deps.store, ns, cl)).map((d) => d.task);
   const active = history.filter(isActive);
   if (active.length > 0 && !request.dryRun) {
@@ -259,7 +271,7 @@ export async function scaleCluster(
   const removed = new Set(request.removeShards);
   const withNew = withShardsAdded(stored.cluster, request.addShards, now);
   const planned = planBalance(withNew, removed);
-  const plan = planJson(planned, request.addShards.length, request.removeShards);
+  const plan = planJson(planned, request.addShards, request.removeShards, first);
   if (request.dryRun) return { plan, tasks: [], cluster: stored.cluster };
   // A slot-only scale moves slots without their keys, and scale in then drops the drained
   // shards' nodes: refused, before anything is added, when a source holds keys in what it
@@ -328,7 +340,7 @@ export async function scaleCluster(
       result: undefined,
     }));
     return {
-      plan: planJson(moves, request.addShards.length, request.removeShards),
+      plan: planJson(moves, request.addShards, request.removeShards, first),
       tasks: [],
       cluster: applied.cluster,
     };
@@ -356,5 +368,9 @@ export async function scaleCluster(
   }
   // In order: the removal is written last, so a crash part-way never removes a shard.
   for (const task of tasks) await saveTask(deps.store, ns, cl, task, "absent");
-  return { plan: planJson(moves, request.addShards.length, request.removeShards), tasks, cluster };
+  return {
+    plan: planJson(moves, request.addShards, request.removeShards, first),
+    tasks,
+    cluster,
+  };
 }

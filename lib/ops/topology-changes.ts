@@ -2,7 +2,7 @@
 // push. Every topology change of the controller commits through `updateTopology`.
 import { conflict, notFound } from "../errors.js";
 import { withNode } from "../kvrocks/index.js";
-import type { Cluster, ClusterNode, NodeRole } from "../model/index.js";
+import type { Cluster, ClusterNode, NodeRole, ZoneMap } from "../model/index.js";
 import { allNodes, canonicalAddr, masterOf } from "../model/index.js";
 import type { SlotRange } from "../slots/index.js";
 import type { ClusterUpdate, ClusterUpdateFn, Fence } from "../store/index.js";
@@ -228,7 +228,13 @@ export async function addShard(
   deps: OpsDeps,
   ns: string,
   name: string,
-  input: { nodes: string[]; password: string; skipVersionCheck?: boolean; force?: boolean },
+  input: {
+    nodes: string[];
+    password: string;
+    skipVersionCheck?: boolean;
+    force?: boolean;
+    zones?: ZoneMap;
+  },
 ) {
   // Nodes may be added before they are started: only a node that answers is judged.
   if (!input.skipVersionCheck) {
@@ -250,7 +256,7 @@ export async function addShard(
     ns,
     name,
     (c) => ({
-      cluster: withShardAdded(c, input.nodes, input.password, deps.now()),
+      cluster: withShardAdded(c, input.nodes, input.password, deps.now(), input.zones),
       result: undefined,
     }),
     takenOver,
@@ -277,6 +283,7 @@ export async function addNode(
     password: string;
     skipVersionCheck?: boolean;
     force?: boolean;
+    zone?: string | undefined;
   },
 ): Promise<Changed<ClusterNode>> {
   if (!input.skipVersionCheck) {

@@ -19,6 +19,7 @@ import {
   Task,
 } from "../model/index.js";
 import {
+  advanceReplacements,
   bumpVersion,
   dataKnowledgeFrom,
   failoverShard,
@@ -823,6 +824,17 @@ export async function probeCluster(
       log.warn({ key: c.key, error: c.error }, "migration: task document unreadable, skipped");
     if (tasks)
       migrations = await advanceMigrations(deps, ns, name, { fence, signal, hint: current, tasks });
+    // Node replacements, after the migrations: a replacement's switchover is its own step.
+    // Its bookkeeping never fails the round (failover and repair are done by now).
+    if (tasks?.some((d) => d.task.kind === "replace_node" && isActive(d.task)) && !signal?.aborted)
+      await advanceReplacements(deps, ns, name, { fence, signal }).then(
+        (events) => {
+          for (const e of events)
+            log.info({ task: e.task, detail: e.detail }, `replace: ${e.event}`);
+        },
+        (err: unknown) =>
+          log.warn({ error: errorMessage(err) }, "replace: not advanced this round"),
+      );
   }
   for (const m of migrations)
     log.info({ task: m.task, range: m.range, detail: m.detail }, `migration: ${m.event}`);
