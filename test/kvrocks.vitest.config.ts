@@ -22,6 +22,7 @@ export default defineConfig({
       "test/api/cluster-lifecycle.test.ts",
       "test/api/commands-security.test.ts",
       "test/api/node-ownership.test.ts",
+      "test/api/drain.test.ts",
       "test/probe/failover.test.ts",
       "test/probe/repair.test.ts",
       "test/probe/empty-replica.test.ts",

@@ -2,7 +2,14 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { conflict, errorMessage, invalid, KvcError, notFound } from "../errors.js";
 import { isNodeError, type NodePool, type ReplicationInfo, withNode } from "../kvrocks/index.js";
-import { allNodes, type Cluster, type ClusterNode, masterOf, ProbeState } from "../model/index.js";
+import {
+  allNodes,
+  type Cluster,
+  type ClusterNode,
+  isDrained,
+  masterOf,
+  ProbeState,
+} from "../model/index.js";
 import type { Fence } from "../store/index.js";
 import { type PushResult, pushTopology, pushTopologyToNode } from "../topology/index.js";
 import { shardAt, withMasterChanged } from "./compute.js";
@@ -387,6 +394,8 @@ export interface FailoverRequest {
   force?: boolean;
   /** Where the data is, as the probe knows it; read from the probe state when absent. */
   knowledge?: DataKnowledge;
+  /** Never promote a drained replica (a drain); otherwise one is promoted only as the last choice. */
+  undrainedOnly?: boolean;
 }
 
 export interface FailoverResult {
@@ -513,7 +522,14 @@ export async function failoverShard(
       );
     }
   } else {
-    chosen = pickNewMaster(candidates);
+    // A drained replica is about to be stopped for maintenance: the last choice, never a
+    // drain's (it would be switched over again, or stopped as master).
+    const drained = new Set(replicas.filter(isDrained).map((n) => n.id));
+    chosen =
+      pickNewMaster(candidates.filter((c) => !drained.has(c.id))) ??
+      (request.undrainedOnly ? null : pickNewMaster(candidates));
+    if (!chosen && request.undrainedOnly)
+      for (const c of candidates) if (drained.has(c.id)) c.ineligible ??= "is drained";
   }
   if (!chosen) {
     const why = candidates.map((c) => `${c.addr} ${c.ineligible}`).join("; ");
@@ -586,6 +602,11 @@ async function commitFailover(
             `node ${newMasterId} was removed from shard ${request.shard} concurrently`,
           );
         }
+        if (
+          request.undrainedOnly &&
+          shardNow.nodes.some((n) => n.id === newMasterId && isDrained(n))
+        )
+          throw conflict(`node ${newMasterId} was drained concurrently`);
         return versionAbove(withMasterChanged(current, request.shard, newMasterId), plan.above);
       },
       { fence: options.fence },
