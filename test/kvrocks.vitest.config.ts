@@ -27,6 +27,7 @@ export default defineConfig({
       "test/probe/repair.test.ts",
       "test/probe/empty-replica.test.ts",
       "test/probe/switchover.test.ts",
+      "test/probe/rolling-upgrade.test.ts",
       "test/probe/failover-safety.test.ts",
       "test/probe/down-after.test.ts",
       "test/probe/quorum.test.ts",

@@ -6,6 +6,7 @@ import {
   allNodes,
   type Cluster,
   type ClusterNode,
+  canonicalAddr,
   isDrained,
   masterOf,
   ProbeState,
@@ -499,12 +500,11 @@ export async function failoverShard(
       `cannot tell whether master ${master.addr} is alive (${masterNow.why}): a failover now would lose the writes it may still take; retry once it answers or is down, or name the replica with preferred_node_id and force`,
     );
   }
-  const candidates = await surveyReplicas(
-    replicas,
-    deps.nodeTimeoutMs,
-    knowledge,
+  const reports = await surveyNodes(replicas, deps.nodeTimeoutMs, deps.nodePool);
+  const candidates = rankCandidates(
+    reports,
+    masterNow.kind === "master" ? withoutPastOutages(knowledge, reports, master) : knowledge,
     request.force ? request.preferredNodeId : undefined,
-    deps.nodePool,
   );
   const surveyed = deps.now() - started;
 
@@ -556,6 +556,36 @@ export async function failoverShard(
   } finally {
     await marker?.release().catch(() => {});
   }
+}
+
+/**
+ * For a planned switchover (the master answers as master): a replica whose link to it is up
+ * now is no longer held to the probe's record of an earlier outage (`stale`, `holds`). That
+ * record outlives the outage until a probe round sees the link up again (an undrained replica
+ * just back from maintenance), yet the switchover does not rely on it: the new master must
+ * reach the old master's final sequence before any other node is told, or it is undone.
+ */
+function withoutPastOutages(
+  knowledge: DataKnowledge,
+  reports: readonly Omit<CandidateReport, "ineligible">[],
+  master: ClusterNode,
+): DataKnowledge {
+  const linked = reports.filter(
+    (r) =>
+      r.info?.role === "slave" &&
+      r.info.masterLinkUp &&
+      !r.info.syncInProgress &&
+      r.info.masterHost !== null &&
+      canonicalAddr(`${r.info.masterHost}:${r.info.masterPort}`) === canonicalAddr(master.addr),
+  );
+  if (linked.length === 0) return knowledge;
+  const stale = { ...knowledge.stale };
+  const holds = { ...knowledge.holds };
+  for (const r of linked) {
+    delete stale[r.id];
+    delete holds[r.id];
+  }
+  return { ...knowledge, stale, holds };
 }
 
 async function beginSwitchover(deps: OpsDeps, request: FailoverRequest) {

@@ -205,6 +205,24 @@ describe("undrain", () => {
     expect(await sequence(at(replica.addr))).toBe(await sequence(at(master.addr)));
   });
 
+  it("lets the master be drained right after its replica came back: the probe's record of the replica's outage does not block the planned switchover", async () => {
+    const cluster = await start(2, 2);
+    const replica = replicaOf(cluster);
+    const master = masterOf(cluster.shards[0]!)!;
+    expect((await drain(replica.id)).status).toBe(200);
+    await at(replica.addr).kill();
+    await round(h);
+    for (let i = 0; i < 100; i++) await at(master.addr).call("SET", `k${i}`, String(i));
+    await round(h);
+    expect((await probeState())?.replica_lag[replica.id]?.stale).toBe(true);
+    await at(replica.addr).restart();
+    expect((await undrain(replica.id, { wait_ms: 20_000 })).status).toBe(200);
+    // No probe round in between: the stored state still says the replica missed writes.
+    const res = await drain(master.id);
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.data.new_master_id).toBe(replica.id);
+  });
+
   it("with restore_master switches the node back to master", async () => {
     const cluster = await start(2, 2);
     const master = masterOf(cluster.shards[0]!)!;
