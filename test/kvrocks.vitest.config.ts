@@ -23,6 +23,7 @@ export default defineConfig({
       "test/api/commands-security.test.ts",
       "test/api/node-ownership.test.ts",
       "test/api/drain.test.ts",
+      "test/api/password-rotation.test.ts",
       "test/probe/failover.test.ts",
       "test/probe/repair.test.ts",
       "test/probe/empty-replica.test.ts",
