@@ -4,10 +4,21 @@
 import { readFileSync } from "node:fs";
 import { run } from "../context.js";
 import { ApiError, UsageError } from "../errors.js";
+import type { ClusterJson, ClusterNode } from "../types.js";
 import { findNode, withCluster } from "./scope.js";
 import type { Verbs } from "./verbs.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** By id (or unique prefix), or by `host:port`: a hook knows its node's address, not its id. */
+function nodeOf(cluster: ClusterJson, idOrAddr: string): ClusterNode {
+  if (idOrAddr.includes(":")) {
+    const node = cluster.shards.flatMap((s) => s.nodes).find((n) => n.addr === idOrAddr);
+    if (!node) throw new ApiError(404, `no node at ${idOrAddr} in cluster ${cluster.name}`);
+    return node;
+  }
+  return findNode(cluster, idOrAddr).node;
+}
 
 /** The first line of the file (or stdin), without its line ending. */
 function readPassword(path: string | undefined): string {
@@ -24,7 +35,7 @@ function readPassword(path: string | undefined): string {
 
 export function registerMaintenance(verbs: Verbs): void {
   withCluster(verbs.drain.command("node"))
-    .argument("<id>", "node id (or unique prefix)")
+    .argument("<node>", "node id (or unique prefix), or its host:port")
     .description(
       "Drain a node for maintenance: a master is switched over first; the probe then leaves it alone",
     )
@@ -33,7 +44,7 @@ export function registerMaintenance(verbs: Verbs): void {
       run<{ force?: boolean }>(async (ctx, opts, [id]) => {
         const { ns, cl } = ctx.scope(opts);
         const { cluster } = await ctx.api.getCluster(ns, cl);
-        const { node } = findNode(cluster, id!);
+        const node = nodeOf(cluster, id!);
         const data = await ctx.api.drainNode(ns, cl, node.id, Boolean(opts.force));
         ctx.out.result(
           data,
@@ -47,7 +58,7 @@ export function registerMaintenance(verbs: Verbs): void {
     );
 
   withCluster(verbs.undrain.command("node"))
-    .argument("<id>", "node id (or unique prefix)")
+    .argument("<node>", "node id (or unique prefix), or its host:port")
     .description("Undrain a node once it has caught up with its master")
     .option("--restore-master", "switch it back to master (planned switchover) afterwards")
     .option("--wait <seconds>", "keep asking until it has caught up, up to this many seconds", "60")
@@ -56,7 +67,7 @@ export function registerMaintenance(verbs: Verbs): void {
       run<{ restoreMaster?: boolean; wait: string; maxLag: string }>(async (ctx, opts, [id]) => {
         const { ns, cl } = ctx.scope(opts);
         const { cluster } = await ctx.api.getCluster(ns, cl);
-        const { node } = findNode(cluster, id!);
+        const node = nodeOf(cluster, id!);
         const maxLag = Number(opts.maxLag);
         if (!Number.isInteger(maxLag) || maxLag < 0)
           throw new UsageError(`--max-lag: a whole number of writes, not "${opts.maxLag}"`);
