@@ -61,16 +61,6 @@ export function assertValidPassword(password: string): void {
 const rotationKey = (deps: OpsDeps, ns: string, cluster: string) =>
   `${deps.store.keys.clusterStatePrefix(ns, cluster)}password-rotation`;
 
-/** Whether a rotation is under way (its document exists); the password is not answered. */
-export async function rotationUnderWay(
-  deps: OpsDeps,
-  ns: string,
-  cluster: string,
-): Promise<{ since: number } | null> {
-  const doc = await deps.store.getDoc(rotationKey(deps, ns, cluster), PasswordRotation);
-  return doc ? { since: doc.value.started_at } : null;
-}
-
 async function answersTo(node: ClusterNode, password: string, timeoutMs: number) {
   return withNode(node.addr, { password, timeoutMs }, (c) => c.call("PING")).then(
     () => true,
