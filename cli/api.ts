@@ -8,12 +8,14 @@ import type {
   ClusterNode,
   ClusterStats,
   CommandAnswer,
+  DrainAnswer,
   FailoverRecord,
   MigrateAnswer,
   PushResult,
   ScaleAnswer,
   ShardJson,
   Task,
+  UndrainAnswer,
 } from "./types.js";
 
 const seg = encodeURIComponent;
@@ -97,6 +99,16 @@ export function apiOf(client: Client) {
         `${shardPath(ns, cl, shard)}/failover`,
         preferred ? { preferred_node_id: preferred } : {},
       ),
+    drainNode: (ns: string, cl: string, id: string, force: boolean) =>
+      client.post<DrainAnswer>(`${clPath(ns, cl)}/nodes/${seg(id)}/drain`, { force }),
+    undrainNode: (
+      ns: string,
+      cl: string,
+      id: string,
+      body: { restore_master: boolean; wait_ms: number; max_lag: number },
+    ) => client.post<UndrainAnswer>(`${clPath(ns, cl)}/nodes/${seg(id)}/undrain`, body),
+    setPassword: (ns: string, cl: string, body: { password: string; force: boolean }) =>
+      client.put<{ nodes: number; resumed: boolean }>(`${clPath(ns, cl)}/password`, body),
     migrate: (ns: string, cl: string, body: MigrateBody) =>
       client.post<MigrateAnswer>(`${clPath(ns, cl)}/migrate`, body),
     sync: (ns: string, cl: string, force: boolean) =>

@@ -67,6 +67,9 @@ export class Client {
   post<T>(path: string, body?: unknown): Promise<T> {
     return this.call<T>("POST", path, body).then((a) => a.data);
   }
+  put<T>(path: string, body?: unknown): Promise<T> {
+    return this.call<T>("PUT", path, body).then((a) => a.data);
+  }
   delete<T>(path: string): Promise<T> {
     return this.call<T>("DELETE", path).then((a) => a.data);
   }

@@ -6,6 +6,7 @@ import { registerFailover } from "./commands/failover.js";
 import { helpTerms } from "./commands/groups.js";
 import { registerHealth } from "./commands/health.js";
 import { HELP_FOOTER, registerHelp } from "./commands/help.js";
+import { registerMaintenance } from "./commands/maintenance.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerNamespaces } from "./commands/namespaces.js";
 import { registerNodes } from "./commands/nodes.js";
@@ -64,6 +65,7 @@ export function buildProgram(io: ProgramIO): Command {
   registerSync(verbs);
   registerReplace(program);
   registerOperate(program, verbs);
+  registerMaintenance(verbs);
   registerSeed(program);
   registerUse(program);
   registerHelp(program);

@@ -92,3 +92,24 @@ export interface MigrateAnswer {
 }
 
 export type { ClusterStats, NodeStats } from "../lib/ops/stats.js";
+
+/** POST .../nodes/{id}/drain. */
+export interface DrainAnswer {
+  node_id: string;
+  shard: number;
+  drained: boolean;
+  /** A drained master: the replica it was switched over to. */
+  new_master_id: string | null;
+  version: number;
+}
+
+/** POST .../nodes/{id}/undrain. */
+export interface UndrainAnswer {
+  node_id: string;
+  shard: number;
+  drained: boolean;
+  /** Writes (sequence) behind its master when found caught up. */
+  lag: number;
+  restored_master: boolean;
+  version: number;
+}

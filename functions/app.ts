@@ -19,6 +19,7 @@ import { checkRoutes } from "./routes/check.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { commandRoutes } from "./routes/commands.js";
 import { healthRoutes } from "./routes/health.js";
+import { maintenanceRoutes } from "./routes/maintenance.js";
 import { namespaceRoutes } from "./routes/namespaces.js";
 import { nodePlacementRoutes } from "./routes/node-placement.js";
 import { shardRoutes } from "./routes/shards.js";
@@ -92,7 +93,8 @@ export function createApp(deps: AppDeps) {
     .route("/namespaces", statsRoutes(deps, nodePool))
     .route("/namespaces", checkRoutes(deps))
     .route("/namespaces", commandRoutes(deps))
-    .route("/namespaces", nodePlacementRoutes(deps));
+    .route("/namespaces", nodePlacementRoutes(deps))
+    .route("/namespaces", maintenanceRoutes(deps));
 
   const app = new Hono<AppEnv>()
     .use(requestId())

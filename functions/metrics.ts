@@ -52,6 +52,11 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
       "1 while the node answers the probe with an error reply (`error`: NOAUTH, WRONGPASS, max clients): up, never failed over, not managed",
       [...CL, "shard", "node", "addr", "error"],
     ),
+    drained: gauge(
+      "kvc_node_drained",
+      "1 while the node is drained for maintenance: never failed over, its alerts silenced",
+      [...CL, "shard", "node", "addr"],
+    ),
     behind: gauge("kvc_cluster_nodes_behind", "Nodes reporting an older topology version"),
     ahead: gauge(
       "kvc_cluster_nodes_ahead",
@@ -108,6 +113,10 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
       g.unmanageable.set(
         { ...l, shard: String(f.shard), node: f.node, addr: f.addr, error: f.unmanageable ?? "" },
         f.unmanageable === null ? 0 : 1,
+      );
+      g.drained.set(
+        { ...l, shard: String(f.shard), node: f.node, addr: f.addr },
+        f.drained ? 1 : 0,
       );
     }
     g.behind.set(l, m.nodesBehind);

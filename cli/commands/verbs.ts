@@ -12,6 +12,9 @@ export interface Verbs {
   sync: Command;
   scale: Command;
   cancel: Command;
+  drain: Command;
+  undrain: Command;
+  set: Command;
 }
 
 const verbs: [keyof Verbs, string, string, string][] = [
@@ -39,6 +42,9 @@ const verbs: [keyof Verbs, string, string, string][] = [
   ["sync", "cluster|node [--force]", "Push the stored topology to every node, or one, now", OURS],
   ["scale", "out|in", "Add or remove shards; slots and data move to match", OURS],
   ["cancel", "task ID", "Cancel a queued or running migration task", OURS],
+  ["drain", "node ID [--force]", "Take a node out of service for maintenance", OURS],
+  ["undrain", "node ID [--restore-master]", "Return a drained node to service", OURS],
+  ["set", "password", "Rotate the cluster's node password (read from stdin)", OURS],
 ];
 
 export function addVerbs(program: Command): Verbs {

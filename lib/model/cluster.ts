@@ -20,6 +20,12 @@ export const ClusterNode = z.object({
   created_at: z.number().int().default(0),
   /** Ours: the failure domain (zone, rack) the node runs in; absent when not given. */
   zone: Zone.optional(),
+  /**
+   * Ours, absent unless set (upstream's clients ignore it): when the node was drained for
+   * maintenance (ms). A drained node is never failed over nor counted by safe mode, and
+   * raises no alert; it is still repaired when it answers (see docs/operations.md).
+   */
+  drained_at: z.number().int().nonnegative().optional(),
 });
 export type ClusterNode = z.infer<typeof ClusterNode>;
 
@@ -97,6 +103,8 @@ export function clusterToJson(cluster: Cluster): ClusterJson {
 export function masterOf(shard: Shard): ClusterNode | undefined {
   return shard.nodes.find((n) => n.role === "master");
 }
+
+export const isDrained = (node: ClusterNode): boolean => node.drained_at !== undefined;
 
 export function allNodes(cluster: Cluster): ClusterNode[] {
   return cluster.shards.flatMap((s) => s.nodes);

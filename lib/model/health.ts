@@ -29,6 +29,8 @@ export const NodeHealthView = z.object({
    * its nodes, another controller): never adopted; a failover goes above it.
    */
   ahead: z.boolean().default(false),
+  /** Drained for maintenance (see `ClusterNode.drained_at`): down is expected, not alarming. */
+  drained: z.boolean().default(false),
 });
 export type NodeHealthView = z.infer<typeof NodeHealthView>;
 

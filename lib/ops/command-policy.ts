@@ -196,7 +196,8 @@ export function commandVerdict(
         "forbidden",
         `CONFIG SET ${secret.toLowerCase()} is refused for every token: the controller keeps this ` +
           "password to manage the node, and a node whose password changed under it becomes " +
-          "unmanageable; password rotation is a separate operation, not a command to send",
+          "unmanageable; rotate it with `kvctl set password` (PUT .../clusters/{cluster}/password), " +
+          "which sets every node in an order that keeps replication up and stores the new one",
       );
     }
   }

@@ -2,7 +2,15 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { conflict, errorMessage, invalid, KvcError, notFound } from "../errors.js";
 import { isNodeError, type NodePool, type ReplicationInfo, withNode } from "../kvrocks/index.js";
-import { allNodes, type Cluster, type ClusterNode, masterOf, ProbeState } from "../model/index.js";
+import {
+  allNodes,
+  type Cluster,
+  type ClusterNode,
+  canonicalAddr,
+  isDrained,
+  masterOf,
+  ProbeState,
+} from "../model/index.js";
 import type { Fence } from "../store/index.js";
 import { type PushResult, pushTopology, pushTopologyToNode } from "../topology/index.js";
 import { shardAt, withMasterChanged } from "./compute.js";
@@ -417,6 +425,8 @@ export interface FailoverRequest {
   force?: boolean;
   /** Where the data is, as the probe knows it; read from the probe state when absent. */
   knowledge?: DataKnowledge;
+  /** Never promote a drained replica (a drain); otherwise one is promoted only as the last choice. */
+  undrainedOnly?: boolean;
 }
 
 export interface FailoverResult {
@@ -520,12 +530,11 @@ export async function failoverShard(
       `cannot tell whether master ${master.addr} is alive (${masterNow.why}): a failover now would lose the writes it may still take; retry once it answers or is down, or name the replica with preferred_node_id and force`,
     );
   }
-  const candidates = await surveyReplicas(
-    replicas,
-    deps.nodeTimeoutMs,
-    knowledge,
+  const reports = await surveyNodes(replicas, deps.nodeTimeoutMs, deps.nodePool);
+  const candidates = rankCandidates(
+    reports,
+    masterNow.kind === "master" ? withoutPastOutages(knowledge, reports, master) : knowledge,
     request.force ? request.preferredNodeId : undefined,
-    deps.nodePool,
   );
   const surveyed = deps.now() - started;
 
@@ -543,7 +552,16 @@ export async function failoverShard(
       );
     }
   } else {
-    chosen = pickNewMaster(candidates, master.zone);
+    // A drained replica is about to be stopped for maintenance: the last choice, never a
+    // drain's (it would be switched over again, or stopped as master).
+    const drained = new Set(replicas.filter(isDrained).map((n) => n.id));
+    chosen =
+      pickNewMaster(
+        candidates.filter((c) => !drained.has(c.id)),
+        master.zone,
+      ) ?? (request.undrainedOnly ? null : pickNewMaster(candidates, master.zone));
+    if (!chosen && request.undrainedOnly)
+      for (const c of candidates) if (drained.has(c.id)) c.ineligible ??= "is drained";
   }
   if (!chosen) {
     const why = candidates.map((c) => `${c.addr} ${c.ineligible}`).join("; ");
@@ -570,6 +588,36 @@ export async function failoverShard(
   } finally {
     await marker?.release().catch(() => {});
   }
+}
+
+/**
+ * For a planned switchover (the master answers as master): a replica whose link to it is up
+ * now is no longer held to the probe's record of an earlier outage (`stale`, `holds`). That
+ * record outlives the outage until a probe round sees the link up again (an undrained replica
+ * just back from maintenance), yet the switchover does not rely on it: the new master must
+ * reach the old master's final sequence before any other node is told, or it is undone.
+ */
+function withoutPastOutages(
+  knowledge: DataKnowledge,
+  reports: readonly Omit<CandidateReport, "ineligible">[],
+  master: ClusterNode,
+): DataKnowledge {
+  const linked = reports.filter(
+    (r) =>
+      r.info?.role === "slave" &&
+      r.info.masterLinkUp &&
+      !r.info.syncInProgress &&
+      r.info.masterHost !== null &&
+      canonicalAddr(`${r.info.masterHost}:${r.info.masterPort}`) === canonicalAddr(master.addr),
+  );
+  if (linked.length === 0) return knowledge;
+  const stale = { ...knowledge.stale };
+  const holds = { ...knowledge.holds };
+  for (const r of linked) {
+    delete stale[r.id];
+    delete holds[r.id];
+  }
+  return { ...knowledge, stale, holds };
 }
 
 async function beginSwitchover(deps: OpsDeps, request: FailoverRequest) {
@@ -615,6 +663,11 @@ async function commitFailover(
             `node ${newMasterId} was removed from shard ${request.shard} concurrently`,
           );
         }
+        if (
+          request.undrainedOnly &&
+          shardNow.nodes.some((n) => n.id === newMasterId && isDrained(n))
+        )
+          throw conflict(`node ${newMasterId} was drained concurrently`);
         return versionAbove(withMasterChanged(current, request.shard, newMasterId), plan.above);
       },
       { fence: options.fence },

@@ -50,6 +50,7 @@ export async function clusterHealth(
         role_seen: h?.role ?? null,
         behind: reported !== null && reported < cluster.version,
         ahead: reported !== null && reported > cluster.version,
+        drained: node.drained_at !== undefined,
       };
     }),
   );
@@ -57,9 +58,10 @@ export async function clusterHealth(
     version: cluster.version,
     safe_mode: state.safe_mode,
     safe_mode_reason: state.safe_mode_reason,
-    nodes_behind: nodes.filter((n) => n.behind).length,
+    // A drained node down or behind is the maintenance it was drained for: not counted.
+    nodes_behind: nodes.filter((n) => n.behind && !n.drained).length,
     nodes_ahead: nodes.filter((n) => n.ahead).length,
-    nodes_down: nodes.filter((n) => !n.up).length,
+    nodes_down: nodes.filter((n) => !n.up && !n.drained).length,
     nodes_unmanageable: nodes.filter((n) => n.unmanageable !== null).length,
     failover_blocked: state.failover_blocked,
     quorum: Object.entries(state.quorum).map(([master_id, q]) => ({ master_id, ...q })),

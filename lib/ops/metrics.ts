@@ -2,7 +2,14 @@
 // every instance answers a scrape with the same numbers.
 import type { z } from "zod";
 import { errorMessage } from "../errors.js";
-import { type Cluster, emptyProbeState, ProbeState, Task, TaskState } from "../model/index.js";
+import {
+  type Cluster,
+  emptyProbeState,
+  isDrained,
+  ProbeState,
+  Task,
+  TaskState,
+} from "../model/index.js";
 import { countSlots } from "../slots/index.js";
 import { decodeJson, type Store } from "../store/index.js";
 import { HistoryRecord } from "./history.js";
@@ -14,7 +21,7 @@ export interface ClusterMetrics {
   shards: number;
   nodesByRole: { master: number; slave: number };
   /** `unmanageable` nodes are also `up`: they answer, with an error reply. */
-  nodesByState: { up: number; down: number; unmanageable: number };
+  nodesByState: { up: number; down: number; unmanageable: number; drained: number };
   nodeFailures: {
     node: string;
     addr: string;
@@ -22,6 +29,8 @@ export interface ClusterMetrics {
     failures: number;
     /** The error reply the node answered the probe with, or null (see `NodeHealth`). */
     unmanageable: string | null;
+    /** Drained for maintenance: its alerts are silenced (`kvc_node_drained`). */
+    drained: boolean;
   }[];
   nodesBehind: number;
   /** Nodes reporting a newer topology version than etcd's. */
@@ -81,6 +90,7 @@ export function clusterMetricsFrom(
       up: nodes.filter((n) => !health(n.node.id)?.failures).length,
       down: nodes.filter((n) => (health(n.node.id)?.failures ?? 0) > 0).length,
       unmanageable: nodes.filter((n) => health(n.node.id)?.unmanageable != null).length,
+      drained: nodes.filter((n) => isDrained(n.node)).length,
     },
     nodeFailures: nodes.map((n) => ({
       node: n.node.id,
@@ -88,8 +98,11 @@ export function clusterMetricsFrom(
       shard: n.index,
       failures: health(n.node.id)?.failures ?? 0,
       unmanageable: health(n.node.id)?.unmanageable ?? null,
+      drained: isDrained(n.node),
     })),
+    // A drained node behind is the maintenance it was drained for (it is repaired on return).
     nodesBehind: nodes.filter((n) => {
+      if (isDrained(n.node)) return false;
       const version = health(n.node.id)?.version;
       return version !== undefined && version !== null && version < cluster.version;
     }).length,

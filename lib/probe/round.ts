@@ -13,6 +13,7 @@ import {
   type ClusterNode,
   emptyProbeState,
   isActive,
+  isDrained,
   masterOf,
   ProbeState,
   type Shard,
@@ -147,6 +148,9 @@ async function failOverDeadMasters(
     const master = masterOf(shard);
     const health = master ? state.nodes[master.id] : undefined;
     if (!master || !health || health.failures < settings.failures) return [];
+    // Drained for maintenance (only ever by force as a master): the operator stops it on
+    // purpose and brings it back; a failover would be the surprise drain exists to avoid.
+    if (isDrained(master)) return [];
     return [{ index, master, health }];
   });
   const judged = await Promise.all(
@@ -623,7 +627,12 @@ export async function probeCluster(
       .map((node) => observeNode(node, settings.timeoutMs, deps.nodePool)),
   );
   // Safe mode is judged on the round's own look: a confirmation never talks it away.
-  const safe = judgeSafeMode(observed, previous, settings.safeModeRatio);
+  // Drained nodes are down on purpose: no evidence of a split either way.
+  const safe = judgeSafeMode(
+    observed.filter((o) => !isDrained(o.node)),
+    previous,
+    settings.safeModeRatio,
+  );
   const safeReason = safe.reason;
   const verdicts =
     safeReason === null && settings.downAfterMs > 0

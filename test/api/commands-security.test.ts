@@ -276,7 +276,9 @@ describe("the node password through the commands route", () => {
           force,
         });
         expect(res.status, res.text).toBe(403);
-        expect(res.body.error.message).toMatch(/password rotation is a separate operation/);
+        expect(res.body.error.message).toMatch(
+          /kvctl set password.*PUT \.\.\.\/clusters\/\{cluster\}\/password/,
+        );
       }
       const ping = await send(ADMIN, ["PING"]);
       expect(ping.body.data.results.map((r: { reply: unknown }) => r.reply)).toEqual([

@@ -37,7 +37,7 @@ describe("the OpenAPI document", () => {
       ),
     );
     expect([...documented].sort()).toEqual([...served].sort());
-    expect(served.size).toBe(36);
+    expect(served.size).toBe(39);
   });
 
   it("describes bodies with the schemas that validate them", () => {
@@ -100,7 +100,7 @@ describe("the OpenAPI document", () => {
         return route.abort();
       });
       await page.goto(`http://127.0.0.1:${port}/docs`);
-      await expect.poll(() => page.locator("section").count()).toBe(36);
+      await expect.poll(() => page.locator("section").count()).toBe(39);
       expect(await page.locator("h1").textContent()).toContain("kvrocks-controller");
       await page.screenshot({ path: "test/artifacts/docs.png", fullPage: false });
       expect(outside).toEqual([]);

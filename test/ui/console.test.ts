@@ -342,6 +342,20 @@ describe("web console", () => {
     await waitText(page.locator("#node-failovers"), promoted.addr);
     expect(await page.locator("#node").textContent()).toMatch(/Last error(?!—)\S/);
     await shot(page, "4-node");
+
+    // Drained from its page (it is a replica now, and stopped); undrain says why it waits.
+    const actions = page.locator("#node-actions");
+    await actions.getByRole("button", { name: "Drain for maintenance" }).click();
+    const drainConfirm = page.locator("#confirm-dialog");
+    await waitText(drainConfirm, `Drain ${old.addr}?`);
+    await drainConfirm.getByRole("button", { name: "Drain" }).click();
+    await waitText(page.locator("#node"), "drained");
+    const drainedNode = (await h.cluster("shop", "c1")).shards[0]!.nodes.find(
+      (n) => n.addr === old.addr,
+    )!;
+    expect(drainedNode.drained_at).toBeGreaterThan(0);
+    await actions.getByRole("button", { name: "Undrain" }).click();
+    await waitText(page.locator('[data-errors="node-actions"]'), "has not caught up");
   });
 
   test("runs a data migration and shows its progress reach 100%", async () => {

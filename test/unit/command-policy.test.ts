@@ -83,7 +83,9 @@ describe("commandVerdict", () => {
     });
     const password = commandVerdict(["CONFIG", "SET", "requirepass", "x"], "admin", true);
     expect(password).toMatchObject({
-      reason: expect.stringMatching(/password rotation is a separate operation/),
+      reason: expect.stringMatching(
+        /kvctl set password.*PUT \.\.\.\/clusters\/\{cluster\}\/password/,
+      ),
     });
   });
 });

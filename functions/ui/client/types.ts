@@ -10,6 +10,8 @@ export interface NodeJson {
   addr: string;
   role: NodeRole;
   created_at?: number;
+  /** Drained for maintenance since (ms); absent when in service. */
+  drained_at?: number;
 }
 
 export interface ShardJson {

@@ -39,6 +39,15 @@ function desiredMaster(node: KvrocksNode): KvrocksNode | null {
   const master = lookupNode(node.repl.masterHost, node.repl.masterPort);
   if (!master?.servesPeers()) return null;
   if (stillSleeping(node, master)) return null;
+  // A new link authenticates with masterauth (Kvrocks: refused, it retries 10 s later, link
+  // down); a link already up is not asked again when either password changes.
+  const masterauth = node.settings.get("masterauth") ?? node.config.password;
+  if (
+    node.repl.attachedTo !== master &&
+    master.config.password !== "" &&
+    masterauth !== master.config.password
+  )
+    return null;
   // Never close a loop of replicas: writes would circle forever.
   for (let up: KvrocksNode | null = master; up; up = up.repl.attachedTo) {
     if (up === node) return null;

@@ -53,6 +53,12 @@ export async function loadNode(): Promise<void> {
           : "—",
       ),
       row("Added", node.created_at ? when(node.created_at * 1000) : "—"),
+      row(
+        "Maintenance",
+        node.drained_at
+          ? [badge("drained", "warn"), ` since ${when(node.drained_at)}: never failed over`]
+          : "in service",
+      ),
       healthFailed ? row("Health", h("span", { class: "error" }, healthFailed)) : null,
     );
   });
@@ -64,16 +70,38 @@ export async function loadNode(): Promise<void> {
     }
   }
   const shardApi = base + path("shards", shardIndex);
-  update($("#node-actions"), [shardIndex, node?.role], () => {
+  update($("#node-actions"), [shardIndex, node?.role, node?.drained_at], () => {
     if (!node) return muted("Nothing to do.");
+    // Drain switches a master over first; undrain waits a few seconds for it to catch up.
+    const maintenance = node.drained_at
+      ? rowButton("Undrain", "node-undrain", "node-actions", "undrain", async () => {
+          // A few seconds, then the reason it waits (not caught up) shows; click again later.
+          await api("POST", `${base}/nodes/${node.id}/undrain`, { wait_ms: 4000 });
+        })
+      : rowButton("Drain for maintenance", "node-drain", "node-actions", "drain", async () => {
+          await confirmOrCancel(
+            `Drain ${node.addr}?`,
+            node.role === "master"
+              ? `Shard ${shardIndex} is switched over to a replica first (no write lost); the probe then leaves the node alone until it is undrained.`
+              : "The probe leaves the node alone (no failover, no alert) until it is undrained.",
+            "Drain",
+          );
+          await api("POST", `${base}/nodes/${node.id}/drain`, {});
+        });
     if (node.role === "master") {
-      return muted(
-        `This node is the master of shard ${shardIndex}. Fail the shard over to make it a replica before removing it.`,
+      return h(
+        "div",
+        { class: "buttons", style: { justifyContent: "flex-start" } },
+        maintenance,
+        muted(
+          `This node is the master of shard ${shardIndex}. Fail the shard over to make it a replica before removing it.`,
+        ),
       );
     }
     return h(
       "div",
       { class: "buttons", style: { justifyContent: "flex-start" } },
+      maintenance,
       rowButton(
         `Fail shard ${shardIndex} over to this node`,
         "node-promote",

@@ -248,7 +248,7 @@ function settings(ctx: CommandContext): Map<string, string> {
     ["port", String(c.port)],
     ["cluster-enabled", c.clusterEnabled ? "yes" : "no"],
     ["requirepass", c.password],
-    ["masterauth", c.password],
+    ["masterauth", ctx.node.settings.get("masterauth") ?? c.password],
     ["maxclients", ctx.node.settings.get("maxclients") ?? "10240"],
     ["timeout", ctx.node.settings.get("timeout") ?? "0"],
     ["slowlog-log-slower-than", ctx.node.settings.get("slowlog-log-slower-than") ?? "200000"],
@@ -279,7 +279,16 @@ const config: CommandSpec = {
       // requirepass as Kvrocks takes it: new connections must AUTH with it; the ones already
       // authenticated (or opened while there was none) stay so.
       if (name === "requirepass") {
+        // masterauth was the start-up password until set on its own (as test nodes start).
+        if (!ctx.node.settings.has("masterauth"))
+          ctx.node.settings.set("masterauth", ctx.node.config.password);
         ctx.node.config.password = ctx.argv[3]!;
+        return OK();
+      }
+      // masterauth as Kvrocks takes it: used when the replica next (re)connects to its master;
+      // a link already up stays up.
+      if (name === "masterauth") {
+        ctx.node.settings.set("masterauth", ctx.argv[3]!);
         return OK();
       }
       if (!["maxclients", "timeout", "slowlog-log-slower-than"].includes(name)) {
@@ -288,6 +297,8 @@ const config: CommandSpec = {
       ctx.node.settings.set(name, ctx.argv[3]!);
       return OK();
     }
+    // The simulator keeps no config file: nothing to rewrite, as a node whose file is current.
+    if (sub === "rewrite" && ctx.argv.length === 2) return OK();
     throw errorOf("CONFIG subcommand must be one of GET, SET, REWRITE");
   },
 };
