@@ -6,9 +6,10 @@
 // code cache for it) and index.mjs (the entry: Lambda handler `index.handler`, or the server).
 //
 // Why: a cold start is what every FaaS user pays, and most of it was V8 compiling 1.7 MB of
-// JavaScript and etcd3 parsing its gRPC `.proto` text. So the `.proto` files are parsed here,
-// once, and inlined as protobuf JSON (etcd3's `loadSync` becomes proto-loader's `fromJSON`), and
-// the entry compiles app.cjs with a code cache made here by running the bundle's start-up.
+// JavaScript and etcd3 building its gRPC codecs from `.proto` text. So the codecs are generated
+// here, once, as source code (deploy/etcd-proto.ts); packages the request path does not use are
+// loaded at their first use (LAZY_PACKAGES); only the parts of zod we call are bundled; and the
+// entry compiles app.cjs with a code cache made here by running the bundle's start-up.
 // A cache from another V8 (another Node patch release) is rejected by V8 and the code is
 // compiled as usual: slower, never wrong. ESM code cannot take a cache on Node 20, hence CJS.
 import { spawnSync } from "node:child_process";
@@ -18,6 +19,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
 import { buildConsoleScript } from "../functions/ui/console-script.js";
+import { etcdProtoModule, protoLoaderDir } from "./etcd-proto.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -33,44 +35,125 @@ const BANNER = 'var __kvc_import_meta_url = require("node:url").pathToFileURL(__
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: etcd3's source text, matched as it is
 const ETCD_PROTO_LOAD = "(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`, {";
+const PROTO_LOADER_REQUIRE = 'require("@grpc/proto-loader")';
 
-const etcdRequire = createRequire(join(root, "package.json"));
+const rootRequire = createRequire(join(root, "package.json"));
 
-/** etcd3's `.proto` files parsed now, as protobuf JSON, with the options etcd3 loads them with. */
-function etcdProtoJson(): string {
-  const protobuf = etcdRequire(
-    etcdRequire.resolve("protobufjs", {
-      paths: [
-        dirname(
-          etcdRequire.resolve("@grpc/proto-loader", {
-            paths: [dirname(etcdRequire.resolve("etcd3"))],
-          }),
-        ),
-      ],
-    }),
-  ) as typeof import("protobufjs");
-  const protoDir = join(dirname(etcdRequire.resolve("etcd3")), "..", "proto");
-  const rootNs = new protobuf.Root();
-  rootNs.resolvePath = (_origin, target) => resolve(protoDir, target);
-  rootNs.loadSync("rpc.proto", { keepCase: true });
-  return JSON.stringify(rootNs.toJSON());
-}
+const ETCD_PROTO_MODULE = "kvc-etcd-proto";
 
-/** Replaces etcd3's run-time `.proto` parse with the JSON parsed at bundle time. */
-function etcdProtoInlined(json: string): Plugin {
+/** etcd3 loads deploy/etcd-proto.ts's module in place of parsing its `.proto` files at start. */
+function etcdProtoInlined(): Plugin {
+  const contents = etcdProtoModule(root);
   return {
     name: "etcd3-proto-inlined",
     setup(b) {
       b.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, (args) => {
         const source = readFileSync(args.path, "utf8");
-        if (!source.includes(ETCD_PROTO_LOAD)) {
+        if (!source.includes(ETCD_PROTO_LOAD) || !source.includes(PROTO_LOADER_REQUIRE)) {
           throw new Error(
             `${args.path} no longer loads its .proto as deploy/bundle.ts expects; update it for this etcd3 version`,
           );
         }
         return {
-          contents: source.replace(ETCD_PROTO_LOAD, `(0, proto_loader_1.fromJSON)(${json}, {`),
+          contents: source
+            .replace(PROTO_LOADER_REQUIRE, `require("${ETCD_PROTO_MODULE}")`)
+            .replace(ETCD_PROTO_LOAD, "(0, proto_loader_1.loadSync)(null, {"),
           loader: "js",
+          resolveDir: dirname(args.path),
+        };
+      });
+      b.onResolve({ filter: new RegExp(`^${ETCD_PROTO_MODULE}$`) }, () => ({
+        path: ETCD_PROTO_MODULE,
+        namespace: ETCD_PROTO_MODULE,
+      }));
+      b.onLoad({ filter: /.*/, namespace: ETCD_PROTO_MODULE }, () => ({
+        contents,
+        loader: "js",
+        // protobufjs as proto-loader would have it.
+        resolveDir: protoLoaderDir(root),
+      }));
+    },
+  };
+}
+
+/**
+ * Packages the request path never uses, loaded at their first use instead of at start: a
+ * stand-in module whose exports are getters that require the package. Our sources import only
+ * these names (checked here: a name the package lacks fails the build), and only use them in
+ * calls made after start-up (a node connection, a YAML file), so nothing changes but when the
+ * package's own start-up runs. ioredis alone builds a method for each of 240 commands.
+ */
+const LAZY_PACKAGES: Record<string, readonly string[]> = {
+  ioredis: ["Redis", "ReplyError"],
+  yaml: ["parse", "parseDocument", "LineCounter"],
+};
+
+function isOurSource(path: string): boolean {
+  const rel = relative(root, path);
+  return !rel.startsWith("..") && !rel.split(/[\\/]/).includes("node_modules");
+}
+
+function lazyPackages(): Plugin {
+  const LAZY = "kvc-lazy";
+  return {
+    name: "lazy-packages",
+    setup(b) {
+      const names = Object.keys(LAZY_PACKAGES).join("|");
+      b.onResolve({ filter: new RegExp(`^(${names})$`) }, (args) =>
+        args.namespace === "file" && isOurSource(args.importer)
+          ? { path: args.path, namespace: LAZY }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: LAZY }, (args) => {
+        const exported = LAZY_PACKAGES[args.path]!;
+        const real = rootRequire(args.path) as Record<string, unknown>;
+        const missing = exported.filter((name) => real[name] === undefined);
+        if (missing.length > 0) throw new Error(`${args.path} has no ${missing.join(", ")}`);
+        return {
+          contents: [
+            "let real;",
+            `const load = () => (real ??= require(${JSON.stringify(args.path)}));`,
+            ...exported.map(
+              (name) =>
+                `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => load()[${JSON.stringify(name)}] });`,
+            ),
+          ].join("\n"),
+          loader: "js",
+          resolveDir: root,
+        };
+      });
+      // Any other import of these names from our sources would load the package at start.
+      b.onLoad({ filter: /\.ts$/ }, (args) => {
+        if (!isOurSource(args.path)) return undefined;
+        const source = readFileSync(args.path, "utf8");
+        for (const [pkg, allowed] of Object.entries(LAZY_PACKAGES)) {
+          for (const m of source.matchAll(
+            new RegExp(`^import \\{([^}]*)\\} from "${pkg}";`, "gm"),
+          )) {
+            const used = m[1]!
+              .split(",")
+              .map(
+                (n) =>
+                  n
+                    .trim()
+                    .replace(/^type\s+/, "")
+                    .split(/\s+as\s+/)[0]!,
+              )
+              .filter((n) => n !== "" && !m[1]!.includes(`type ${n}`));
+            const extra = used.filter((n) => !allowed.includes(n));
+            if (extra.length > 0) {
+              throw new Error(
+                `${relative(root, args.path)} imports ${extra.join(", ")} from ${pkg}: add it to LAZY_PACKAGES in deploy/bundle.ts`,
+              );
+            }
+          }
+        }
+        // zod's namespace as `import * as z`: the bundle then holds only what we call (about
+        // 110 kB instead of 470 kB with every locale, all of it run at start). \`{ z }\` is the
+        // same namespace object, which the bundler must keep whole.
+        return {
+          contents: source.replace(/^import \{ z \} from "zod";$/m, 'import * as z from "zod";'),
+          loader: "ts",
         };
       });
     },
@@ -158,7 +241,6 @@ function dirSize(dir: string): number {
 }
 
 export async function bundleAll(outRoot = join(root, "bundle")): Promise<BundleResult[]> {
-  const protoJson = etcdProtoJson();
   const results: BundleResult[] = [];
   // The console's browser script, built now: a bundle ships no sources to build it from.
   const consoleJs = await buildConsoleScript();
@@ -179,7 +261,7 @@ export async function bundleAll(outRoot = join(root, "bundle")): Promise<BundleR
       keepNames: true,
       legalComments: "eof",
       banner: { js: BANNER },
-      plugins: [etcdProtoInlined(protoJson)],
+      plugins: [etcdProtoInlined(), lazyPackages()],
       define: {
         __KVC_CONSOLE_JS__: JSON.stringify(consoleJs),
         "import.meta.url": "__kvc_import_meta_url",

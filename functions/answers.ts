@@ -16,9 +16,16 @@ export const ErrorAnswer = z.object({
   error: z.object({ message: z.string(), field: z.string().optional() }),
 });
 
-// Stored clusters carry parsed slot ranges; on the wire they are strings, as in etcd.
-export const ClusterJson = z.toJSONSchema(Cluster, { io: "input", unrepresentable: "any" });
-export const ShardJson = z.toJSONSchema(Shard, { io: "input", unrepresentable: "any" });
+// Stored clusters carry parsed slot ranges; on the wire they are strings, as in etcd. Made when
+// the OpenAPI document is first asked for: converting is a few milliseconds of every cold start.
+let wireSchemas: { cluster: z.core.JSONSchema.BaseSchema; shard: z.core.JSONSchema.BaseSchema };
+export function wireJsonSchemas() {
+  wireSchemas ??= {
+    cluster: z.toJSONSchema(Cluster, { io: "input", unrepresentable: "any" }),
+    shard: z.toJSONSchema(Shard, { io: "input", unrepresentable: "any" }),
+  };
+  return wireSchemas;
+}
 
 const clusterRef = z.custom<unknown>().meta({ $ref: "#/components/schemas/Cluster" });
 const shardRef = z.custom<unknown>().meta({ $ref: "#/components/schemas/Shard" });

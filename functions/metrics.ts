@@ -2,7 +2,7 @@
 // time (so any instance shows the same numbers for the clusters), and each node's INFO.
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Gauge } from "prom-client";
 import type { NodePool } from "../lib/kvrocks/index.js";
 import type { OpsDeps } from "../lib/ops/index.js";
 import { type ClusterMetrics, collectMetrics, type MetricsSnapshot } from "../lib/ops/metrics.js";
@@ -16,10 +16,8 @@ export interface Metrics {
   render(): Promise<{ contentType: string; body: string }>;
 }
 
-/** `pool`: node connections kept between scrapes, which read every node's INFO. */
-export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
-  const { store, now } = ops;
-  const nodeOps = { ...ops, nodePool: ops.nodePool ?? pool };
+/** The registry and its metrics, made from prom-client once it is loaded. */
+function registryOf({ Counter, Gauge, Histogram, Registry }: typeof import("prom-client")) {
   const registry = new Registry();
   const duration = new Histogram({
     name: "kvc_http_request_duration_seconds",
@@ -102,7 +100,40 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
     }),
   };
 
-  function record(m: ClusterMetrics) {
+  return { registry, duration, requests, g };
+}
+
+/** Requests answered before prom-client was loaded, counted once it is (bounded). */
+const MAX_PENDING = 10_000;
+
+/** `pool`: node connections kept between scrapes, which read every node's INFO. */
+export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
+  const { store, now } = ops;
+  const nodeOps = { ...ops, nodePool: ops.nodePool ?? pool };
+  // prom-client (with what it loads: OpenTelemetry's API, v8, perf_hooks, https) is loaded after
+  // the first answer went out, not at start: a cold start's first request does not wait for it.
+  let metrics: ReturnType<typeof registryOf> | undefined;
+  let loading: Promise<ReturnType<typeof registryOf>> | undefined;
+  const pending: { labels: Record<string, string>; seconds: number }[] = [];
+  const load = () => {
+    loading ??= import("prom-client").then((prom) => {
+      const loaded = registryOf(prom);
+      for (const { labels, seconds } of pending.splice(0)) count(loaded, labels, seconds);
+      metrics = loaded;
+      return loaded;
+    });
+    return loading;
+  };
+  const count = (
+    m: ReturnType<typeof registryOf>,
+    labels: Record<string, string>,
+    seconds: number,
+  ) => {
+    m.duration.observe(labels, seconds);
+    m.requests.inc(labels);
+  };
+
+  function record(g: ReturnType<typeof registryOf>["g"], m: ClusterMetrics) {
     const l = { namespace: m.namespace, cluster: m.cluster };
     g.version.set(l, m.version);
     g.shards.set(l, m.shards);
@@ -133,7 +164,12 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
     g.safeMode.set(l, m.safeMode ? 1 : 0);
   }
 
-  function recordNode(namespace: string, cluster: string, n: NodeStats) {
+  function recordNode(
+    g: ReturnType<typeof registryOf>["g"],
+    namespace: string,
+    cluster: string,
+    n: NodeStats,
+  ) {
     const l = {
       namespace,
       cluster,
@@ -163,10 +199,17 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
         method: c.req.method,
         status: String(c.res.status),
       };
-      duration.observe(labels, (performance.now() - started) / 1000);
-      requests.inc(labels);
+      const seconds = (performance.now() - started) / 1000;
+      if (metrics) {
+        count(metrics, labels, seconds);
+        return;
+      }
+      if (pending.length < MAX_PENDING) pending.push({ labels, seconds });
+      // Loaded after this answer is written (node-server writes it when this chain settles).
+      if (pending.length === 1) setImmediate(load);
     },
     async render() {
+      const { registry, g } = metrics ?? (await load());
       let snapshot: MetricsSnapshot;
       try {
         snapshot = await collectMetrics(store, now());
@@ -186,9 +229,9 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
       // Cluster gauges describe etcd now: drop series of clusters and nodes that are gone.
       for (const gaugeOf of Object.values(g)) gaugeOf.reset();
       g.etcdUp.set(1);
-      for (const m of snapshot.clusters) record(m);
+      for (const m of snapshot.clusters) record(g, m);
       for (const [at, { namespace, cluster }] of snapshot.topologies.entries()) {
-        for (const n of nodeStats[at] ?? []) recordNode(namespace, cluster.name, n);
+        for (const n of nodeStats[at] ?? []) recordNode(g, namespace, cluster.name, n);
       }
       g.unreadable.set(snapshot.unreadable.length);
       g.unreadableDocs.set(snapshot.unreadableDocs);

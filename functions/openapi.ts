@@ -2,7 +2,7 @@
 // the zod schemas its validators use, and the answer schemas its `describe` names.
 import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
-import { ClusterJson, ErrorAnswer, ShardJson } from "./answers.js";
+import { ErrorAnswer, wireJsonSchemas } from "./answers.js";
 import { type ValidatorDoc, validatorDoc } from "./validation.js";
 
 export interface RouteDoc {
@@ -143,8 +143,8 @@ export function buildOpenApi(
     paths,
     components: {
       schemas: {
-        Cluster: strip(ClusterJson as Record<string, unknown>),
-        Shard: strip(ShardJson as Record<string, unknown>),
+        Cluster: strip(wireJsonSchemas().cluster as Record<string, unknown>),
+        Shard: strip(wireJsonSchemas().shard as Record<string, unknown>),
         Error: jsonSchema(ErrorAnswer, "output"),
       },
       responses: Object.fromEntries(

@@ -15,6 +15,7 @@ import {
 import { SlotRangeInput } from "../../lib/slots/index.js";
 import { answers } from "../answers.js";
 import { principalOf } from "../auth.js";
+import { clusterAnswers } from "../cluster-answer.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { describe } from "../openapi.js";
 import { publicCluster } from "../redact.js";
@@ -88,6 +89,7 @@ const SyncBody = z
 
 export function clusterRoutes(deps: AppDeps) {
   const { store } = deps.ops;
+  const answerOf = clusterAnswers();
   return new Hono<AppEnv>()
     .get(
       "/:ns/clusters",
@@ -142,8 +144,8 @@ export function clusterRoutes(deps: AppDeps) {
       validate("param", ClusterParams),
       async (c) => {
         const { ns, cluster } = c.req.valid("param");
-        const found = await store.getCluster(ns, cluster);
-        return c.json({ data: { cluster: publicCluster(found.cluster) } });
+        const text = await store.getClusterText(ns, cluster);
+        return c.body(answerOf(ns, cluster, text), 200, { "content-type": "application/json" });
       },
     )
     .delete(

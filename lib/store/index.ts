@@ -10,7 +10,7 @@ export {
   tlsFailureOf,
   toStoreError,
 } from "./client.js";
-export { decodeJson } from "./codec.js";
+export { decodeCluster, decodeJson } from "./codec.js";
 export type { CorruptDoc, Doc, DocWriteOptions } from "./docs.js";
 export { type ClusterRef, DEFAULT_PREFIX, ownerString, type StoreKeys, storeKeys } from "./keys.js";
 export {

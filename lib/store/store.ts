@@ -306,6 +306,13 @@ export class Store {
     return { cluster: decodeCluster(ns, name, kv.value.toString()), revision: kv.mod_revision };
   }
 
+  /** The cluster's document as etcd holds it, undecoded: decode it with `decodeCluster`. */
+  async getClusterText(ns: string, name: string): Promise<string> {
+    const kv = await getKey(this.etcd, this.keys.cluster(ns, name));
+    if (!kv) throw notFound(`cluster ${ns}/${name} not found`);
+    return kv.value.toString();
+  }
+
   async createCluster(
     ns: string,
     cluster: Cluster,
