@@ -45,6 +45,8 @@ const ImportClusterBody = z.object({
   password: z.string().default(""),
 });
 
+const MaxRangeSlots = z.number().int().min(1).max(16384).optional();
+
 // Upstream's `slot` (one range), or ours: `slots`, several ranges of one source shard.
 const MigrateBody = z
   .object({
@@ -54,6 +56,8 @@ const MigrateBody = z
     slot_only: z.boolean().default(false),
     /** Ours, with slot_only: move slots the controller knows were moved here with keys. */
     force: z.boolean().default(false),
+    /** Ours, with data: the most slots one range of the task moves at a time. */
+    max_range_slots: MaxRangeSlots,
   })
   .refine((b) => (b.slot === undefined) !== (b.slots === undefined), {
     message: "give either slot or slots",
@@ -75,6 +79,8 @@ const ScaleBody = z.object({
   slot_only: z.boolean().default(false),
   check_nodes: z.boolean().default(true),
   force: TakeOver,
+  /** Ours: the most slots one range of each queued task moves at a time. */
+  max_range_slots: MaxRangeSlots,
 });
 
 const SyncBody = z
@@ -199,6 +205,7 @@ export function clusterRoutes(deps: AppDeps) {
           ranges,
           slotOnly: body.slot_only,
           force: body.force,
+          ...(body.max_range_slots ? { maxRangeSlots: body.max_range_slots } : {}),
         });
         // Slot-only moves all ranges in one change (version +1 once), as upstream answers.
         if (outcome.cluster) return c.json({ data: { cluster: publicCluster(outcome.cluster) } });
@@ -232,6 +239,7 @@ export function clusterRoutes(deps: AppDeps) {
           slotOnly: body.slot_only,
           checkNodes: body.check_nodes,
           skipVersionCheck: skipsVersionCheck(c.req),
+          ...(body.max_range_slots ? { maxRangeSlots: body.max_range_slots } : {}),
         });
         const plan = outcome.plan;
         if (outcome.tasks.length === 0) {

@@ -8,6 +8,7 @@
 // the node. A task that fails for another reason while the node may still be copying keeps
 // its range in flight and the record: a late `success` is still completed (the probe round
 // folds it, `settleFinished` records it in the task).
+import { setTimeout as delay } from "node:timers/promises";
 import { errorMessage, isKvcError } from "../errors.js";
 import { isNodeError } from "../kvrocks/index.js";
 import { type Cluster, isActive, isFinished, masterOf, type Task } from "../model/index.js";
@@ -54,6 +55,8 @@ export interface MigrationEvent {
   event: string;
   range?: string;
   detail?: string;
+  /** `pushed`: from the watch seeing the node's success to every node pushed (ms). */
+  ms?: number;
 }
 
 export interface AdvanceOptions {
@@ -78,6 +81,36 @@ interface Ctx {
   fence: Fence | undefined;
   signal: AbortSignal | undefined;
   events: MigrationEvent[];
+  /** A probe round's watch: poll every `everyMs` until `until` (monotonic clock). */
+  watch: { everyMs: number; until: number } | undefined;
+  monotonic: () => number;
+}
+
+const sleep = (ms: number, signal: AbortSignal | undefined) =>
+  delay(ms, undefined, { signal }).catch(() => undefined);
+
+/** Whether the round's watch still has time (and the lock). */
+const watching = (ctx: Ctx) =>
+  ctx.watch !== undefined && !ctx.signal?.aborted && ctx.monotonic() < ctx.watch.until;
+
+/**
+ * Asks the source master for its migrating state every `everyMs` while it reports the range
+ * in flight as `start`, until that changes (true: decide again now) or the watch's time or
+ * the lock is gone, or the node does not answer (false: the round goes on, and a failover
+ * of that master is the next round's). Reads only: whatever it sees is acted on by the
+ * ordinary steps, each one safe to repeat after a crash.
+ */
+async function watchSource(ctx: Ctx, cluster: Cluster, task: Task): Promise<boolean> {
+  const range = parseSlotRange(task.in_flight!);
+  while (watching(ctx)) {
+    await sleep(ctx.watch!.everyMs, ctx.signal);
+    if (!watching(ctx)) return false;
+    const report = await readSource(ctx, cluster, task.source);
+    if (!report.info) return false;
+    const onIt = migratesRange(report.info, range);
+    if (!onIt || report.info.migrating?.state !== "start") return true;
+  }
+  return false;
 }
 
 /** Stops a step quietly when someone else advanced the task first. */
@@ -300,13 +333,25 @@ async function startNext(ctx: Ctx, doc: StoredTask): Promise<StoredTask | null> 
   });
 }
 
-/** Advances one running (or just started) migrate task as far as it can go now. */
+/** Steps one chain may take: complete -> next -> send, a few thousand times over with a watch. */
+const MAX_CHAIN = 4;
+const MAX_WATCHED_CHAIN = 20_000;
+
+/**
+ * Advances one running (or just started) migrate task as far as it can go now. Under a
+ * probe round's watch it goes on while the watch has time: a range the node reports done is
+ * completed (committed, pushed) within one poll, and the next range sent at once.
+ */
 async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise<void> {
   let doc = first;
+  /** When the watch saw the source leave `start` for the range in flight (monotonic). */
+  let seenAt: number | null = null;
   // complete -> next -> send is the longest chain; the bound only guards against a bug.
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < (ctx.watch ? MAX_WATCHED_CHAIN : MAX_CHAIN); i++) {
+    if (i >= MAX_CHAIN && !watching(ctx)) return;
     assertStillHeld(ctx.signal);
     const cluster = await getCluster(ctx);
+    const readAt = ctx.monotonic();
     const report: SourceReport = doc.task.in_flight
       ? await readSource(ctx, cluster, doc.task.source)
       : { error: "not asked" };
@@ -334,12 +379,24 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
             range: doc.task.in_flight!,
             detail: action.why,
           });
-          await save(ctx, doc, { ...doc.task, slow: true });
+          doc = await save(ctx, doc, { ...doc.task, slow: true });
         }
-        return;
+        const m = report.info?.migrating;
+        const started =
+          report.info !== undefined && migratesRange(report.info, range) && m?.state === "start";
+        if (!started || !watching(ctx)) return;
+        if (!(await watchSource(ctx, cluster, doc.task))) return;
+        seenAt = ctx.monotonic();
+        break;
       }
-      case "send":
-        return send(ctx, doc, cluster, action.pushFirst, report);
+      case "send": {
+        await send(ctx, doc, cluster, action.pushFirst, report);
+        if (!watching(ctx)) return;
+        // send wrote the task (sent, bound, or failed): go on from what it wrote.
+        doc = await getTaskDoc(ctx.deps.store, ctx.ns, ctx.cl, doc.task.id);
+        if (!isActive(doc.task)) return;
+        break;
+      }
       case "fail":
         return failRange(ctx, doc, action.why);
       case "complete":
@@ -358,9 +415,31 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
                 { fence: ctx.fence },
               )
             ).cluster;
-        // The source deletes the moved keys when it applies the new topology.
+        // The source deletes the moved keys when it applies the new topology. The target
+        // master first, then the source's: until the target has it, the source's redirect
+        // for the range would come back (MOVED both ways).
         assertStillHeld(ctx.signal);
-        await pushCommitted(ctx.deps, ctx.ns, updated, { fence: ctx.fence, signal: ctx.signal });
+        const order = [
+          masterOf(updated.shards[target]!)?.id,
+          sourceMasterId(updated, doc.task.source),
+        ];
+        const pushed = await pushCommitted(ctx.deps, ctx.ns, updated, {
+          fence: ctx.fence,
+          signal: ctx.signal,
+          order: order.filter((id): id is string => id !== undefined),
+        });
+        // From the first answer that told of the success (the watch's, or this step's own).
+        if (action.kind === "complete") {
+          const missed = pushed.push.filter((r) => !r.ok).length;
+          ctx.events.push({
+            task: doc.task.id,
+            event: "pushed",
+            range: doc.task.in_flight!,
+            detail: `every node${missed ? ` but ${missed}` : ""} on version ${pushed.cluster.version}`,
+            ms: Math.round(ctx.monotonic() - (seenAt ?? readAt)),
+          });
+        }
+        seenAt = null;
         doc = await rangeDone(ctx, doc);
         break;
       }
@@ -436,6 +515,7 @@ async function adoptOrphans(ctx: Ctx, cluster: Cluster, docs: StoredTask[]): Pro
       source: i,
       target: s.target_shard_index,
       ranges: [text],
+      max_range_slots: null,
       done: [],
       slot_only: false,
       in_flight: text,
@@ -560,7 +640,15 @@ export async function advanceMigrations(
     fence: options.fence,
     signal: options.signal,
     events: [],
+    watch: undefined,
+    monotonic: deps.monotonic ?? (() => performance.now()),
   };
+  // Only a probe round watches (it owns the cluster and holds its lock); a request handler
+  // starts a task and leaves it to the rounds.
+  const watch = deps.migrationWatch;
+  if (!options.startOnly && watch && watch.forMs > 0) {
+    ctx.watch = { everyMs: watch.everyMs, until: ctx.monotonic() + watch.forMs };
+  }
   const timeoutMs = deps.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS;
   let docs = options.tasks ?? (await readableTaskDocs(deps.store, ns, cl));
   const quiet = (c: Cluster) => c.shards.every((s) => s.migrating_slot === null);

@@ -16,8 +16,14 @@ export const Task = z.object({
   /** Shard indexes when the task was created; removeShard refuses while tasks are active. */
   source: z.number().int(),
   target: z.number().int(),
-  /** Every range of the task in order, as `"5"` / `"5-10"`. */
+  /**
+   * Every range of the task in order, as `"5"` / `"5-10"`: the request's ranges cut into
+   * pieces of at most `max_range_slots` slots, each moved (and its final phase, when Kvrocks
+   * refuses writes to it, gone through) on its own.
+   */
   ranges: z.array(z.string()),
+  /** The most slots one range of `ranges` holds (null: an older version's task, uncut). */
+  max_range_slots: z.number().int().positive().nullable().default(null),
   /** Ranges that reached the target (the topology moved them). */
   done: z.array(z.string()).default([]),
   slot_only: z.boolean().default(false),

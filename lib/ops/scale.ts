@@ -25,7 +25,13 @@ export interface MigrateRequest {
   slotOnly: boolean;
   /** Slot-only: move even what the controller knows was moved here with data. */
   force?: boolean;
+  /** With data: the most slots one range of the task holds (default: the config's). */
+  maxRangeSlots?: number;
 }
+
+/** The cut a task's ranges get: the request's, else the config's, else uncut. */
+const rangeCut = (deps: OpsDeps, requested: number | undefined) =>
+  requested ?? deps.migrationMaxRangeSlots;
 
 /**
  * The latest data move that brought any of `ranges` to `shard` and nothing moved since (by
@@ -174,6 +180,7 @@ export async function migrateSlots(
     target: request.target,
     ranges: request.ranges,
     now,
+    maxRangeSlots: rangeCut(deps, request.maxRangeSlots),
   });
   await saveTask(deps.store, ns, cl, task, "absent");
   return { task };
@@ -188,6 +195,8 @@ export interface ScaleRequest {
   skipVersionCheck?: boolean;
   /** An admin's: take nodes a cluster no longer stored left initialised. */
   force?: boolean;
+  /** The most slots one range of each queued task holds (default: the config's). */
+  maxRangeSlots?: number;
 }
 
 export interface PlanJson {
@@ -336,7 +345,13 @@ export async function scaleCluster(
 
   const planId = `plan-${newTaskId(now)}`;
   const tasks = moves.map((m, seq) =>
-    newMigrationTask({ id: newTaskId(now, seq), ...m, now, plan: planId }),
+    newMigrationTask({
+      id: newTaskId(now, seq),
+      ...m,
+      now,
+      plan: planId,
+      maxRangeSlots: rangeCut(deps, request.maxRangeSlots),
+    }),
   );
   if (removeIds.length > 0) {
     tasks.push(

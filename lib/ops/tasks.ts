@@ -10,6 +10,7 @@ import {
   parseSlotRange,
   rangesOverlap,
   type SlotRange,
+  splitRanges,
 } from "../slots/index.js";
 import type { CorruptDoc, Fence, Revision, Store } from "../store/index.js";
 import { shardAt, shardOwning } from "./compute.js";
@@ -123,14 +124,19 @@ export function newMigrationTask(input: {
   ranges: readonly SlotRange[];
   now: number;
   plan?: string | null;
+  /** Cut the ranges into pieces of at most this many slots; none: as given. */
+  maxRangeSlots?: number;
 }): Task {
+  const max = input.maxRangeSlots;
+  const ranges = max === undefined ? input.ranges : splitRanges(input.ranges, max);
   return Task.parse({
     id: input.id,
     kind: "migrate",
     state: "queued",
     source: input.source,
     target: input.target,
-    ranges: input.ranges.map(formatSlotRange),
+    ranges: ranges.map(formatSlotRange),
+    max_range_slots: max ?? null,
     slots_total: countSlots(input.ranges),
     created_at: input.now,
     plan: input.plan ?? null,

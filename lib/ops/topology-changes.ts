@@ -100,12 +100,13 @@ export async function pushCommitted(
   deps: OpsDeps,
   ns: string,
   committed: Cluster,
-  options: CommitOptions & Pick<PushOptions, "takeOver" | "only"> = {},
+  options: CommitOptions & Pick<PushOptions, "takeOver" | "only" | "order"> = {},
 ): Promise<{ cluster: Cluster; push: PushResult[] }> {
   let cluster = committed;
   const pushOptions = {
     ...(options.takeOver ? { takeOver: options.takeOver } : {}),
     ...(options.only ? { only: options.only } : {}),
+    ...(options.order ? { order: options.order } : {}),
   };
   await deps.beforePush?.(ns, cluster);
   const refold = async () =>
