@@ -132,7 +132,11 @@ export const defaultConfig: Config = {
     lambdaForMs: 0,
     quorum: 1,
   },
-  migration: { timeoutMs: 10 * 60 * 1000, maxRangeSlots: DEFAULT_MAX_RANGE_SLOTS, watchEveryMs: 25 },
+  migration: {
+    timeoutMs: 10 * 60 * 1000,
+    maxRangeSlots: DEFAULT_MAX_RANGE_SLOTS,
+    watchEveryMs: 25,
+  },
   switchoverCatchupMs: 2000,
   logLevel: "info",
 };

@@ -19,7 +19,9 @@ interface PlanMove {
 }
 
 beforeAll(async () => {
-  h = await startHarness({ label: "scale" });
+  // Each round watches the ranges in flight, as a probe with a 1 s interval does: a task's
+  // ranges (256 slots each by default) complete in a few rounds rather than one per round.
+  h = await startHarness({ label: "scale", env: { KVC_MIGRATION_WATCH_FOR_MS: "2000" } });
   reader = new ClusterReader();
   const nodes = await h.startTestNodes(4);
   const cluster = await h.createCluster(NS, "c", nodes, 2);
