@@ -423,10 +423,14 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
           masterOf(updated.shards[target]!)?.id,
           sourceMasterId(updated, doc.task.source),
         ];
+        let pushedAt = 0;
         const pushed = await pushCommitted(ctx.deps, ctx.ns, updated, {
           fence: ctx.fence,
           signal: ctx.signal,
           order: order.filter((id): id is string => id !== undefined),
+          onPushed: () => {
+            pushedAt = ctx.monotonic();
+          },
         });
         // From the first answer that told of the success (the watch's, or this step's own).
         if (action.kind === "complete") {
@@ -436,7 +440,7 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
             event: "pushed",
             range: doc.task.in_flight!,
             detail: `every node${missed ? ` but ${missed}` : ""} on version ${pushed.cluster.version}`,
-            ms: Math.round(ctx.monotonic() - (seenAt ?? readAt)),
+            ms: Math.round((pushedAt || ctx.monotonic()) - (seenAt ?? readAt)),
           });
         }
         seenAt = null;
