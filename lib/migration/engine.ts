@@ -11,7 +11,14 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { errorMessage, isKvcError } from "../errors.js";
 import { isNodeError } from "../kvrocks/index.js";
-import { type Cluster, isActive, isFinished, masterOf, type Task } from "../model/index.js";
+import {
+  type Cluster,
+  type ClusterNode,
+  isActive,
+  isFinished,
+  masterOf,
+  type Task,
+} from "../model/index.js";
 import {
   assertStillHeld,
   clearLeftovers,
@@ -36,6 +43,15 @@ import {
 import { containsRange, countSlots, parseSlotRange } from "../slots/index.js";
 import type { Fence } from "../store/index.js";
 import { pushTopologyToNode } from "../topology/index.js";
+import {
+  CONVERGENCE_AFTER_MS,
+  convergence,
+  nodeById,
+  readSettings,
+  sampleSource,
+  wantedSettings,
+  writeSettings,
+} from "./speed.js";
 import {
   decideRemoval,
   decideStep,
@@ -136,8 +152,14 @@ async function finish(
   const now = ctx.deps.now();
   const in_flight = options.keepInFlight ? doc.task.in_flight : null;
   const task = { ...doc.task, state, error, in_flight, finished_at: now };
-  await save(ctx, doc, task);
+  const saved = await save(ctx, doc, task);
   ctx.events.push({ task: task.id, event: state, ...(error ? { detail: error } : {}) });
+  // After the task is recorded finished: a crash before the settings are back leaves the
+  // record (`source_config`) for a later round to restore from.
+  await restoreSettings(ctx, saved).catch((err: unknown) => {
+    if (!(err instanceof Lost))
+      ctx.events.push({ task: task.id, event: "restore_error", detail: errorMessage(err) });
+  });
   await pruneTaskHistory(ctx.deps.store, ctx.ns, ctx.cl, { fence: ctx.fence }).catch(() => 0);
 }
 
@@ -153,6 +175,85 @@ const sourceMasterId = (cluster: Cluster, source: number) => {
 };
 
 const getCluster = async (ctx: Ctx) => (await ctx.deps.store.getCluster(ctx.ns, ctx.cl)).cluster;
+
+/**
+ * Puts back the migration settings the task changed on its source masters (`source_config`)
+ * and drops each entry once done. A node no longer in the cluster is dropped unasked; one
+ * that does not answer keeps its entry, for the next round.
+ */
+async function restoreSettings(ctx: Ctx, doc: StoredTask): Promise<void> {
+  const entries = doc.task.source_config;
+  if (entries.length === 0) return;
+  const cluster = await getCluster(ctx);
+  const kept: Task["source_config"] = [];
+  for (const entry of entries) {
+    const node = nodeById(cluster, entry.node);
+    if (!node) continue;
+    try {
+      assertStillHeld(ctx.signal);
+      await writeSettings(ctx.deps, node, entry.saved);
+      ctx.events.push({
+        task: doc.task.id,
+        event: "settings_restored",
+        detail: `${node.addr}: ${JSON.stringify(entry.saved)}`,
+      });
+    } catch (err) {
+      kept.push(entry);
+      ctx.events.push({ task: doc.task.id, event: "restore_error", detail: errorMessage(err) });
+    }
+  }
+  await save(ctx, doc, { ...doc.task, source_config: kept });
+}
+
+/** Finished tasks whose settings are not back yet (a crash, a node that did not answer). */
+async function restoreFinished(ctx: Ctx, docs: readonly StoredTask[]): Promise<void> {
+  for (const d of docs) {
+    if (!isFinished(d.task) || d.task.source_config.length === 0) continue;
+    try {
+      const fresh = await getTaskDoc(ctx.deps.store, ctx.ns, ctx.cl, d.task.id);
+      if (isFinished(fresh.task)) await restoreSettings(ctx, fresh);
+    } catch (err) {
+      if (!(err instanceof Lost))
+        ctx.events.push({ task: d.task.id, event: "restore_error", detail: errorMessage(err) });
+    }
+  }
+}
+
+/**
+ * The task's settings on the source master, before MIGRATE: the node's own values are recorded
+ * in the task first (compare-and-swap), so a crash after the CONFIG SET still restores them;
+ * set again on every send (a restarted node forgot them). Then where its write counter and
+ * copy rate stand, for the convergence verdict.
+ */
+async function applySettings(
+  ctx: Ctx,
+  doc: StoredTask,
+  source: ClusterNode,
+): Promise<{ doc: StoredTask; sample: Task["in_flight_sequence"] }> {
+  const wanted = wantedSettings(doc.task);
+  let current = doc;
+  if (wanted.size > 0 && !doc.task.source_config.some((e) => e.node === source.id)) {
+    const saved = await readSettings(ctx.deps, source, wanted.keys());
+    const entry = { node: source.id, addr: source.addr, saved };
+    current = await save(ctx, doc, {
+      ...doc.task,
+      source_config: [...doc.task.source_config, entry],
+    });
+  }
+  if (wanted.size > 0) {
+    assertStillHeld(ctx.signal);
+    await writeSettings(ctx.deps, source, wanted);
+  }
+  const sample = await sampleSource(ctx.deps, source).catch(() => null);
+  return {
+    doc: current,
+    sample: sample && {
+      at: ctx.deps.now(),
+      sequence: sample.sequence,
+      copy_keys_per_s: sample.copy,
+    },
+  };
+}
 
 /**
  * Fails the task. `mayStillMove`: the node may still be copying the range (the task failed
@@ -245,7 +346,8 @@ async function send(
       ctx.events.push({ task: first.task.id, event: "leftover_error", detail: error });
     if (leftovers.importClean) targetId = targetMaster.id;
   }
-  const doc = await bindSource(ctx, first, report, sourceMaster.id, targetId);
+  const bound = await bindSource(ctx, first, report, sourceMaster.id, targetId);
+  const { doc, sample } = await applySettings(ctx, bound, sourceMaster);
   const { task } = doc;
   const range = parseSlotRange(task.in_flight!);
   const recorded = await recordMigration(ctx.deps, ctx.ns, ctx.cl, range, task.target, {
@@ -278,13 +380,19 @@ async function send(
   }
   ctx.events.push({ task: task.id, event: "sent", range: task.in_flight! });
   try {
-    await save(ctx, doc, { ...task, in_flight_sent: true });
+    const sent = { in_flight_sent: true, in_flight_sequence: sample, not_converging: null };
+    await save(ctx, doc, { ...task, ...sent });
   } catch (err) {
     // A cancel request may have written the task meanwhile: mark it on the fresh copy.
     if (!(err instanceof Lost)) throw err;
     const fresh = await getTaskDoc(ctx.deps.store, ctx.ns, ctx.cl, task.id);
     if (fresh.task.in_flight !== task.in_flight || fresh.task.in_flight_sent) return;
-    await save(ctx, fresh, { ...fresh.task, in_flight_sent: true });
+    await save(ctx, fresh, {
+      ...fresh.task,
+      in_flight_sent: true,
+      in_flight_sequence: sample,
+      not_converging: null,
+    });
   }
 }
 
@@ -303,6 +411,8 @@ async function rangeDone(ctx: Ctx, doc: StoredTask): Promise<StoredTask> {
     in_flight_source: null,
     in_flight_clean: false,
     in_flight_target: null,
+    in_flight_sequence: null,
+    not_converging: null,
     slow: false,
   });
 }
@@ -330,6 +440,54 @@ async function startNext(ctx: Ctx, doc: StoredTask): Promise<StoredTask | null> 
     in_flight_source: null,
     in_flight_clean: false,
     in_flight_target: null,
+  });
+}
+
+/**
+ * Whether the range in flight converges (see `convergence`): judged once it has migrated
+ * CONVERGENCE_AFTER_MS, written to the task (and so to health and metrics) when the verdict
+ * changes. A report only: the range keeps migrating; slowing the writers or raising the
+ * speed is the operator's call.
+ */
+async function judgeConvergence(
+  ctx: Ctx,
+  doc: StoredTask,
+  cluster: Cluster,
+  range: { start: number; stop: number },
+): Promise<StoredTask> {
+  const { task } = doc;
+  const from = task.in_flight_sequence;
+  const now = ctx.deps.now();
+  if (!from || now - from.at < CONVERGENCE_AFTER_MS) return doc;
+  const master = masterOf(cluster.shards[task.source]!);
+  if (!master) return doc;
+  const sample = await sampleSource(ctx.deps, master).catch(() => null);
+  if (!sample) return doc;
+  const verdict = convergence({
+    rangeSlots: countSlots([range]),
+    sourceSlots: countSlots(cluster.shards[task.source]!.slot_ranges),
+    from,
+    now,
+    sequence: sample.sequence,
+  });
+  if (!verdict || verdict.converging === (task.not_converging === null)) return doc;
+  const rates = `${verdict.range_writes_per_s} writes/s into the range, copied at ${verdict.copy_keys_per_s} keys/s`;
+  ctx.events.push({
+    task: task.id,
+    event: verdict.converging ? "converging" : "not_converging",
+    range: task.in_flight!,
+    detail: rates,
+  });
+  return save(ctx, doc, {
+    ...task,
+    not_converging: verdict.converging
+      ? null
+      : {
+          range: task.in_flight!,
+          range_writes_per_s: verdict.range_writes_per_s,
+          copy_keys_per_s: verdict.copy_keys_per_s,
+          since: now,
+        },
   });
 }
 
@@ -384,6 +542,7 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
         const m = report.info?.migrating;
         const started =
           report.info !== undefined && migratesRange(report.info, range) && m?.state === "start";
+        if (started) doc = await judgeConvergence(ctx, doc, cluster, range);
         if (!started || !watching(ctx)) return;
         if (!(await watchSource(ctx, cluster, doc.task))) return;
         seenAt = ctx.monotonic();
@@ -520,6 +679,12 @@ async function adoptOrphans(ctx: Ctx, cluster: Cluster, docs: StoredTask[]): Pro
       target: s.target_shard_index,
       ranges: [text],
       max_range_slots: null,
+      speed: null,
+      batch_size_kb: null,
+      batch_rate_limit_mb: null,
+      source_config: [],
+      not_converging: null,
+      in_flight_sequence: null,
       done: [],
       slot_only: false,
       in_flight: text,
@@ -656,7 +821,9 @@ export async function advanceMigrations(
   const timeoutMs = deps.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS;
   let docs = options.tasks ?? (await readableTaskDocs(deps.store, ns, cl));
   const quiet = (c: Cluster) => c.shards.every((s) => s.migrating_slot === null);
-  const lingering = docs.some((d) => isActive(d.task) || d.task.in_flight !== null);
+  const lingering = docs.some(
+    (d) => isActive(d.task) || d.task.in_flight !== null || d.task.source_config.length > 0,
+  );
   if (!lingering && options.hint && quiet(options.hint)) return [];
 
   if (!options.startOnly) {
@@ -666,6 +833,9 @@ export async function advanceMigrations(
     await settleFinished(ctx, docs).catch((err: unknown) => {
       ctx.events.push({ task: "-", event: "error", detail: errorMessage(err) });
     });
+    // Before anything starts: a task that follows on the same source then reads the node's
+    // own values, not the finished task's.
+    await restoreFinished(ctx, docs);
     const running = docs.filter((d) => d.task.state === "running");
     await Promise.all(
       running.map((d) =>

@@ -15,7 +15,14 @@ import { assertNodesFree, assertNodesMayJoin } from "./checks.js";
 import { shardAt, withRangeMoved, withShardsAdded, withShardsRemoved } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
 import { clearLeftovers } from "./leftovers.js";
-import { checkMigration, listTaskDocs, newMigrationTask, newTaskId, saveTask } from "./tasks.js";
+import {
+  checkMigration,
+  listTaskDocs,
+  type MigrationSettings,
+  newMigrationTask,
+  newTaskId,
+  saveTask,
+} from "./tasks.js";
 import { changeTopology, changeTopologyJoining, moveSlotsOnly } from "./topology-changes.js";
 import { assertKvrocksVersions } from "./versions.js";
 
@@ -27,6 +34,8 @@ export interface MigrateRequest {
   force?: boolean;
   /** With data: the most slots one range of the task holds (default: the config's). */
   maxRangeSlots?: number;
+  /** With data: the source's migration settings while the task runs. */
+  settings?: MigrationSettings;
 }
 
 /** The cut a task's ranges get: the request's, else the config's, else uncut. */
@@ -181,6 +190,7 @@ export async function migrateSlots(
     ranges: request.ranges,
     now,
     maxRangeSlots: rangeCut(deps, request.maxRangeSlots),
+    ...(request.settings ? { settings: request.settings } : {}),
   });
   await saveTask(deps.store, ns, cl, task, "absent");
   return { task };
@@ -197,6 +207,8 @@ export interface ScaleRequest {
   force?: boolean;
   /** The most slots one range of each queued task holds (default: the config's). */
   maxRangeSlots?: number;
+  /** Each queued task's source settings while it runs. */
+  settings?: MigrationSettings;
 }
 
 export interface PlanJson {
@@ -351,6 +363,7 @@ export async function scaleCluster(
       now,
       plan: planId,
       maxRangeSlots: rangeCut(deps, request.maxRangeSlots),
+      ...(request.settings ? { settings: request.settings } : {}),
     }),
   );
   if (removeIds.length > 0) {
