@@ -5,6 +5,7 @@
 // simulated nodes (npm test) and real Kvrocks (npm run test:kvrocks).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allNodes, clusterViolations, type Task } from "../../lib/model/index.js";
+import { newMigrationTask, newTaskId, saveTask } from "../../lib/ops/index.js";
 import { countSlots, parseSlotRange } from "../../lib/slots/index.js";
 import { round } from "../probe/helpers.js";
 import { type Harness, startHarness } from "../support/harness.js";
@@ -136,5 +137,93 @@ describe("a range completed the moment the node reports it", () => {
     // Every node is on the version that gives the target all four ranges.
     const cluster = await h.cluster(NS, "w");
     for (const n of nodes) expect((await nodeView(n)).version).toBe(cluster.version);
+  });
+});
+
+describe("a task's speed settings on its source master", () => {
+  let h: Harness;
+  let nodes: TestNode[];
+  const base = `/api/v1/namespaces/${NS}/clusters/s`;
+  const speedOf = async (n: TestNode) =>
+    ((await n.call("CONFIG", "GET", "migrate-speed")) as string[])[1];
+
+  beforeAll(async () => {
+    h = await startHarness({ label: "speed" });
+    nodes = await h.startTestNodes(2);
+    const cluster = await h.createCluster(NS, "s", nodes, 1);
+    await loadNodes(
+      nodes,
+      cluster,
+      Array.from({ length: 300 }, (_, i) => `s:${i}`),
+    );
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("sets migrate-speed on the source while the task runs and puts the node's own value back after", async () => {
+    const source = nodes[0]!;
+    expect(await speedOf(source)).toBe("4096");
+    const bad = await h.request("POST", `${base}/migrate`, {
+      target: 1,
+      slot: "0-99",
+      speed: -1,
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toMatch(/speed/);
+
+    const res = await h.request("POST", `${base}/migrate`, {
+      target: 1,
+      slot: "0-1023",
+      speed: 1000,
+      batch_size_kb: 64,
+      max_range_slots: 512,
+    });
+    expect(res.status, res.text).toBe(202);
+    // The request sent the first range: the setting is on the node, its old value in the task.
+    expect(await speedOf(source)).toBe("1000");
+    expect(((await source.call("CONFIG", "GET", "migrate-batch-size-kb")) as string[])[1]).toBe(
+      "64",
+    );
+    const [running] = await tasksOf(h, NS, "s");
+    expect(running!.source_config).toEqual([
+      {
+        node: (await h.cluster(NS, "s")).shards[0]!.nodes[0]!.id,
+        addr: source.addr,
+        saved: { "migrate-speed": "4096", "migrate-batch-size-kb": "16" },
+      },
+    ]);
+    const [done] = await roundsUntilFinished(h, NS, "s", 60_000);
+    expect(done!.state).toBe("succeeded");
+    expect(done!.source_config).toEqual([]);
+    expect(await speedOf(source)).toBe("4096");
+    expect(((await source.call("CONFIG", "GET", "migrate-batch-size-kb")) as string[])[1]).toBe(
+      "16",
+    );
+  });
+
+  it("a finished task whose settings were not put back (a crash) has them restored by the next round", async () => {
+    const source = nodes[0]!;
+    const id = (await h.cluster(NS, "s")).shards[0]!.nodes[0]!.id;
+    await source.call("CONFIG", "SET", "migrate-speed", "77");
+    const now = Date.now();
+    const task = {
+      ...newMigrationTask({
+        id: newTaskId(now),
+        source: 0,
+        target: 1,
+        ranges: [{ start: 5000, stop: 5001 }],
+        now,
+        settings: { speed: 77 },
+      }),
+      state: "failed" as const,
+      finished_at: now,
+      source_config: [{ node: id, addr: source.addr, saved: { "migrate-speed": "4096" } }],
+    };
+    await saveTask(h.runtime.store, NS, "s", task, "absent");
+    await round(h);
+    expect(await speedOf(source)).toBe("4096");
+    const after = (await tasksOf(h, NS, "s")).find((t) => t.id === task.id)!;
+    expect(after.source_config).toEqual([]);
   });
 });
