@@ -10,7 +10,14 @@ import { countSlots, parseSlotRange } from "../../lib/slots/index.js";
 import { round } from "../probe/helpers.js";
 import { type Harness, startHarness } from "../support/harness.js";
 import { nodeView, type TestNode } from "../support/nodes.js";
-import { ClusterReader, loadNodes, roundsUntilFinished, slotsOf, tasksOf } from "./helpers.js";
+import {
+  ClusterReader,
+  loadNodes,
+  roundsUntilFinished,
+  sleep,
+  slotsOf,
+  tasksOf,
+} from "./helpers.js";
 
 const NS = "chunks";
 const K = 1024;
@@ -226,4 +233,63 @@ describe("a task's speed settings on its source master", () => {
     const after = (await tasksOf(h, NS, "s")).find((t) => t.id === task.id)!;
     expect(after.source_config).toEqual([]);
   });
+});
+
+describe("a range that does not converge", () => {
+  let h: Harness;
+  let nodes: TestNode[];
+  const base = `/api/v1/namespaces/${NS}/clusters/n`;
+
+  beforeAll(async () => {
+    h = await startHarness({ label: "converge" });
+    // The simulator copies in a fixed time: 60 s stands for a copy slower than the writes.
+    nodes = await h.startTestNodes(2, { simulator: { migrationDelayMs: 60_000 } });
+    const cluster = await h.createCluster(NS, "n", nodes, 1);
+    await loadNodes(
+      nodes,
+      cluster,
+      Array.from({ length: 300 }, (_, i) => `n:${i}`),
+    );
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("is reported in the task, health and metrics with its rates while it keeps migrating", async () => {
+    const cluster = await h.cluster(NS, "n");
+    const source = nodes.find((n) => n.addr === cluster.shards[0]!.nodes[0]!.addr)!;
+    // 1 key/s: the range's 150 keys take minutes, and the writes below come faster.
+    const res = await h.request("POST", `${base}/migrate`, {
+      target: 1,
+      slot: "0-8191",
+      speed: 1,
+      // One range: the estimate spreads the source's writes evenly over its slots.
+      max_range_slots: 8192,
+    });
+    expect(res.status, res.text).toBe(202);
+    const started = Date.now();
+    let n = 0;
+    while (Date.now() - started < 11_000) {
+      // Writes to keys of the range (slot 0..8191 on the source): {t0} hashes into it.
+      await loadNodes(nodes, cluster, [`{n}:${n++}`, `{n}:${n++}`]);
+      await sleep(50);
+    }
+    await round(h);
+    const [task] = await tasksOf(h, NS, "n");
+    expect(task!.state).toBe("running");
+    expect(task!.not_converging, JSON.stringify(task)).toMatchObject({
+      range: "0-8191",
+      copy_keys_per_s: 1,
+    });
+    expect(task!.not_converging!.range_writes_per_s).toBeGreaterThan(1);
+    const health = await h.request("GET", `${base}/health`);
+    expect(health.body.data.not_converging_migrations, health.text).toMatchObject([
+      { task: task!.id, range: "0-8191", copy_keys_per_s: 1 },
+    ]);
+    const metrics = await h.request("GET", "/metrics");
+    expect(metrics.text).toMatch(
+      /kvc_cluster_not_converging_migrations\{[^}]*cluster="n"[^}]*\} 1/,
+    );
+    expect(await source.call("CONFIG", "GET", "migrate-speed")).toEqual(["migrate-speed", "1"]);
+  }, 60_000);
 });
