@@ -130,8 +130,7 @@ describe("migration tasks", () => {
     expect(r.stderr).toMatch(
       /^task \S+: (queued|running), 0\/2048 slots \(0%\), 0\/4 ranges(, range 0-511)?, elapsed /m,
     );
-    // Once a range is done, the time left at the pace so far.
-    expect(r.stderr).toMatch(/^task \S+: running, 512\/2048 slots \(25%\), 1\/4 ranges, .*ETA /m);
+    // (The ETA once a range is done is the unit test's: the polls may see no such moment.)
     expect(r.stderr).toMatch(
       /^task \S+: succeeded, 2048\/2048 slots \(100%\), 4\/4 ranges, elapsed /m,
     );
