@@ -20,13 +20,21 @@ import type {
 
 const seg = encodeURIComponent;
 
-export interface MigrateBody {
+export interface MigrateBody extends MovePace {
   target: number;
   slot?: string;
   slots?: string[];
   slot_only: boolean;
   /** With slot_only: move slots the controller knows hold keys (they stay behind). */
   force?: boolean;
+}
+
+/** A data move's pace (ours): range size and the source's migration settings. */
+export interface MovePace {
+  max_range_slots?: number;
+  speed?: number;
+  batch_size_kb?: number;
+  batch_rate_limit_mb?: number;
 }
 
 export interface CommandBody {
@@ -36,7 +44,7 @@ export interface CommandBody {
   force?: boolean;
 }
 
-export interface ScaleBody {
+export interface ScaleBody extends MovePace {
   add_shards?: { nodes: NodeInputJson[]; password?: string }[];
   remove_shards?: number[];
   dry_run: boolean;

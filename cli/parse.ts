@@ -18,6 +18,41 @@ export function parseCount(text: string | undefined, what: string): number {
   return n;
 }
 
+/** A whole number of at least `min`. */
+export function parseAtLeast(text: string, what: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) {
+    throw new UsageError(`${what} must be a whole number of at least ${min}, got "${text}"`);
+  }
+  return n;
+}
+
+/** `--max-range-slots`, `--speed`, `--batch-size-kb`, `--batch-rate-limit-mb` → body fields. */
+export function parsePace(opts: {
+  maxRangeSlots?: string;
+  speed?: string;
+  batchSizeKb?: string;
+  batchRateLimitMb?: string;
+}): {
+  max_range_slots?: number;
+  speed?: number;
+  batch_size_kb?: number;
+  batch_rate_limit_mb?: number;
+} {
+  return {
+    ...(opts.maxRangeSlots !== undefined
+      ? { max_range_slots: parseAtLeast(opts.maxRangeSlots, "--max-range-slots", 1) }
+      : {}),
+    ...(opts.speed !== undefined ? { speed: parseAtLeast(opts.speed, "--speed", 0) } : {}),
+    ...(opts.batchSizeKb !== undefined
+      ? { batch_size_kb: parseAtLeast(opts.batchSizeKb, "--batch-size-kb", 1) }
+      : {}),
+    ...(opts.batchRateLimitMb !== undefined
+      ? { batch_rate_limit_mb: parseAtLeast(opts.batchRateLimitMb, "--batch-rate-limit-mb", 0) }
+      : {}),
+  };
+}
+
 /** `"0-4095,8192"` → ranges, each checked (`N` or `A-B`, 0..16383). */
 export function parseSlots(text: string | undefined, what: string): SlotRange[] {
   const parts = (text ?? "")

@@ -37,6 +37,16 @@ export interface Task {
   source: number;
   target: number;
   ranges: string[];
+  /** The ranges that reached the target (absent from older controllers). */
+  done?: string[];
+  /** The most slots one range holds (absent or null: uncut). */
+  max_range_slots?: number | null;
+  /** The range in flight takes writes faster than the source copies it. */
+  not_converging?: {
+    range: string;
+    range_writes_per_s: number;
+    copy_keys_per_s: number;
+  } | null;
   in_flight: string | null;
   slots_done: number;
   slots_total: number;

@@ -67,6 +67,10 @@ function registryOf({ Counter, Gauge, Histogram, Registry }: typeof import("prom
       "kvc_cluster_slow_migrations",
       "Running migration tasks whose range is past the migration timeout (still waited for)",
     ),
+    notConverging: gauge(
+      "kvc_cluster_not_converging_migrations",
+      "Running migration tasks whose range takes writes faster than the source copies it",
+    ),
     failovers: gauge("kvc_cluster_failovers_total", "Failovers in the cluster's history"),
     roundAge: gauge(
       "kvc_probe_last_round_age_seconds",
@@ -159,6 +163,7 @@ export function createMetrics(ops: OpsDeps, pool: NodePool): Metrics {
     }
     for (const [state, n] of Object.entries(m.tasksByState)) g.tasks.set({ ...l, state }, n);
     g.slowTasks.set(l, m.slowTasks);
+    g.notConverging.set(l, m.notConverging);
     g.failovers.set(l, m.failovers);
     if (m.lastRoundAgeSeconds !== null) g.roundAge.set(l, m.lastRoundAgeSeconds);
     g.safeMode.set(l, m.safeMode ? 1 : 0);

@@ -34,6 +34,11 @@ export function openRuntime(config: Config, log: Logger = createLogger(config.lo
       nodeTimeoutMs: config.nodeTimeoutMs,
       now: Date.now,
       migrationTimeoutMs: config.migration.timeoutMs,
+      migrationMaxRangeSlots: config.migration.maxRangeSlots,
+      migrationWatch: {
+        everyMs: config.migration.watchEveryMs,
+        forMs: config.migration.watchForMs ?? config.probe.intervalMs,
+      },
       switchoverCatchupMs: config.switchoverCatchupMs,
       safeModeRatio: config.probe.safeModeRatio,
       log,

@@ -42,6 +42,7 @@ export default defineConfig({
       "test/migration/acked-writes.test.ts",
       "test/migration/leftovers.test.ts",
       "test/migration/push-window.test.ts",
+      "test/migration/chunks.test.ts",
       "test/kvrocks/**/*.test.ts",
       "test/deploy/local-stack.test.ts",
       "test/ui/console.test.ts",

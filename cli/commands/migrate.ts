@@ -2,15 +2,23 @@
 // Upstream's kvctl sent `"slotOnly": "true"` (a string, under a key the server ignores), so its
 // --slot-only moved data anyway; kvctl sends `slot_only: true` and slot-only means slot-only.
 import { containsRange } from "../../lib/slots/index.js";
+import type { MovePace } from "../api.js";
 import { type Ctx, run } from "../context.js";
 import { ApiError } from "../errors.js";
 import { clusterView } from "../format/views.js";
-import { parseIndex, parseSlots, slotTexts } from "../parse.js";
+import { parseIndex, parsePace, parseSlots, slotTexts } from "../parse.js";
 import type { ClusterJson, MigrateAnswer } from "../types.js";
 import { followClusterMigration, followTask } from "../wait.js";
 import { examples } from "./groups.js";
 import { withCluster } from "./scope.js";
 import type { Verbs } from "./verbs.js";
+
+export interface PaceFlags {
+  maxRangeSlots?: string;
+  speed?: string;
+  batchSizeKb?: string;
+  batchRateLimitMb?: string;
+}
 
 export interface MigrationRequest {
   slots: string[];
@@ -21,6 +29,8 @@ export interface MigrationRequest {
   force?: boolean;
   /** The seed names the source shard; when given, each range must be on it. */
   source?: number;
+  /** Range size and source settings of the move (sent only when given). */
+  pace?: MovePace;
 }
 
 function assertOnSource(cluster: ClusterJson, source: number, slots: string[]): void {
@@ -54,6 +64,7 @@ export async function migrate(ctx: Ctx, ns: string, cl: string, req: MigrationRe
       ...(one ? { slot: req.slots[0] } : { slots: req.slots }),
       slot_only: req.slotOnly,
       ...(req.force ? { force: true } : {}),
+      ...req.pace,
     })) ?? {};
   const what = `slots ${req.slots.join(",")} -> shard ${req.target}`;
   const { task } = answer;
@@ -90,7 +101,7 @@ export async function migrate(ctx: Ctx, ns: string, cl: string, req: MigrationRe
   ctx.out.result(after, () => `${what}: done\n\n${clusterView(after.cluster)}`);
 }
 
-interface MigrateFlags {
+interface MigrateFlags extends PaceFlags {
   target?: string;
   slotOnly?: boolean;
   force?: boolean;
@@ -112,6 +123,10 @@ export function registerMigrate(verbs: Verbs): void {
       "with --slot-only: move slots that hold keys anyway (their keys stay behind, unreachable)",
     )
     .option("--wait", "follow the migration to its end, with progress")
+    .option("--max-range-slots <n>", "move at most n slots at a time (default: the controller's)")
+    .option("--speed <keys/s>", "the source's migrate-speed while the task runs (0: no limit)")
+    .option("--batch-size-kb <kb>", "the source's migrate-batch-size-kb while the task runs")
+    .option("--batch-rate-limit-mb <mb>", "the source's migrate-batch-rate-limit-mb while it runs")
     .action(
       run<MigrateFlags>(async (ctx, opts, [slots]) => {
         const { ns, cl } = ctx.scope(opts);
@@ -121,6 +136,7 @@ export function registerMigrate(verbs: Verbs): void {
           slotOnly: Boolean(opts.slotOnly),
           force: Boolean(opts.force),
           wait: Boolean(opts.wait),
+          pace: parsePace(opts),
         });
       }),
     );

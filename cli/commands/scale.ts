@@ -4,14 +4,15 @@ import type { ScaleBody } from "../api.js";
 import { type Ctx, run, type ScopeFlags } from "../context.js";
 import { UsageError } from "../errors.js";
 import { clusterView, scalePlanView, tasksView } from "../format/views.js";
-import { nodeInputs, parseCount, parseIndex, parseNodes } from "../parse.js";
+import { nodeInputs, parseCount, parseIndex, parseNodes, parsePace } from "../parse.js";
 import type { Task } from "../types.js";
 import { followTask } from "../wait.js";
 import { examples } from "./groups.js";
+import type { PaceFlags } from "./migrate.js";
 import { collect, withCluster } from "./scope.js";
 import type { Verbs } from "./verbs.js";
 
-interface ScaleFlags extends ScopeFlags {
+interface ScaleFlags extends ScopeFlags, PaceFlags {
   dryRun?: boolean;
   slotOnly?: boolean;
   wait?: boolean;
@@ -26,6 +27,7 @@ async function scale(ctx: Ctx, opts: ScaleFlags, request: Request): Promise<void
     ...request,
     dry_run: dryRun,
     slot_only: Boolean(opts.slotOnly),
+    ...parsePace(opts),
   });
   const queued = answer.tasks ?? [];
   const plan = scalePlanView(answer.plan);
@@ -55,7 +57,11 @@ function scaleFlags(cmd: ReturnType<typeof withCluster>) {
   return cmd
     .option("--dry-run", "show the plan, change nothing")
     .option("--slot-only", "move the slots in the topology at once, without their data")
-    .option("--wait", "follow the migrations to their end, with progress");
+    .option("--wait", "follow the migrations to their end, with progress")
+    .option("--max-range-slots <n>", "move at most n slots at a time (default: the controller's)")
+    .option("--speed <keys/s>", "each source's migrate-speed while its task runs (0: no limit)")
+    .option("--batch-size-kb <kb>", "each source's migrate-batch-size-kb while its task runs")
+    .option("--batch-rate-limit-mb <mb>", "each source's migrate-batch-rate-limit-mb meanwhile");
 }
 
 export function registerScale(verbs: Verbs): void {

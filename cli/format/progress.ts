@@ -9,6 +9,14 @@ export interface Progress {
   /** The range moving now, if known. */
   range: string | null;
   elapsedMs: number;
+  /** Ranges (chunks) done and in all, when the task lists them. */
+  chunks?: { done: number; total: number };
+}
+
+/** Time left at the pace so far (slots per ms since the start); null before the first range. */
+export function etaMs(p: Progress): number | null {
+  if (p.state !== "running" || p.done <= 0 || p.done >= p.total) return null;
+  return Math.round((p.elapsedMs / p.done) * (p.total - p.done));
 }
 
 export function progressOfTask(task: Task, elapsedMs: number): Progress {
@@ -18,6 +26,9 @@ export function progressOfTask(task: Task, elapsedMs: number): Progress {
     total: task.slots_total,
     range: task.in_flight,
     elapsedMs,
+    ...(task.done && task.ranges.length > 1
+      ? { chunks: { done: task.done.length, total: task.ranges.length } }
+      : {}),
   };
 }
 
@@ -29,7 +40,18 @@ export function progressBar(label: string, p: Progress): string {
   const bar = `${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}`;
   const slots = p.total > 0 ? `${p.done}/${p.total} slots ${Math.floor(ratio * 100)}%` : "";
   const range = p.range ? `range ${p.range}` : "";
-  return [label, p.state, `[${bar}]`, slots, range, formatDuration(p.elapsedMs)]
+  const chunks = p.chunks ? `${p.chunks.done}/${p.chunks.total} ranges` : "";
+  const eta = etaMs(p);
+  return [
+    label,
+    p.state,
+    `[${bar}]`,
+    slots,
+    chunks,
+    range,
+    formatDuration(p.elapsedMs),
+    eta === null ? "" : `ETA ${formatDuration(eta)}`,
+  ]
     .filter((s) => s !== "")
     .join("  ");
 }
@@ -39,8 +61,11 @@ export function progressLine(label: string, p: Progress): string {
   if (p.total > 0) {
     parts.push(`${p.done}/${p.total} slots (${Math.floor((p.done / p.total) * 100)}%)`);
   }
+  if (p.chunks) parts.push(`${p.chunks.done}/${p.chunks.total} ranges`);
   if (p.range) parts.push(`range ${p.range}`);
   parts.push(`elapsed ${formatDuration(p.elapsedMs)}`);
+  const eta = etaMs(p);
+  if (eta !== null) parts.push(`ETA ${formatDuration(eta)}`);
   return parts.join(", ");
 }
 

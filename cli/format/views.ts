@@ -1,4 +1,5 @@
 // How each resource reads in a terminal. Pure functions from API data to text.
+import { formatSlotRanges, mergeRanges, parseSlotRange } from "../../lib/slots/index.js";
 import type {
   ClusterHealth,
   ClusterJson,
@@ -198,13 +199,17 @@ const shardsOf = (t: Task) =>
       ? `replace ${t.replace.old_addr} -> ${t.replace.new_addr} (shard ${t.source}, ${t.replace.step})`
       : `${t.source} -> ${t.target}`;
 
+/** A task's ranges are its request cut into chunks: shown joined again. */
+const joinedRanges = (t: Task) =>
+  formatSlotRanges(mergeRanges(t.ranges.map((r) => parseSlotRange(r, "ranges")))).join(",");
+
 export function tasksView(tasks: readonly Task[]): string {
   if (tasks.length === 0) return "No tasks found.";
   const rows = tasks.map((t) => [
     t.id,
     t.state,
     shardsOf(t),
-    t.ranges.join(","),
+    joinedRanges(t),
     progressOf(t),
     t.in_flight,
     formatTime(t.created_at),
@@ -224,9 +229,22 @@ export function taskView(task: Task): string {
     ],
     ["kind", task.kind ?? "migrate"],
     ["shards", shardsOf(task)],
-    ["ranges", task.ranges.join(",")],
+    ["ranges", joinedRanges(task)],
     ["in flight", task.in_flight],
     ["slots", progressOf(task)],
+    // Moved range by range: how many of the chunks reached the target.
+    [
+      "chunks",
+      task.done && task.ranges.length > 1
+        ? `${task.done.length}/${task.ranges.length}${task.max_range_slots ? ` (at most ${task.max_range_slots} slots each)` : ""}`
+        : null,
+    ],
+    [
+      "not converging",
+      task.not_converging
+        ? `range ${task.not_converging.range}: ${task.not_converging.range_writes_per_s} writes/s into it, copied at ${task.not_converging.copy_keys_per_s} keys/s`
+        : null,
+    ],
     ["created", formatTime(task.created_at)],
     ["started", formatTime(task.started_at)],
     ["finished", formatTime(task.finished_at)],

@@ -47,6 +47,24 @@ const ImportClusterBody = z.object({
   password: z.string().default(""),
 });
 
+const MaxRangeSlots = z.number().int().min(1).max(16384).optional();
+/** Ours: the source master's migration settings while the task runs (Kvrocks's ranges). */
+const SpeedFields = {
+  /** `migrate-speed`, keys/s; 0 = no limit. */
+  speed: z.number().int().min(0).max(2147483647).optional(),
+  batch_size_kb: z.number().int().min(1).max(2147483647).optional(),
+  batch_rate_limit_mb: z.number().int().min(0).max(2147483647).optional(),
+};
+const settingsOf = (b: {
+  speed?: number;
+  batch_size_kb?: number;
+  batch_rate_limit_mb?: number;
+}) => ({
+  ...(b.speed !== undefined ? { speed: b.speed } : {}),
+  ...(b.batch_size_kb !== undefined ? { batch_size_kb: b.batch_size_kb } : {}),
+  ...(b.batch_rate_limit_mb !== undefined ? { batch_rate_limit_mb: b.batch_rate_limit_mb } : {}),
+});
+
 // Upstream's `slot` (one range), or ours: `slots`, several ranges of one source shard.
 const MigrateBody = z
   .object({
@@ -56,6 +74,9 @@ const MigrateBody = z
     slot_only: z.boolean().default(false),
     /** Ours, with slot_only: move slots the controller knows were moved here with keys. */
     force: z.boolean().default(false),
+    /** Ours, with data: the most slots one range of the task moves at a time. */
+    max_range_slots: MaxRangeSlots,
+    ...SpeedFields,
   })
   .refine((b) => (b.slot === undefined) !== (b.slots === undefined), {
     message: "give either slot or slots",
@@ -77,6 +98,9 @@ const ScaleBody = z.object({
   slot_only: z.boolean().default(false),
   check_nodes: z.boolean().default(true),
   force: TakeOver,
+  /** Ours: the most slots one range of each queued task moves at a time. */
+  max_range_slots: MaxRangeSlots,
+  ...SpeedFields,
 });
 
 const SyncBody = z
@@ -205,6 +229,8 @@ export function clusterRoutes(deps: AppDeps) {
           ranges,
           slotOnly: body.slot_only,
           force: body.force,
+          ...(body.max_range_slots ? { maxRangeSlots: body.max_range_slots } : {}),
+          settings: settingsOf(body),
         });
         // Slot-only moves all ranges in one change (version +1 once), as upstream answers.
         if (outcome.cluster) return c.json({ data: { cluster: publicCluster(outcome.cluster) } });
@@ -238,6 +264,8 @@ export function clusterRoutes(deps: AppDeps) {
           slotOnly: body.slot_only,
           checkNodes: body.check_nodes,
           skipVersionCheck: skipsVersionCheck(c.req),
+          ...(body.max_range_slots ? { maxRangeSlots: body.max_range_slots } : {}),
+          settings: settingsOf(body),
         });
         const plan = outcome.plan;
         if (outcome.tasks.length === 0) {

@@ -14,6 +14,9 @@ const csv = (value: string | undefined) =>
 
 const Endpoint = z.string().regex(/^(https?:\/\/)?[^\s/]+:\d{1,5}$/, "must be host:port");
 
+/** Measured on Kvrocks 2.10.1: docs/migration.md. */
+export const DEFAULT_MAX_RANGE_SLOTS = 256;
+
 export const Config = z.object({
   etcd: z.object({
     endpoints: z.array(Endpoint).min(1, "needs at least one endpoint"),
@@ -84,7 +87,26 @@ export const Config = z.object({
       .regex(/^[\w.-]{1,64}$/, "letters, digits, . _ - only")
       .optional(),
   }),
-  migration: z.object({ timeoutMs: z.number().int().positive() }),
+  migration: z.object({
+    timeoutMs: z.number().int().positive(),
+    /**
+     * A move with data is carried out in ranges of at most this many slots
+     * (`KVC_MIGRATION_MAX_RANGE_SLOTS`; a task may ask for its own). See docs/migration.md
+     * for the measurements behind the default.
+     */
+    maxRangeSlots: z.number().int().min(1).max(16384),
+    /**
+     * While a range migrates, the probe round that owns the cluster asks the source master
+     * for its migrating state this often (`KVC_MIGRATION_WATCH_EVERY_MS`), so a range that
+     * completes is committed and pushed at once instead of at the next round.
+     */
+    watchEveryMs: z.number().int().min(1).max(1000),
+    /**
+     * How long one probe round keeps watching (`KVC_MIGRATION_WATCH_FOR_MS`); absent: the
+     * probe interval. The round's other work for the cluster (failover) waits meanwhile.
+     */
+    watchForMs: z.number().int().nonnegative().optional(),
+  }),
   /** A planned switchover waits this long for the chosen replica to catch up, then is undone. */
   switchoverCatchupMs: z.number().int().positive(),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "silent"]),
@@ -110,7 +132,11 @@ export const defaultConfig: Config = {
     lambdaForMs: 0,
     quorum: 1,
   },
-  migration: { timeoutMs: 10 * 60 * 1000 },
+  migration: {
+    timeoutMs: 10 * 60 * 1000,
+    maxRangeSlots: DEFAULT_MAX_RANGE_SLOTS,
+    watchEveryMs: 25,
+  },
   switchoverCatchupMs: 2000,
   logLevel: "info",
 };
@@ -262,6 +288,9 @@ export function loadConfig(
     ["KVC_PROBE_LOCK_TTL_SECONDS", (v) => (config.probe.lockTtlSeconds = v)],
     ["KVC_PROBE_CONCURRENCY", (v) => (config.probe.concurrency = v)],
     ["KVC_MIGRATION_TIMEOUT", (v) => (config.migration.timeoutMs = v)],
+    ["KVC_MIGRATION_MAX_RANGE_SLOTS", (v) => (config.migration.maxRangeSlots = v)],
+    ["KVC_MIGRATION_WATCH_EVERY_MS", (v) => (config.migration.watchEveryMs = v)],
+    ["KVC_MIGRATION_WATCH_FOR_MS", (v) => (config.migration.watchForMs = v)],
     ["KVC_PROBE_LAMBDA_FOR_MS", (v) => (config.probe.lambdaForMs = v)],
     ["KVC_PROBE_QUORUM", (v) => (config.probe.quorum = v)],
     ["KVC_SWITCHOVER_CATCHUP_MS", (v) => (config.switchoverCatchupMs = v)],

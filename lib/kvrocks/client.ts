@@ -239,6 +239,23 @@ export class KvrocksClient {
     return version;
   }
 
+  /**
+   * `CONFIG GET <name>` of one setting: its value, or null when the node has no such setting.
+   * Kvrocks 2.10.1 matches an exact name or `*` only (`migrate-*` answers nothing).
+   */
+  async configGet(name: string): Promise<string | null> {
+    const reply = await this.call("CONFIG", "GET", name);
+    if (!Array.isArray(reply)) {
+      throw new NodeError(this.addr, "bad_reply", `CONFIG GET answered ${typeof reply}`);
+    }
+    const at = reply.findIndex((v, i) => i % 2 === 0 && String(v).toLowerCase() === name);
+    return at === -1 ? null : String(reply[at + 1]);
+  }
+
+  async configSet(name: string, value: string): Promise<void> {
+    await this.call("CONFIG", "SET", name, value);
+  }
+
   async myId(): Promise<string> {
     return this.text("CLUSTERX", "MYID");
   }

@@ -8,9 +8,17 @@
 // the node. A task that fails for another reason while the node may still be copying keeps
 // its range in flight and the record: a late `success` is still completed (the probe round
 // folds it, `settleFinished` records it in the task).
+import { setTimeout as delay } from "node:timers/promises";
 import { errorMessage, isKvcError } from "../errors.js";
 import { isNodeError } from "../kvrocks/index.js";
-import { type Cluster, isActive, isFinished, masterOf, type Task } from "../model/index.js";
+import {
+  type Cluster,
+  type ClusterNode,
+  isActive,
+  isFinished,
+  masterOf,
+  type Task,
+} from "../model/index.js";
 import {
   assertStillHeld,
   clearLeftovers,
@@ -36,6 +44,15 @@ import { containsRange, countSlots, parseSlotRange } from "../slots/index.js";
 import type { Fence } from "../store/index.js";
 import { pushTopologyToNode } from "../topology/index.js";
 import {
+  CONVERGENCE_AFTER_MS,
+  convergence,
+  nodeById,
+  readSettings,
+  sampleSource,
+  wantedSettings,
+  writeSettings,
+} from "./speed.js";
+import {
   decideRemoval,
   decideStep,
   needsTarget,
@@ -54,6 +71,8 @@ export interface MigrationEvent {
   event: string;
   range?: string;
   detail?: string;
+  /** `pushed`: from the watch seeing the node's success to every node pushed (ms). */
+  ms?: number;
 }
 
 export interface AdvanceOptions {
@@ -78,6 +97,36 @@ interface Ctx {
   fence: Fence | undefined;
   signal: AbortSignal | undefined;
   events: MigrationEvent[];
+  /** A probe round's watch: poll every `everyMs` until `until` (monotonic clock). */
+  watch: { everyMs: number; until: number } | undefined;
+  monotonic: () => number;
+}
+
+const sleep = (ms: number, signal: AbortSignal | undefined) =>
+  delay(ms, undefined, { signal }).catch(() => undefined);
+
+/** Whether the round's watch still has time (and the lock). */
+const watching = (ctx: Ctx) =>
+  ctx.watch !== undefined && !ctx.signal?.aborted && ctx.monotonic() < ctx.watch.until;
+
+/**
+ * Asks the source master for its migrating state every `everyMs` while it reports the range
+ * in flight as `start`, until that changes (true: decide again now) or the watch's time or
+ * the lock is gone, or the node does not answer (false: the round goes on, and a failover
+ * of that master is the next round's). Reads only: whatever it sees is acted on by the
+ * ordinary steps, each one safe to repeat after a crash.
+ */
+async function watchSource(ctx: Ctx, cluster: Cluster, task: Task): Promise<boolean> {
+  const range = parseSlotRange(task.in_flight!);
+  while (watching(ctx)) {
+    await sleep(ctx.watch!.everyMs, ctx.signal);
+    if (!watching(ctx)) return false;
+    const report = await readSource(ctx, cluster, task.source);
+    if (!report.info) return false;
+    const onIt = migratesRange(report.info, range);
+    if (!onIt || report.info.migrating?.state !== "start") return true;
+  }
+  return false;
 }
 
 /** Stops a step quietly when someone else advanced the task first. */
@@ -103,8 +152,14 @@ async function finish(
   const now = ctx.deps.now();
   const in_flight = options.keepInFlight ? doc.task.in_flight : null;
   const task = { ...doc.task, state, error, in_flight, finished_at: now };
-  await save(ctx, doc, task);
+  const saved = await save(ctx, doc, task);
   ctx.events.push({ task: task.id, event: state, ...(error ? { detail: error } : {}) });
+  // After the task is recorded finished: a crash before the settings are back leaves the
+  // record (`source_config`) for a later round to restore from.
+  await restoreSettings(ctx, saved).catch((err: unknown) => {
+    if (!(err instanceof Lost))
+      ctx.events.push({ task: task.id, event: "restore_error", detail: errorMessage(err) });
+  });
   await pruneTaskHistory(ctx.deps.store, ctx.ns, ctx.cl, { fence: ctx.fence }).catch(() => 0);
 }
 
@@ -120,6 +175,85 @@ const sourceMasterId = (cluster: Cluster, source: number) => {
 };
 
 const getCluster = async (ctx: Ctx) => (await ctx.deps.store.getCluster(ctx.ns, ctx.cl)).cluster;
+
+/**
+ * Puts back the migration settings the task changed on its source masters (`source_config`)
+ * and drops each entry once done. A node no longer in the cluster is dropped unasked; one
+ * that does not answer keeps its entry, for the next round.
+ */
+async function restoreSettings(ctx: Ctx, doc: StoredTask): Promise<void> {
+  const entries = doc.task.source_config;
+  if (entries.length === 0) return;
+  const cluster = await getCluster(ctx);
+  const kept: Task["source_config"] = [];
+  for (const entry of entries) {
+    const node = nodeById(cluster, entry.node);
+    if (!node) continue;
+    try {
+      assertStillHeld(ctx.signal);
+      await writeSettings(ctx.deps, node, entry.saved);
+      ctx.events.push({
+        task: doc.task.id,
+        event: "settings_restored",
+        detail: `${node.addr}: ${JSON.stringify(entry.saved)}`,
+      });
+    } catch (err) {
+      kept.push(entry);
+      ctx.events.push({ task: doc.task.id, event: "restore_error", detail: errorMessage(err) });
+    }
+  }
+  await save(ctx, doc, { ...doc.task, source_config: kept });
+}
+
+/** Finished tasks whose settings are not back yet (a crash, a node that did not answer). */
+async function restoreFinished(ctx: Ctx, docs: readonly StoredTask[]): Promise<void> {
+  for (const d of docs) {
+    if (!isFinished(d.task) || d.task.source_config.length === 0) continue;
+    try {
+      const fresh = await getTaskDoc(ctx.deps.store, ctx.ns, ctx.cl, d.task.id);
+      if (isFinished(fresh.task)) await restoreSettings(ctx, fresh);
+    } catch (err) {
+      if (!(err instanceof Lost))
+        ctx.events.push({ task: d.task.id, event: "restore_error", detail: errorMessage(err) });
+    }
+  }
+}
+
+/**
+ * The task's settings on the source master, before MIGRATE: the node's own values are recorded
+ * in the task first (compare-and-swap), so a crash after the CONFIG SET still restores them;
+ * set again on every send (a restarted node forgot them). Then where its write counter and
+ * copy rate stand, for the convergence verdict.
+ */
+async function applySettings(
+  ctx: Ctx,
+  doc: StoredTask,
+  source: ClusterNode,
+): Promise<{ doc: StoredTask; sample: Task["in_flight_sequence"] }> {
+  const wanted = wantedSettings(doc.task);
+  let current = doc;
+  if (wanted.size > 0 && !doc.task.source_config.some((e) => e.node === source.id)) {
+    const saved = await readSettings(ctx.deps, source, wanted.keys());
+    const entry = { node: source.id, addr: source.addr, saved };
+    current = await save(ctx, doc, {
+      ...doc.task,
+      source_config: [...doc.task.source_config, entry],
+    });
+  }
+  if (wanted.size > 0) {
+    assertStillHeld(ctx.signal);
+    await writeSettings(ctx.deps, source, wanted);
+  }
+  const sample = await sampleSource(ctx.deps, source).catch(() => null);
+  return {
+    doc: current,
+    sample: sample && {
+      at: ctx.deps.now(),
+      sequence: sample.sequence,
+      copy_keys_per_s: sample.copy,
+    },
+  };
+}
 
 /**
  * Fails the task. `mayStillMove`: the node may still be copying the range (the task failed
@@ -212,7 +346,8 @@ async function send(
       ctx.events.push({ task: first.task.id, event: "leftover_error", detail: error });
     if (leftovers.importClean) targetId = targetMaster.id;
   }
-  const doc = await bindSource(ctx, first, report, sourceMaster.id, targetId);
+  const bound = await bindSource(ctx, first, report, sourceMaster.id, targetId);
+  const { doc, sample } = await applySettings(ctx, bound, sourceMaster);
   const { task } = doc;
   const range = parseSlotRange(task.in_flight!);
   const recorded = await recordMigration(ctx.deps, ctx.ns, ctx.cl, range, task.target, {
@@ -245,13 +380,19 @@ async function send(
   }
   ctx.events.push({ task: task.id, event: "sent", range: task.in_flight! });
   try {
-    await save(ctx, doc, { ...task, in_flight_sent: true });
+    const sent = { in_flight_sent: true, in_flight_sequence: sample, not_converging: null };
+    await save(ctx, doc, { ...task, ...sent });
   } catch (err) {
     // A cancel request may have written the task meanwhile: mark it on the fresh copy.
     if (!(err instanceof Lost)) throw err;
     const fresh = await getTaskDoc(ctx.deps.store, ctx.ns, ctx.cl, task.id);
     if (fresh.task.in_flight !== task.in_flight || fresh.task.in_flight_sent) return;
-    await save(ctx, fresh, { ...fresh.task, in_flight_sent: true });
+    await save(ctx, fresh, {
+      ...fresh.task,
+      in_flight_sent: true,
+      in_flight_sequence: sample,
+      not_converging: null,
+    });
   }
 }
 
@@ -270,6 +411,8 @@ async function rangeDone(ctx: Ctx, doc: StoredTask): Promise<StoredTask> {
     in_flight_source: null,
     in_flight_clean: false,
     in_flight_target: null,
+    in_flight_sequence: null,
+    not_converging: null,
     slow: false,
   });
 }
@@ -300,13 +443,73 @@ async function startNext(ctx: Ctx, doc: StoredTask): Promise<StoredTask | null> 
   });
 }
 
-/** Advances one running (or just started) migrate task as far as it can go now. */
+/**
+ * Whether the range in flight converges (see `convergence`): judged once it has migrated
+ * CONVERGENCE_AFTER_MS, written to the task (and so to health and metrics) when the verdict
+ * changes. A report only: the range keeps migrating; slowing the writers or raising the
+ * speed is the operator's call.
+ */
+async function judgeConvergence(
+  ctx: Ctx,
+  doc: StoredTask,
+  cluster: Cluster,
+  range: { start: number; stop: number },
+): Promise<StoredTask> {
+  const { task } = doc;
+  const from = task.in_flight_sequence;
+  const now = ctx.deps.now();
+  if (!from || now - from.at < CONVERGENCE_AFTER_MS) return doc;
+  const master = masterOf(cluster.shards[task.source]!);
+  if (!master) return doc;
+  const sample = await sampleSource(ctx.deps, master).catch(() => null);
+  if (!sample) return doc;
+  const verdict = convergence({
+    rangeSlots: countSlots([range]),
+    sourceSlots: countSlots(cluster.shards[task.source]!.slot_ranges),
+    from,
+    now,
+    sequence: sample.sequence,
+  });
+  if (!verdict || verdict.converging === (task.not_converging === null)) return doc;
+  const rates = `${verdict.range_writes_per_s} writes/s into the range, copied at ${verdict.copy_keys_per_s} keys/s`;
+  ctx.events.push({
+    task: task.id,
+    event: verdict.converging ? "converging" : "not_converging",
+    range: task.in_flight!,
+    detail: rates,
+  });
+  return save(ctx, doc, {
+    ...task,
+    not_converging: verdict.converging
+      ? null
+      : {
+          range: task.in_flight!,
+          range_writes_per_s: verdict.range_writes_per_s,
+          copy_keys_per_s: verdict.copy_keys_per_s,
+          since: now,
+        },
+  });
+}
+
+/** Steps one chain may take: complete -> next -> send, a few thousand times over with a watch. */
+const MAX_CHAIN = 4;
+const MAX_WATCHED_CHAIN = 20_000;
+
+/**
+ * Advances one running (or just started) migrate task as far as it can go now. Under a
+ * probe round's watch it goes on while the watch has time: a range the node reports done is
+ * completed (committed, pushed) within one poll, and the next range sent at once.
+ */
 async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise<void> {
   let doc = first;
+  /** When the watch saw the source leave `start` for the range in flight (monotonic). */
+  let seenAt: number | null = null;
   // complete -> next -> send is the longest chain; the bound only guards against a bug.
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < (ctx.watch ? MAX_WATCHED_CHAIN : MAX_CHAIN); i++) {
+    if (i >= MAX_CHAIN && !watching(ctx)) return;
     assertStillHeld(ctx.signal);
     const cluster = await getCluster(ctx);
+    const readAt = ctx.monotonic();
     const report: SourceReport = doc.task.in_flight
       ? await readSource(ctx, cluster, doc.task.source)
       : { error: "not asked" };
@@ -334,12 +537,25 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
             range: doc.task.in_flight!,
             detail: action.why,
           });
-          await save(ctx, doc, { ...doc.task, slow: true });
+          doc = await save(ctx, doc, { ...doc.task, slow: true });
         }
-        return;
+        const m = report.info?.migrating;
+        const started =
+          report.info !== undefined && migratesRange(report.info, range) && m?.state === "start";
+        if (started) doc = await judgeConvergence(ctx, doc, cluster, range);
+        if (!started || !watching(ctx)) return;
+        if (!(await watchSource(ctx, cluster, doc.task))) return;
+        seenAt = ctx.monotonic();
+        break;
       }
-      case "send":
-        return send(ctx, doc, cluster, action.pushFirst, report);
+      case "send": {
+        await send(ctx, doc, cluster, action.pushFirst, report);
+        if (!watching(ctx)) return;
+        // send wrote the task (sent, bound, or failed): go on from what it wrote.
+        doc = await getTaskDoc(ctx.deps.store, ctx.ns, ctx.cl, doc.task.id);
+        if (!isActive(doc.task)) return;
+        break;
+      }
       case "fail":
         return failRange(ctx, doc, action.why);
       case "complete":
@@ -358,9 +574,35 @@ async function stepTask(ctx: Ctx, first: StoredTask, timeoutMs: number): Promise
                 { fence: ctx.fence },
               )
             ).cluster;
-        // The source deletes the moved keys when it applies the new topology.
+        // The source deletes the moved keys when it applies the new topology. The target
+        // master first, then the source's: until the target has it, the source's redirect
+        // for the range would come back (MOVED both ways).
         assertStillHeld(ctx.signal);
-        await pushCommitted(ctx.deps, ctx.ns, updated, { fence: ctx.fence, signal: ctx.signal });
+        const order = [
+          masterOf(updated.shards[target]!)?.id,
+          sourceMasterId(updated, doc.task.source),
+        ];
+        let pushedAt = 0;
+        const pushed = await pushCommitted(ctx.deps, ctx.ns, updated, {
+          fence: ctx.fence,
+          signal: ctx.signal,
+          order: order.filter((id): id is string => id !== undefined),
+          onPushed: () => {
+            pushedAt = ctx.monotonic();
+          },
+        });
+        // From the first answer that told of the success (the watch's, or this step's own).
+        if (action.kind === "complete") {
+          const missed = pushed.push.filter((r) => !r.ok).length;
+          ctx.events.push({
+            task: doc.task.id,
+            event: "pushed",
+            range: doc.task.in_flight!,
+            detail: `every node${missed ? ` but ${missed}` : ""} on version ${pushed.cluster.version}`,
+            ms: Math.round((pushedAt || ctx.monotonic()) - (seenAt ?? readAt)),
+          });
+        }
+        seenAt = null;
         doc = await rangeDone(ctx, doc);
         break;
       }
@@ -436,6 +678,13 @@ async function adoptOrphans(ctx: Ctx, cluster: Cluster, docs: StoredTask[]): Pro
       source: i,
       target: s.target_shard_index,
       ranges: [text],
+      max_range_slots: null,
+      speed: null,
+      batch_size_kb: null,
+      batch_rate_limit_mb: null,
+      source_config: [],
+      not_converging: null,
+      in_flight_sequence: null,
       done: [],
       slot_only: false,
       in_flight: text,
@@ -561,13 +810,23 @@ export async function advanceMigrations(
     fence: options.fence,
     signal: options.signal,
     events: [],
+    watch: undefined,
+    monotonic: deps.monotonic ?? (() => performance.now()),
   };
+  // Only a probe round watches (it owns the cluster and holds its lock); a request handler
+  // starts a task and leaves it to the rounds.
+  const watch = deps.migrationWatch;
+  if (!options.startOnly && watch && watch.forMs > 0) {
+    ctx.watch = { everyMs: watch.everyMs, until: ctx.monotonic() + watch.forMs };
+  }
   const timeoutMs = deps.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS;
   // A node replacement is a task too, advanced by lib/ops/replace.ts: not a migration.
   const migrations = (all: StoredTask[]) => all.filter((d) => d.task.kind !== "replace_node");
   let docs = migrations(options.tasks ?? (await readableTaskDocs(deps.store, ns, cl)));
   const quiet = (c: Cluster) => c.shards.every((s) => s.migrating_slot === null);
-  const lingering = docs.some((d) => isActive(d.task) || d.task.in_flight !== null);
+  const lingering = docs.some(
+    (d) => isActive(d.task) || d.task.in_flight !== null || d.task.source_config.length > 0,
+  );
   if (!lingering && options.hint && quiet(options.hint)) return [];
 
   if (!options.startOnly) {
@@ -577,6 +836,9 @@ export async function advanceMigrations(
     await settleFinished(ctx, docs).catch((err: unknown) => {
       ctx.events.push({ task: "-", event: "error", detail: errorMessage(err) });
     });
+    // Before anything starts: a task that follows on the same source then reads the node's
+    // own values, not the finished task's.
+    await restoreFinished(ctx, docs);
     const running = docs.filter((d) => d.task.state === "running");
     await Promise.all(
       running.map((d) =>

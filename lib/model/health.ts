@@ -52,6 +52,21 @@ export const ClusterHealth = z.object({
   slow_migrations: z.array(
     z.object({ task: z.string(), range: z.string().nullable(), since: z.number().nullable() }),
   ),
+  /**
+   * Running tasks whose range in flight takes writes faster than the source copies them
+   * (Kvrocks never reaches the final phase until the writes slow down or the speed rises).
+   */
+  not_converging_migrations: z
+    .array(
+      z.object({
+        task: z.string(),
+        range: z.string(),
+        range_writes_per_s: z.number(),
+        copy_keys_per_s: z.number(),
+        since: z.number(),
+      }),
+    )
+    .default([]),
   /** Probe state and task documents that do not decode: skipped, reported here. */
   unreadable_documents: z.array(z.object({ key: z.string(), error: z.string() })),
   /** Placement by zone: shards sharing a zone, zones whose loss a shard or safe mode would not survive. */

@@ -36,8 +36,14 @@ export const Task = z.object({
   /** Shard indexes when the task was created; removeShard refuses while tasks are active. */
   source: z.number().int(),
   target: z.number().int(),
-  /** Every range of the task in order, as `"5"` / `"5-10"`. */
+  /**
+   * Every range of the task in order, as `"5"` / `"5-10"`: the request's ranges cut into
+   * pieces of at most `max_range_slots` slots, each moved (and its final phase, when Kvrocks
+   * refuses writes to it, gone through) on its own.
+   */
   ranges: z.array(z.string()),
+  /** The most slots one range of `ranges` holds (null: an older version's task, uncut). */
+  max_range_slots: z.number().int().positive().nullable().default(null),
   /** Ranges that reached the target (the topology moved them). */
   done: z.array(z.string()).default([]),
   slot_only: z.boolean().default(false),
@@ -74,6 +80,50 @@ export const Task = z.object({
    * logs), never acted on: a range is given up only when the node says `fail`.
    */
   slow: z.boolean().default(false),
+  /**
+   * The source master's migration settings for this task (`CONFIG SET` before each MIGRATE,
+   * restored when the task ends): `migrate-speed` (keys/s, 0 = no limit), and
+   * `migrate-batch-size-kb` / `migrate-batch-rate-limit-mb` (used by Kvrocks's
+   * `migrate-type raw-key-value` only). null: the node's own value.
+   */
+  speed: z.number().int().min(0).max(2147483647).nullable().default(null),
+  batch_size_kb: z.number().int().min(1).max(2147483647).nullable().default(null),
+  batch_rate_limit_mb: z.number().int().min(0).max(2147483647).nullable().default(null),
+  /**
+   * Each source master this task changed settings on, with the values it had before: written
+   * before the `CONFIG SET`, so whatever crashes after it, the values are put back (by the
+   * step that finishes the task, or by a later round for a finished task still listing one).
+   */
+  source_config: z
+    .array(
+      z.object({
+        node: z.string(),
+        addr: z.string(),
+        saved: z.record(z.string(), z.string()),
+      }),
+    )
+    .default([]),
+  /**
+   * The range in flight takes writes faster than the source copies them (Kvrocks then never
+   * reaches the final phase): the rates seen, reported in health and metrics. null: not
+   * judged (yet), or converging.
+   */
+  not_converging: z
+    .object({
+      range: z.string(),
+      /** The source master's writes/s times the range's share of its slots. */
+      range_writes_per_s: z.number(),
+      /** The source's `migrate-speed` (keys/s); 0 = no limit (never judged then). */
+      copy_keys_per_s: z.number(),
+      since: z.number(),
+    })
+    .nullable()
+    .default(null),
+  /** Where the source's write counter stood when the range in flight was sent. */
+  in_flight_sequence: z
+    .object({ at: z.number(), sequence: z.number(), copy_keys_per_s: z.number() })
+    .nullable()
+    .default(null),
   /** Steps that ended in an error since the last one that did not; the last error. */
   error_count: z.number().int().nonnegative().default(0),
   last_error: z.string().nullable().default(null),

@@ -32,6 +32,13 @@ export interface OpsDeps {
   log: Logger;
   /** How long one migrating range may take before its task fails (config `migration.timeoutMs`). */
   migrationTimeoutMs?: number;
+  /** A move with data is cut into ranges of at most this many slots (config, default 256). */
+  migrationMaxRangeSlots?: number;
+  /**
+   * While a range migrates, a probe round polls the source every `everyMs` for up to `forMs`
+   * and completes the range the moment the node reports success (config `migration.watch*`).
+   */
+  migrationWatch?: { everyMs: number; forMs: number };
   /** How long a planned switchover waits for the new master to catch up (config, default 2000). */
   switchoverCatchupMs?: number;
   /** The probe's safe-mode ratio (config `probe.safeModeRatio`): zone warnings measure by it. */

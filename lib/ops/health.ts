@@ -73,6 +73,11 @@ export async function clusterHealth(
         range: d.task.in_flight,
         since: d.task.in_flight_started_at,
       })),
+    not_converging_migrations: tasks.tasks.flatMap((d) =>
+      d.task.state === "running" && d.task.not_converging
+        ? [{ task: d.task.id, ...d.task.not_converging }]
+        : [],
+    ),
     unreadable_documents: [
       ...(stored.corrupt
         ? [{ key: store.keys.probeState(ns, name), error: stored.corrupt.error }]

@@ -40,6 +40,8 @@ export interface ClusterMetrics {
   tasksByState: Record<TaskState, number>;
   /** Running tasks whose range in flight is past the migration timeout. */
   slowTasks: number;
+  /** Running tasks whose range takes writes faster than it is copied. */
+  notConverging: number;
   failovers: number;
   /** Seconds since the probe last recorded a completed round; null before the first. */
   lastRoundAgeSeconds: number | null;
@@ -116,6 +118,7 @@ export function clusterMetricsFrom(
     ),
     tasksByState,
     slowTasks: tasks.filter((t) => t.state === "running" && t.slow).length,
+    notConverging: tasks.filter((t) => t.state === "running" && t.not_converging !== null).length,
     failovers,
     lastRoundAgeSeconds: lastRoundAt >= 0 ? Math.max(0, (now - lastRoundAt) / 1000) : null,
     safeMode: state.safe_mode,

@@ -15,7 +15,14 @@ import { assertNodesFree, assertNodesMayJoin } from "./checks.js";
 import { shardAt, withRangeMoved, withShardsAdded, withShardsRemoved } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
 import { clearLeftovers } from "./leftovers.js";
-import { checkMigration, listTaskDocs, newMigrationTask, newTaskId, saveTask } from "./tasks.js";
+import {
+  checkMigration,
+  listTaskDocs,
+  type MigrationSettings,
+  newMigrationTask,
+  newTaskId,
+  saveTask,
+} from "./tasks.js";
 import { changeTopology, changeTopologyJoining, moveSlotsOnly } from "./topology-changes.js";
 import { assertKvrocksVersions } from "./versions.js";
 import { type AddedShard, placeAddedShards, placementOf } from "./zones.js";
@@ -26,7 +33,15 @@ export interface MigrateRequest {
   slotOnly: boolean;
   /** Slot-only: move even what the controller knows was moved here with data. */
   force?: boolean;
+  /** With data: the most slots one range of the task holds (default: the config's). */
+  maxRangeSlots?: number;
+  /** With data: the source's migration settings while the task runs. */
+  settings?: MigrationSettings;
 }
+
+/** The cut a task's ranges get: the request's, else the config's, else uncut. */
+const rangeCut = (deps: OpsDeps, requested: number | undefined) =>
+  requested ?? deps.migrationMaxRangeSlots;
 
 /**
  * The latest data move that brought any of `ranges` to `shard` and nothing moved since (by
@@ -175,6 +190,8 @@ export async function migrateSlots(
     target: request.target,
     ranges: request.ranges,
     now,
+    maxRangeSlots: rangeCut(deps, request.maxRangeSlots),
+    ...(request.settings ? { settings: request.settings } : {}),
   });
   await saveTask(deps.store, ns, cl, task, "absent");
   return { task };
@@ -189,6 +206,10 @@ export interface ScaleRequest {
   skipVersionCheck?: boolean;
   /** An admin's: take nodes a cluster no longer stored left initialised. */
   force?: boolean;
+  /** The most slots one range of each queued task holds (default: the config's). */
+  maxRangeSlots?: number;
+  /** Each queued task's source settings while it runs. */
+  settings?: MigrationSettings;
 }
 
 export interface PlanJson {
@@ -348,7 +369,14 @@ export async function scaleCluster(
 
   const planId = `plan-${newTaskId(now)}`;
   const tasks = moves.map((m, seq) =>
-    newMigrationTask({ id: newTaskId(now, seq), ...m, now, plan: planId }),
+    newMigrationTask({
+      id: newTaskId(now, seq),
+      ...m,
+      now,
+      plan: planId,
+      maxRangeSlots: rangeCut(deps, request.maxRangeSlots),
+      ...(request.settings ? { settings: request.settings } : {}),
+    }),
   );
   if (removeIds.length > 0) {
     tasks.push(

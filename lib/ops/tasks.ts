@@ -10,6 +10,7 @@ import {
   parseSlotRange,
   rangesOverlap,
   type SlotRange,
+  splitRanges,
 } from "../slots/index.js";
 import type { CorruptDoc, Fence, Revision, Store } from "../store/index.js";
 import { shardAt, shardOwning } from "./compute.js";
@@ -116,6 +117,13 @@ export async function assertNoActiveTasks(
   }
 }
 
+/** A task's source settings as a request gives them (absent: the node's own value). */
+export interface MigrationSettings {
+  speed?: number;
+  batch_size_kb?: number;
+  batch_rate_limit_mb?: number;
+}
+
 export function newMigrationTask(input: {
   id: string;
   source: number;
@@ -123,14 +131,22 @@ export function newMigrationTask(input: {
   ranges: readonly SlotRange[];
   now: number;
   plan?: string | null;
+  /** Cut the ranges into pieces of at most this many slots; none: as given. */
+  maxRangeSlots?: number;
+  /** The source master's migration settings for the task (see `Task.speed`). */
+  settings?: MigrationSettings;
 }): Task {
+  const max = input.maxRangeSlots;
+  const ranges = max === undefined ? input.ranges : splitRanges(input.ranges, max);
   return Task.parse({
     id: input.id,
     kind: "migrate",
     state: "queued",
     source: input.source,
     target: input.target,
-    ranges: input.ranges.map(formatSlotRange),
+    ranges: ranges.map(formatSlotRange),
+    max_range_slots: max ?? null,
+    ...input.settings,
     slots_total: countSlots(input.ranges),
     created_at: input.now,
     plan: input.plan ?? null,

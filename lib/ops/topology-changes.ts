@@ -100,11 +100,16 @@ export async function pushCommitted(
   deps: OpsDeps,
   ns: string,
   committed: Cluster,
-  options: CommitOptions & Pick<PushOptions, "takeOver" | "only"> = {},
+  options: CommitOptions &
+    Pick<PushOptions, "takeOver" | "only" | "order"> & {
+      /** Told when the push (of the first version pushed) has reached every node it could. */
+      onPushed?: () => void;
+    } = {},
 ): Promise<{ cluster: Cluster; push: PushResult[] }> {
   const pushOptions = {
     ...(options.takeOver ? { takeOver: options.takeOver } : {}),
     ...(options.only ? { only: options.only } : {}),
+    ...(options.order ? { order: options.order } : {}),
   };
   await deps.beforePush?.(ns, committed);
   const latest = await latestAfterSwitchover(deps, ns, committed);
@@ -124,6 +129,7 @@ export async function pushCommitted(
   }
   assertStillHeld(options.signal);
   let push = await pushCluster(deps, ns, cluster, pushOptions);
+  options.onPushed?.();
   for (let i = 0; i < MAX_REFOLDS; i++) {
     if (recordedMoves(cluster).length === 0) break;
     if ((await completedMoves(deps, ns, cluster)).length === 0) break;

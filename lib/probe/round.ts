@@ -817,7 +817,9 @@ export async function probeCluster(
   // No task read with the inputs and no migration in the topology: nothing to advance (a task
   // created since is advanced next round).
   const idle =
-    pre?.tasks.docs.every((d) => !isActive(d.value) && d.value.in_flight === null) &&
+    pre?.tasks.docs.every(
+      (d) => !isActive(d.value) && d.value.in_flight === null && d.value.source_config.length === 0,
+    ) &&
     pre.tasks.corrupt.length === 0 &&
     current.shards.every((s) => s.migrating_slot === null);
   if (!lockLost && !switching && !idle) {

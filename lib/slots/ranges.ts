@@ -90,6 +90,24 @@ export function containsRange(ranges: readonly SlotRange[], range: SlotRange): b
   return subtractRanges([range], ranges).length === 0;
 }
 
+/**
+ * `ranges` cut into pieces of at most `max` slots each, in order: a planned move is carried
+ * out piece by piece, so each piece's final phase (writes refused, then redirected until the
+ * new owner is pushed) stays short and a piece takes few enough writes to converge.
+ */
+export function splitRanges(ranges: readonly SlotRange[], max: number): SlotRange[] {
+  if (!Number.isInteger(max) || max < 1) {
+    throw invalid(`cannot split ranges into pieces of ${max} slots`, "max_range_slots");
+  }
+  const out: SlotRange[] = [];
+  for (const r of ranges) {
+    for (let start = r.start; start <= r.stop; start += max) {
+      out.push({ start, stop: Math.min(r.stop, start + max - 1) });
+    }
+  }
+  return out;
+}
+
 /** Slots `0..16383` split over `n` shards in order; the last takes the remainder. */
 export function evenSplit(n: number): SlotRange[] {
   if (!Number.isInteger(n) || n < 1 || n > SLOT_COUNT) {

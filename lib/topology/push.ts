@@ -33,6 +33,12 @@ export interface PushOptions {
    * sequence 0 has lost its data and is not made master again (`assertNotEmptiedMaster`).
    */
   heldData?: ReadonlySet<string>;
+  /**
+   * Node ids pushed first, one after the other in this order, before the rest at once: a
+   * completed migration reaches its target master, then its source master, so the source's
+   * redirect for the range lands on a target that already serves it.
+   */
+  order?: readonly string[];
 }
 
 /**
@@ -145,5 +151,15 @@ export async function pushTopology(
 ): Promise<PushResult[]> {
   const text = renderSetNodes(cluster);
   const targets = allNodes(cluster).filter((n) => !options.only || options.only.has(n.id));
-  return Promise.all(targets.map((node) => pushTopologyToNode(cluster, node, options, text)));
+  const order = options.order ?? [];
+  const first: PushResult[] = [];
+  for (const id of order) {
+    const node = targets.find((n) => n.id === id);
+    if (node) first.push(await pushTopologyToNode(cluster, node, options, text));
+  }
+  const rest = targets.filter((n) => !order.includes(n.id));
+  return [
+    ...first,
+    ...(await Promise.all(rest.map((node) => pushTopologyToNode(cluster, node, options, text)))),
+  ];
 }

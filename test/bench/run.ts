@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark, one table each. Numbers, not pass/fail.
 import { benchApi } from "./api.js";
-import { benchClient } from "./client.js";
+import { benchClient, benchClientFailover } from "./client.js";
 import { benchDownAfter } from "./down-after.js";
 import { benchMetrics } from "./metrics.js";
 import { benchMigration } from "./migration.js";
@@ -15,6 +15,7 @@ const benches: [string, () => Promise<void>][] = [
   ["migration", benchMigration],
   ["metrics", benchMetrics],
   ["client", benchClient],
+  ["client-failover", benchClientFailover],
 ];
 const only = process.argv.slice(2);
 

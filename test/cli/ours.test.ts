@@ -105,25 +105,47 @@ describe("health, sync, failovers", () => {
 });
 
 describe("migration tasks", () => {
-  it("migrate --wait follows a data migration to its end; list/get task show it", async () => {
+  it("migrate --wait follows a data migration to its end, range by range; list/get task show it", async () => {
     const key = Array.from({ length: 5000 }, (_, i) => `k${i}`).find((k) => keySlot(k) <= 1023)!;
     master(0).write(key, "x");
     const rounds = probeLoop(controller);
     let r: Awaited<ReturnType<Kvctl["run"]>>;
     try {
-      r = await kvctl.run(["migrate", "slot", "0-1023,2048-3071", "--target", "1", "--wait"]);
+      r = await kvctl.run([
+        "migrate",
+        "slot",
+        "0-1023,2048-3071",
+        "--target",
+        "1",
+        "--max-range-slots",
+        "512",
+        "--speed",
+        "8000",
+        "--wait",
+      ]);
     } finally {
       await rounds.stop();
     }
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(
-      /^task \S+: (queued|running), 0\/2048 slots \(0%\)(, range 0-1023)?, elapsed /m,
+      /^task \S+: (queued|running), 0\/2048 slots \(0%\), 0\/4 ranges(, range 0-511)?, elapsed /m,
     );
-    expect(r.stderr).toMatch(/^task \S+: succeeded, 2048\/2048 slots \(100%\), elapsed /m);
+    // (The ETA once a range is done is the unit test's: the polls may see no such moment.)
+    expect(r.stderr).toMatch(
+      /^task \S+: succeeded, 2048\/2048 slots \(100%\), 4\/4 ranges, elapsed /m,
+    );
     expect(r.stdout).toMatch(/^slots 0-1023,2048-3071 -> shard 1: done/);
     const { tasks } = await kvctl.json(["list", "tasks"]);
     expect(tasks).toHaveLength(1);
-    expect(tasks[0]).toMatchObject({ state: "succeeded", source: 0, target: 1, slots_done: 2048 });
+    expect(tasks[0]).toMatchObject({
+      state: "succeeded",
+      source: 0,
+      target: 1,
+      slots_done: 2048,
+      max_range_slots: 512,
+      speed: 8000,
+      ranges: ["0-511", "512-1023", "2048-2559", "2560-3071"],
+    });
     expect(await kvctl.ok(["list", "tasks"])).toMatch(
       /succeeded\s+0 -> 1\s+0-1023,2048-3071\s+2048\/2048 \(100%\)/,
     );
@@ -171,12 +193,26 @@ describe("scale", () => {
 
     const rounds = probeLoop(controller);
     try {
-      const r = await kvctl.run(["scale", "out", "--nodes", addrs(nodes.slice(4, 6)), "--wait"]);
+      // 2048-slot ranges: three per task rather than the default's 22 (a round each on a
+      // loaded machine, with this probe's 100 ms watch).
+      const r = await kvctl.run([
+        "scale",
+        "out",
+        "--nodes",
+        addrs(nodes.slice(4, 6)),
+        "--max-range-slots",
+        "2048",
+        "--wait",
+      ]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/task\(s\) succeeded/);
     } finally {
       await rounds.stop();
     }
+    const { tasks } = await kvctl.json(["list", "tasks"]);
+    expect(tasks.some((t: { max_range_slots: number | null }) => t.max_range_slots === 2048)).toBe(
+      true,
+    );
     const { shards } = await kvctl.json(["list", "shards"]);
     expect(shards).toHaveLength(3);
     expect(shards[2].slot_ranges.length).toBeGreaterThan(0);

@@ -82,11 +82,15 @@ describe("formatting", () => {
 
   it("renders progress as a bar on a terminal and as lines otherwise", () => {
     const p = { state: "running", done: 1024, total: 4096, range: "1024-2047", elapsedMs: 12_300 };
+    // A quarter done in 12.3 s: three quarters left at that pace.
     expect(progressLine("task t1", p)).toBe(
-      "task t1: running, 1024/4096 slots (25%), range 1024-2047, elapsed 12.3s",
+      "task t1: running, 1024/4096 slots (25%), range 1024-2047, elapsed 12.3s, ETA 36.9s",
     );
     expect(progressBar("task t1", p)).toBe(
-      `task t1  running  [${"#".repeat(8)}${"-".repeat(22)}]  1024/4096 slots 25%  range 1024-2047  12.3s`,
+      `task t1  running  [${"#".repeat(8)}${"-".repeat(22)}]  1024/4096 slots 25%  range 1024-2047  12.3s  ETA 36.9s`,
+    );
+    expect(progressLine("task t1", { ...p, chunks: { done: 4, total: 16 } })).toBe(
+      "task t1: running, 1024/4096 slots (25%), 4/16 ranges, range 1024-2047, elapsed 12.3s, ETA 36.9s",
     );
     const written: string[] = [];
     const lines = new ProgressReporter({ write: (t: string) => written.push(t) }, "t");

@@ -19,7 +19,12 @@ interface PlanMove {
 }
 
 beforeAll(async () => {
-  h = await startHarness({ label: "scale" });
+  // This file is about the plan: each move goes as one range, as before chunks (the cut is
+  // chunks.test.ts's), and each round watches the range in flight as a 1 s probe does.
+  h = await startHarness({
+    label: "scale",
+    env: { KVC_MIGRATION_WATCH_FOR_MS: "2000", KVC_MIGRATION_MAX_RANGE_SLOTS: "16384" },
+  });
   reader = new ClusterReader();
   const nodes = await h.startTestNodes(4);
   const cluster = await h.createCluster(NS, "c", nodes, 2);

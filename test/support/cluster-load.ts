@@ -6,33 +6,39 @@ import { keySlot } from "./kvrocks-sim/keyslot.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A cluster client as an application would configure it: fail fast, follow redirects. */
+/**
+ * A cluster client as an application would configure it: ioredis's defaults (16 redirections,
+ * MOVED followed at once, TRYAGAIN retried every 100 ms), with only a command timeout of 1 s.
+ * A migration must not need more: a range's write-forbidden phase and the redirects after it
+ * have to fit in what these defaults ride out.
+ */
 export function clusterClient(seed: { host: string; port: number }): ClusterClient {
   const client = new ClusterClient([seed], {
-    redisOptions: {
-      protocol: 2,
-      connectTimeout: 1000,
-      commandTimeout: 2000,
-      maxRetriesPerRequest: 1,
-    },
-    slotsRefreshInterval: 1000,
-    retryDelayOnFailover: 100,
-    retryDelayOnClusterDown: 100,
-    // Kvrocks forbids writes to a migrating range while it sends the last increment
-    // (TRYAGAIN), and between the range's success and the new topology reaching both nodes
-    // the source redirects to the target and the target back (MOVED). Under ≈ 10k writes/s a
-    // 2,730-slot range of the scale-out spent over 1.6 s there (measured: 10–12 writes failed,
-    // none acknowledged and lost, with 32 redirections of 20–50 ms), so the client rides out
-    // about 6 s, as an application would configure it for Kvrocks migrations.
-    retryDelayOnTryAgain: 100,
-    retryDelayOnMoved: 100,
-    maxRedirections: 64,
+    redisOptions: { protocol: 2, commandTimeout: 1000 },
   });
   client.on("error", () => {});
   return client;
 }
 
-export type Phase = "warmup" | "failover" | "switchover" | "migrate" | "scale";
+/**
+ * Counts the redirections and retries `client` is answered with (MOVED, TRYAGAIN, ...), by
+ * the first word of the error: ioredis handles them inside, the caller never sees them.
+ */
+export function countRedirections(client: ClusterClient): Map<string, number> {
+  const counts = new Map<string, number>();
+  const inner = client as unknown as {
+    handleError(error: Error, ttl: unknown, handlers: unknown): void;
+  };
+  const original = inner.handleError.bind(client);
+  inner.handleError = (error, ttl, handlers) => {
+    const word = error.message.split(" ")[0] ?? "";
+    counts.set(word, (counts.get(word) ?? 0) + 1);
+    original(error, ttl, handlers);
+  };
+  return counts;
+}
+
+export type Phase = "warmup" | "baseline" | "failover" | "switchover" | "migrate" | "scale";
 
 export interface Stats {
   acked: Map<string, string>;
@@ -41,6 +47,8 @@ export interface Stats {
   lastError: Map<Phase, string>;
   /** The slowest acknowledged write of each phase: how long a client stalled. */
   maxLatencyMs: Map<Phase, number>;
+  /** Every acknowledged write's latency (ms), per phase, when `keepLatencies` is set. */
+  latencies: Map<Phase, number[]>;
 }
 
 /** Writers of unique keys through one ioredis Cluster client, tagged with the current phase. */
@@ -52,7 +60,10 @@ export class Load {
     writes: new Map(),
     lastError: new Map(),
     maxLatencyMs: new Map(),
+    latencies: new Map(),
   };
+  /** Keep every write's latency (for percentiles), not only the slowest. */
+  keepLatencies = false;
   private running = true;
   private loops: Promise<void>[] = [];
   /** When each acknowledged write of `timed` phases was sent and acknowledged. */
@@ -99,6 +110,11 @@ export class Load {
         this.stats.acked.set(key, value);
         if (this.timed.has(phase)) this.timing.set(key, { sentAt, ackedAt: now });
         this.stats.writes.set(phase, (this.stats.writes.get(phase) ?? 0) + 1);
+        if (this.keepLatencies) {
+          const list = this.stats.latencies.get(phase) ?? [];
+          list.push(now - sentAt);
+          this.stats.latencies.set(phase, list);
+        }
         if (now - sentAt > (this.stats.maxLatencyMs.get(phase) ?? 0))
           this.stats.maxLatencyMs.set(phase, now - sentAt);
         const watch = this.watch;

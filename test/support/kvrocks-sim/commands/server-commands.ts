@@ -252,8 +252,21 @@ function settings(ctx: CommandContext): Map<string, string> {
     ["maxclients", ctx.node.settings.get("maxclients") ?? "10240"],
     ["timeout", ctx.node.settings.get("timeout") ?? "0"],
     ["slowlog-log-slower-than", ctx.node.settings.get("slowlog-log-slower-than") ?? "200000"],
+    // Kvrocks 2.10.1's migration settings and defaults (CONFIG GET on the binary).
+    ...MIGRATE_SETTINGS.map(
+      ([name, fallback]) => [name, ctx.node.settings.get(name) ?? fallback] as [string, string],
+    ),
   ]);
 }
+
+/** Name, default, lowest value CONFIG SET takes (Kvrocks 2.10.1; highest 2^31-1). */
+const MIGRATE_SETTINGS: [string, string, number][] = [
+  ["migrate-speed", "4096", 0],
+  ["migrate-batch-size-kb", "16", 1],
+  ["migrate-batch-rate-limit-mb", "16", 0],
+  ["migrate-pipeline-size", "16", 1],
+  ["migrate-sequence-gap", "10000", 1],
+];
 
 /** `CONFIG GET pattern` (`*` as in Kvrocks's glob) and `CONFIG SET name value`, admin only. */
 const config: CommandSpec = {
@@ -265,12 +278,9 @@ const config: CommandSpec = {
     }
     const sub = lower(ctx.argv[1]);
     if (sub === "get" && ctx.argv.length === 3) {
-      const pattern = new RegExp(
-        `^${lower(ctx.argv[2])
-          .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
-          .replace(/\*/g, ".*")}$`,
-      );
-      const found = [...settings(ctx)].filter(([name]) => pattern.test(name));
+      // Kvrocks 2.10.1 answers an exact name or `*`; a glob such as `migrate-*` finds nothing.
+      const wanted = lower(ctx.argv[2]);
+      const found = [...settings(ctx)].filter(([name]) => wanted === "*" || name === wanted);
       return bulkArray(found.flat());
     }
     if (sub === "set" && ctx.argv.length === 4) {
@@ -289,6 +299,28 @@ const config: CommandSpec = {
       // a link already up stays up.
       if (name === "masterauth") {
         ctx.node.settings.set("masterauth", ctx.argv[3]!);
+        return OK();
+      }
+      const migrate = MIGRATE_SETTINGS.find(([n]) => n === name);
+      if (migrate) {
+        const raw = ctx.argv[3]!;
+        if (!/^-?\d+$/.test(raw)) {
+          throw errorOf(
+            `CONFIG SET '${name}' error: failed to set new value: not started as an integer`,
+          );
+        }
+        const value = Number(raw);
+        if (value > 2147483647 || value < -2147483648) {
+          throw errorOf(
+            `CONFIG SET '${name}' error: failed to set new value: out of range of integer type`,
+          );
+        }
+        if (value < migrate[2]) {
+          throw errorOf(
+            `CONFIG SET '${name}' error: failed to set new value: out of numeric range`,
+          );
+        }
+        ctx.node.settings.set(name, String(value));
         return OK();
       }
       if (!["maxclients", "timeout", "slowlog-log-slower-than"].includes(name)) {
