@@ -471,9 +471,23 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
             const faults = faultLog
               .filter((f) => f.addr === dm.addr && f.startedAt <= dm.t)
               .map((f) => f.kind);
+            // How long it goes on: every 20 ms until it refuses (the push reached it).
+            const firstAt = tl.now();
+            let accepted = 1;
+            while (tl.now() - firstAt < 10_000) {
+              const again = await node.call("SET", key, "split-brain-check").catch(() => "refused");
+              if (again !== "OK") break;
+              accepted++;
+              await sleep(20);
+            }
+            const known =
+              faults.at(-1) === "stop"
+                ? " [documented exception: a thawed master, docs/safety.md P2]"
+                : "";
             tl.violate(
               4,
-              `${dm.addr}, failed over at ${(dm.t / 1000).toFixed(3)}s (version ${dm.version}, new master ${dm.newMasterAddr} serving it), took a write for slot ${slot} ${tl.now() - answeredAt} ms after it answered again (its faults before: ${faults.join(", ") || "none"})`,
+              `${dm.addr}, failed over at ${(dm.t / 1000).toFixed(3)}s (version ${dm.version}; ${dm.newMasterAddr} serving as master), took writes for slot ${slot} from ${firstAt - answeredAt} ms after it answered again, for ${tl.now() - firstAt} ms (${accepted} of them, one every 20 ms); its faults before: ${faults.join(", ") || "none"}${known}`,
+              firstAt,
             );
             return;
           }

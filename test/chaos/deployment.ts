@@ -75,7 +75,7 @@ export class Deployment {
     if (this.opts.nodes === "sim") process.env.KVROCKS_BIN = "";
     this.nodes = await startTestNodes(10);
     this.opts.log("setup", `nodes (${this.opts.nodes}) ${this.nodes.map((n) => n.addr).join(" ")}`);
-    for (let i = 0; i < 2; i++) await this.startApi(i);
+    await Promise.all([0, 1].map((i) => this.startApi(i)));
     this.partitioned = this.nodes[0]!;
     this.proxy = await TcpProxy.start(this.partitioned.addr);
   }
