@@ -314,7 +314,8 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
     );
 
     // --- the client: unique keys at a steady rate, every acknowledgement recorded ---
-    const client = clusterClient(d.nodes[1]!);
+    // Only host and port: ioredis takes every other field of the object as a node option.
+    const client = clusterClient({ host: d.nodes[1]!.host, port: d.nodes[1]!.port });
     const writers = 4;
     for (let w = 0; w < writers; w++) {
       loops.push(
@@ -328,10 +329,15 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
             const sentAt = tl.now();
             const value = `${n}-${sentAt}`;
             try {
-              await client.set(key, value);
+              // Bounded: a command queued while the client has no slot map waits for one.
+              const reply = await Promise.race([
+                client.set(key, value),
+                sleep(5000).then(() => null),
+              ]);
+              if (reply !== "OK") throw new Error("no acknowledgement within 5 s");
               acks.set(key, { value, slot: keySlot(key), sentAt, ackedAt: tl.now() });
-            } catch {
-              writeErrors++;
+            } catch (err) {
+              if (writeErrors++ === 0) tl.add("client", `first failed write: ${String(err)}`);
             }
           }
         })(),
@@ -1021,6 +1027,27 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
       tl.violate(inv, `${settleMs} ms after the faults stopped: ${what}`);
     }
 
+    // The probe's and the API's own account of each failover (reason, failures, voters),
+    // placed in the timeline for the violations around them.
+    const history = await api("GET", `${clusterPath}/failovers`);
+    if (history.status === 200) {
+      for (const f of history.body.data.failovers as {
+        at: number;
+        shard: number;
+        old_master_addr: string;
+        new_master_addr: string;
+        reason: string;
+        outcome: string;
+        voters?: string[];
+      }[]) {
+        tl.add(
+          "history",
+          `shard ${f.shard}: ${f.old_master_addr} -> ${f.new_master_addr || "-"} ${f.outcome}: ${f.reason}${f.voters ? ` (voters ${f.voters.join(", ")})` : ""}`,
+          f.at - tl.start,
+        );
+      }
+    }
+
     writing = false;
     await Promise.all(loops);
     client.disconnect();
@@ -1048,6 +1075,8 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
         enableReadyCheck: false,
         retryStrategy: () => null,
         lazyConnect: true,
+        connectTimeout: 5000,
+        commandTimeout: 30_000,
       });
       r.on("error", () => {});
       try {

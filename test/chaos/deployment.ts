@@ -57,14 +57,14 @@ export class Deployment {
       KVC_ETCD_ENDPOINTS: this.etcd.endpoints.join(","),
       KVC_ETCD_PREFIX: PREFIX,
       KVC_PROBE_QUORUM: String(this.opts.quorum),
-      KVC_LOG_LEVEL: "warn",
+      KVC_LOG_LEVEL: "info",
       KVC_API_TOKENS: "",
     };
   }
 
   async start(): Promise<void> {
     this.etcd = await EtcdCluster.start(3);
-    this.opts.log("setup", `etcd members ${this.etcd.endpoints.join(", ")}`);
+    this.opts.log("setup", `etcd members ${this.etcd.endpoints.join(", ")}; logs in ${this.dir}`);
     this.runtime = openRuntime(
       loadConfig(undefined, {
         KVC_ETCD_ENDPOINTS: this.etcd.endpoints.join(","),

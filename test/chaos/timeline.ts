@@ -49,6 +49,7 @@ export class Timeline {
   around(t: number, ms = 15_000): string[] {
     return this.events
       .filter((e) => e.t >= t - ms && e.t <= t + ms / 3 && e.kind !== "VIOLATION")
+      .sort((a, b) => a.t - b.t)
       .map(format);
   }
 }
