@@ -194,6 +194,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
     probeEveryMs: 10_000,
     probeForMs: 13_000,
     log: (kind, what) => tl.add(kind, what),
+    onApiExit: (i, what) => tl.violate(6, `API instance ${i} ${what}`),
   });
   const faultCounts: Record<string, number> = {};
   const opCounts: Record<string, number> = {};

@@ -4,7 +4,7 @@
 // (real, or the simulator in this process) and a TCP proxy between observer-b and one node.
 // Built from the test support pieces: EtcdCluster, startTestNodes, spawnServer, TcpProxy.
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../lib/config/index.js";
@@ -24,6 +24,8 @@ export interface DeploymentOptions {
   probeEveryMs: number;
   probeForMs: number;
   log: (kind: string, what: string) => void;
+  /** An API process that exited without being killed by the campaign. */
+  onApiExit?: (index: number, what: string) => void;
 }
 
 export interface ProbeRun {
@@ -81,14 +83,28 @@ export class Deployment {
   }
 
   async startApi(i: number): Promise<void> {
-    this.apis[i] = await spawnServer(this.env);
-    this.opts.log("setup", `api ${i} at ${this.apis[i]!.base}`);
+    // The API logs at warn: at info it logs every request, which the campaign would hold.
+    const api = await spawnServer({ ...this.env, KVC_LOG_LEVEL: "warn" });
+    this.apis[i] = api;
+    this.opts.log("setup", `api ${i} at ${api.base}`);
+    api.child.once("exit", (code, signal) => {
+      if (this.apis[i] !== api || this.stopping) return; // killed or stopped by the campaign
+      this.apis[i] = null;
+      const file = join(this.dir, `api-${i}-exit-${Date.now()}.log`);
+      writeFileSync(file, api.output());
+      this.opts.onApiExit?.(
+        i,
+        `exited by itself (${signal ?? code}); its output: ${file}; last lines: ${api.output().slice(-600)}`,
+      );
+      // Keep the campaign going: a new instance in its place.
+      setTimeout(() => void this.startApi(i).catch(() => {}), 1000);
+    });
   }
 
   async killApi(i: number): Promise<void> {
     const api = this.apis[i];
     if (!api) return;
-    this.apis[i] = null;
+    this.apis[i] = null; // before the kill: its exit is ours, not a crash
     api.child.kill("SIGKILL");
     await new Promise<void>((r) => (api.alive() ? api.child.once("exit", () => r()) : r()));
   }
