@@ -6,7 +6,7 @@
 // Meant for the real-node suite (CI: about 4.5 min for the three). It is here, outside every
 // suite, because it fails on the current code: each seed meets the restarted old master of
 // restarted-old-master.test.ts (invariants 4 and 1) within its minute, and seed 1 also had a
-// master failed over after an 800 ms stall on a loaded host (invariant 3; docs/safety.md §4).
+// healthy master failed over on a saturated host (invariant 3; docs/chaos.md, finding 4).
 // Once those are fixed, move it to test/kvrocks/ (test/kvrocks.vitest.config.ts takes it).
 import { describe, expect, it } from "vitest";
 import { usingRealKvrocks } from "../../support/nodes.js";
