@@ -24,7 +24,6 @@ import {
   clearLeftovers,
   clearMigration,
   getTaskDoc,
-  lostTaskRace,
   migratesRange,
   type OpsDeps,
   pruneTaskHistory,
@@ -35,7 +34,9 @@ import {
   recordsMigration,
   type StoredTask,
   saveTask,
+  saveTaskStep,
   sendMigrate,
+  TaskRaceLost,
   updateTopology,
   withRangeMoved,
   withShardsRemoved,
@@ -129,18 +130,7 @@ async function watchSource(ctx: Ctx, cluster: Cluster, task: Task): Promise<bool
   return false;
 }
 
-/** Stops a step quietly when someone else advanced the task first. */
-class Lost extends Error {}
-
-async function save(ctx: Ctx, doc: StoredTask, task: Task): Promise<StoredTask> {
-  try {
-    const revision = await saveTask(ctx.deps.store, ctx.ns, ctx.cl, task, doc.revision, ctx.fence);
-    return { task, revision };
-  } catch (err) {
-    if (lostTaskRace(err)) throw new Lost();
-    throw err;
-  }
-}
+const save = saveTaskStep;
 
 async function finish(
   ctx: Ctx,
@@ -157,7 +147,7 @@ async function finish(
   // After the task is recorded finished: a crash before the settings are back leaves the
   // record (`source_config`) for a later round to restore from.
   await restoreSettings(ctx, saved).catch((err: unknown) => {
-    if (!(err instanceof Lost))
+    if (!(err instanceof TaskRaceLost))
       ctx.events.push({ task: task.id, event: "restore_error", detail: errorMessage(err) });
   });
   await pruneTaskHistory(ctx.deps.store, ctx.ns, ctx.cl, { fence: ctx.fence }).catch(() => 0);
@@ -213,7 +203,7 @@ async function restoreFinished(ctx: Ctx, docs: readonly StoredTask[]): Promise<v
       const fresh = await getTaskDoc(ctx.deps.store, ctx.ns, ctx.cl, d.task.id);
       if (isFinished(fresh.task)) await restoreSettings(ctx, fresh);
     } catch (err) {
-      if (!(err instanceof Lost))
+      if (!(err instanceof TaskRaceLost))
         ctx.events.push({ task: d.task.id, event: "restore_error", detail: errorMessage(err) });
     }
   }
@@ -384,7 +374,7 @@ async function send(
     await save(ctx, doc, { ...task, ...sent });
   } catch (err) {
     // A cancel request may have written the task meanwhile: mark it on the fresh copy.
-    if (!(err instanceof Lost)) throw err;
+    if (!(err instanceof TaskRaceLost)) throw err;
     const fresh = await getTaskDoc(ctx.deps.store, ctx.ns, ctx.cl, task.id);
     if (fresh.task.in_flight !== task.in_flight || fresh.task.in_flight_sent) return;
     await save(ctx, fresh, {
@@ -735,7 +725,7 @@ async function guarded(ctx: Ctx, doc: StoredTask, step: () => Promise<void>): Pr
         await save(ctx, fresh, { ...fresh.task, error_count: 0, last_error: null });
     }
   } catch (err) {
-    if (err instanceof Lost) return;
+    if (err instanceof TaskRaceLost) return;
     const message = errorMessage(err);
     ctx.events.push({ task: id, event: "error", detail: message });
     if (isKvcError(err, "conflict") && ctx.signal?.aborted) return;
@@ -752,7 +742,7 @@ async function guarded(ctx: Ctx, doc: StoredTask, step: () => Promise<void>): Pr
       }
       await save(ctx, fresh, { ...fresh.task, error_count: count, last_error: message });
     } catch (inner) {
-      if (!(inner instanceof Lost))
+      if (!(inner instanceof TaskRaceLost))
         ctx.events.push({ task: id, event: "error", detail: errorMessage(inner) });
     }
   }

@@ -29,12 +29,13 @@ import type { OpsDeps } from "./deps.js";
 import { failoverShard } from "./failover.js";
 import {
   getTaskDoc,
-  lostTaskRace,
   newTaskId,
   pruneTaskHistory,
   readableTaskDocs,
   type StoredTask,
   saveTask,
+  saveTaskStep,
+  TaskRaceLost,
 } from "./tasks.js";
 import { assertStillHeld, changeTopology, changeTopologyJoining } from "./topology-changes.js";
 import { assertKvrocksVersions } from "./versions.js";
@@ -239,18 +240,7 @@ interface Ctx {
   events: ReplaceEvent[];
 }
 
-/** Someone else wrote the task first: this step stops, theirs stands. */
-class Lost extends Error {}
-
-async function save(ctx: Ctx, doc: StoredTask, task: Task): Promise<StoredTask> {
-  try {
-    const revision = await saveTask(ctx.deps.store, ctx.ns, ctx.cl, task, doc.revision, ctx.fence);
-    return { task, revision };
-  } catch (err) {
-    if (lostTaskRace(err)) throw new Lost();
-    throw err;
-  }
-}
+const save = saveTaskStep;
 
 async function finish(ctx: Ctx, doc: StoredTask, state: Task["state"], error: string | null) {
   const task: Task = { ...doc.task, state, error, finished_at: ctx.deps.now() };
@@ -420,7 +410,7 @@ export async function advanceReplacements(
     try {
       await stepReplace(ctx, doc);
     } catch (err) {
-      if (err instanceof Lost) continue;
+      if (err instanceof TaskRaceLost) continue;
       const message = errorMessage(err);
       ctx.events.push({ task: doc.task.id, event: "error", detail: message });
       if (ctx.signal?.aborted) continue;
@@ -433,7 +423,7 @@ export async function advanceReplacements(
             last_error: message,
           });
       } catch (inner) {
-        if (!(inner instanceof Lost))
+        if (!(inner instanceof TaskRaceLost))
           ctx.events.push({ task: doc.task.id, event: "error", detail: errorMessage(inner) });
       }
     }

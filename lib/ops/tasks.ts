@@ -104,6 +104,31 @@ export function lostTaskRace(err: unknown): boolean {
   return isKvcError(err, "conflict") && /^document /.test((err as Error).message);
 }
 
+/** Someone else wrote the task first: the step that lost stops quietly, theirs stands. */
+export class TaskRaceLost extends Error {}
+
+/** A step's write of its task: CAS on the revision it read; a lost race is `TaskRaceLost`. */
+export async function saveTaskStep(
+  where: { deps: { store: Store }; ns: string; cl: string; fence: Fence | undefined },
+  doc: StoredTask,
+  task: Task,
+): Promise<StoredTask> {
+  try {
+    const revision = await saveTask(
+      where.deps.store,
+      where.ns,
+      where.cl,
+      task,
+      doc.revision,
+      where.fence,
+    );
+    return { task, revision };
+  } catch (err) {
+    if (lostTaskRace(err)) throw new TaskRaceLost();
+    throw err;
+  }
+}
+
 export async function assertNoActiveTasks(
   store: Store,
   ns: string,
