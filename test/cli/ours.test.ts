@@ -223,7 +223,9 @@ describe("scale", () => {
     expect(dry.plan.remove_shards).toEqual([2]);
     const rounds = probeLoop(controller);
     try {
-      const r = await kvctl.run(["scale", "in", "-s", "2", "--wait"]);
+      // 2048-slot ranges, as the scale-out above: this is the CLI's wait, not the chunking
+      // (test/migration/chunks.test.ts), and the default's 22 ranges took 30 s in CI.
+      const r = await kvctl.run(["scale", "in", "-s", "2", "--max-range-slots", "2048", "--wait"]);
       expect(r.code, r.stderr).toBe(0);
     } finally {
       await rounds.stop();
