@@ -14,7 +14,6 @@ import {
   GRPCUnavailableError,
 } from "etcd3";
 import { errorMessage, invalid, isKvcError, KvcError, unavailable } from "../errors.js";
-import { callDeadline } from "./deadline.js";
 
 export interface EtcdOptions {
   /** `host:port` or `http://host:port`. */
@@ -83,22 +82,15 @@ function silenceServernameWarning(): void {
 
 export const DEFAULT_CALL_TIMEOUT_MS = 2000;
 
-const callTimeouts = new WeakMap<Etcd3, number>();
-
-/** The per-call timeout `etcd` was created with: a write's whole budget (see retry.ts). */
-export function callTimeoutOf(etcd: Etcd3): number {
-  return callTimeouts.get(etcd) ?? DEFAULT_CALL_TIMEOUT_MS;
-}
-
 export function createEtcd(options: EtcdOptions): Etcd3 {
   const endpoints = options.endpoints.map((e) => e.trim()).filter((e) => e.length > 0);
   if (endpoints.length === 0) throw invalid("no etcd endpoints configured", "endpoints");
   const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-  const deadline = () => ({ deadline: callDeadline(timeoutMs) });
+  const deadline = () => ({ deadline: new Date(Date.now() + timeoutMs) });
   const tls = options.tls;
   const secure = tls !== undefined || endpoints.some((e) => e.startsWith("https://"));
   if (secure) silenceServernameWarning();
-  const client = new Etcd3({
+  return new Etcd3({
     hosts: endpoints,
     credentials: tls
       ? {
@@ -129,8 +121,6 @@ export function createEtcd(options: EtcdOptions): Etcd3 {
       }),
     },
   });
-  callTimeouts.set(client, timeoutMs);
-  return client;
 }
 
 export function closeEtcd(etcd: Etcd3 | undefined | null): void {

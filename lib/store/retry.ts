@@ -1,7 +1,6 @@
 // Compare-and-swap loops: re-read and retry a lost race a bounded number of times, with
 // jittered backoff so racers spread out instead of colliding again in lockstep.
 import { conflict } from "../errors.js";
-import { withDeadline } from "./deadline.js";
 
 export const DEFAULT_CAS_ATTEMPTS = 5;
 
@@ -18,27 +17,18 @@ export type Attempt<T> = { done: true; value: T } | { done: false };
 export const lostRace = { done: false } as const;
 export const committed = <T>(value: T): Attempt<T> => ({ done: true, value });
 
-/**
- * Runs `attempt` until it commits, at most `maxAttempts` times. The attempts' etcd calls share
- * the deadline the first one would have had (`budgetMs` from the start, see deadline.ts): a
- * caller learns that etcd hangs one call timeout after the write began, not after its last
- * lost race.
- */
 export async function casLoop<T>(
   what: string,
   maxAttempts: number,
-  budgetMs: number,
   attempt: () => Promise<Attempt<T>>,
 ): Promise<T> {
   const attempts = Math.max(1, Math.floor(maxAttempts));
-  return withDeadline(Date.now() + budgetMs, async () => {
-    for (let i = 0; i < attempts; i++) {
-      if (i > 0) await backoff(i);
-      const result = await attempt();
-      if (result.done) return result.value;
-    }
-    throw conflict(`${what} changed concurrently ${attempts} times in a row; try again`);
-  });
+  for (let i = 0; i < attempts; i++) {
+    if (i > 0) await backoff(i);
+    const result = await attempt();
+    if (result.done) return result.value;
+  }
+  throw conflict(`${what} changed concurrently ${attempts} times in a row; try again`);
 }
 
 export function backoff(retry: number): Promise<void> {

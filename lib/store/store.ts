@@ -6,7 +6,7 @@ import { errorMessage, exists, forbidden, invalid, notFound } from "../errors.js
 import { allNodes, assertClusterValid, Cluster, ResourceName } from "../model/index.js";
 import type { Resolver } from "./addresses.js";
 import { type ClaimPlan, findAddressOwner, planClaims } from "./claims.js";
-import { callTimeoutOf, toStoreError } from "./client.js";
+import { toStoreError } from "./client.js";
 import { addressesIn, decodeCluster, encodeCluster, nodeIdsIn } from "./codec.js";
 import * as docs from "./docs.js";
 import { type ClusterRef, DEFAULT_PREFIX, type StoreKeys, storeKeys } from "./keys.js";
@@ -327,7 +327,6 @@ export class Store {
     return casLoop(
       `cluster ${ns}/${name}`,
       options.maxAttempts ?? DEFAULT_CAS_ATTEMPTS,
-      callTimeoutOf(this.etcd),
       async () => {
         // Read first to answer precisely; the transaction re-checks all of it atomically.
         const [nsKv, existing] = await Promise.all([
@@ -371,7 +370,6 @@ export class Store {
     return casLoop(
       `cluster ${ns}/${name}`,
       options.maxAttempts ?? DEFAULT_CAS_ATTEMPTS,
-      callTimeoutOf(this.etcd),
       async () => {
         const current = await this.getCluster(ns, name);
         const next = checkCluster(ns, name, await fn(structuredClone(current.cluster)));
@@ -411,7 +409,6 @@ export class Store {
     await casLoop(
       `cluster ${ns}/${name}`,
       options.maxAttempts ?? DEFAULT_CAS_ATTEMPTS,
-      callTimeoutOf(this.etcd),
       async () => {
         const kv = await getKey(this.etcd, key);
         if (!kv) throw notFound(`cluster ${ns}/${name} not found`);
