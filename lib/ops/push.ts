@@ -20,6 +20,16 @@ export async function pushCluster(
 ): Promise<PushResult[]> {
   // etcd may hold a cluster written by hand or by another tool: never spread a broken one.
   assertClusterValid(cluster);
+  // Every push of a stored topology waits out a planned switchover (see latestAfterSwitchover):
+  // read after the caller's read, so a switch committed in between is never pushed early.
+  const latest = await latestAfterSwitchover(deps, ns, cluster);
+  if (!latest) {
+    deps.log
+      .child({ namespace: ns, cluster: cluster.name, version: cluster.version })
+      .warn("push: left to the next probe round (a switchover is under way or etcd is unreadable)");
+    return [];
+  }
+  cluster = latest;
   const heldData = await mastersWithData(deps, ns, cluster.name);
   const results = await pushTopology(cluster, {
     ...options,
