@@ -345,6 +345,15 @@ async function send(
   });
   const source = recorded.shards[task.source]!;
   assertStillHeld(ctx.signal);
+  // A planned switchover may have begun after this round read its inputs: `recorded` is then
+  // built on its switch commit, whose new master has not caught up, and pushing it or sending
+  // MIGRATE from it would promote that master early. The marker exists from before the switch
+  // commit, so reading it after `recorded` sees any switch `recorded` holds. The range stays
+  // recorded and unsent, as after a crash right here: a later round sends it.
+  if (await ctx.deps.store.switchoverUnderWay(ctx.ns, ctx.cl).catch(() => true)) {
+    ctx.events.push({ task: task.id, event: "send_deferred", detail: "a switchover is under way" });
+    return;
+  }
   if (pushFirst) {
     // The node must have dropped the previous range's MOVED state, or it refuses the next.
     await pushTopologyToNode(recorded, masterOf(source)!, { timeoutMs: ctx.deps.nodeTimeoutMs });
