@@ -490,23 +490,28 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
       // The fault that brought it down before the failover and when it came back: a killed
       // master started again with its data, or a stopped one thawed, is the documented
       // exception of docs/safety.md P2 (it answers with its old topology until a push).
-      const cause = faultLog.filter((f) => f.addr === dm.addr && f.startedAt <= dm.t).at(-1);
-      const exceptionKind: Exception["kind"] | null =
-        cause?.backAt === undefined
-          ? null
-          : cause.kind === "kill" || cause.kind === "restart"
+      // Read when judged, not now: the fault is usually still under way when the failover is
+      // seen (its `backAt` and a late stall's reclassification as a stop come later).
+      const cause = () => {
+        const f = faultLog.filter((f) => f.addr === dm.addr && f.startedAt <= dm.t).at(-1);
+        if (f?.backAt === undefined) return null;
+        const kind: Exception["kind"] | null =
+          f.kind === "kill" || f.kind === "restart"
             ? "restarted old master"
-            : cause.kind === "stop"
+            : f.kind === "stop"
               ? "thawed master"
               : null;
+        return kind === null ? null : { kind, backAt: f.backAt };
+      };
       /** Records the window [back or demoted, `until`] as the documented exception. */
       const exception = (until: number, windowMs: number, accepted: number): Exception | null => {
-        if (exceptionKind === null || cause?.backAt === undefined) return null;
+        const c = cause();
+        if (c === null) return null;
         const e: Exception = {
-          kind: exceptionKind,
+          kind: c.kind,
           addr: dm.addr,
           lostSlots: dm.lostSlots,
-          from: Math.max(cause.backAt, dm.t),
+          from: Math.max(c.backAt, dm.t),
           until,
           windowMs,
           accepted,
@@ -561,6 +566,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
             // to: the probe round after its first answer pushes it. Longer is a violation,
             // and so are the client writes lost in it (they are not counted apart).
             const bound = PROBE_EVERY_MS + EXCEPTION_MARGIN_MS;
+            const exceptionKind = cause()?.kind ?? null;
             if (exceptionKind !== null && windowMs <= bound) {
               exception(refusedAt, windowMs, accepted);
               tl.add(
@@ -589,9 +595,10 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
         // the client may have written there between its start (or thaw) and this answer. Counted
         // apart only if that span is itself within the bound (the checker may have been slow
         // to ask: then what the client lost there stays a violation of invariant 1).
-        if (answeredAt !== null && refusedFirst === null && cause?.backAt !== undefined) {
+        const back = answeredAt !== null && refusedFirst === null ? cause() : null;
+        if (answeredAt !== null && back !== null) {
           refusedFirst = answeredAt;
-          const span = answeredAt - Math.max(cause.backAt, dm.t);
+          const span = answeredAt - Math.max(back.backAt, dm.t);
           if (span <= PROBE_EVERY_MS + EXCEPTION_MARGIN_MS) exception(answeredAt, span, 0);
         }
         // A little longer, for a push that would undo it.
