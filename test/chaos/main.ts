@@ -60,6 +60,11 @@ async function main(): Promise<number> {
     `  answers: ${JSON.stringify(result.opAnswers)}`,
     `  writes acknowledged ${result.acked}, failed ${result.writeErrors}, lost within a killed master's lag ${result.lostTolerated}`,
     `  failovers seen in etcd ${result.failovers}, probe invocations started ${result.probeStarts}`,
+    `  documented exceptions (docs/safety.md P2, counted apart): ${result.exceptions.length}${result.exceptions.length > 0 ? `, windows ${result.exceptions.map((e) => e.windowMs).join("/")} ms, ${result.exceptions.reduce((n, e) => n + e.accepted, 0)} checker writes accepted, ${result.exceptions.reduce((n, e) => n + e.lostWrites, 0)} client writes lost in them` : ""}`,
+    ...result.exceptions.map(
+      (e) =>
+        `    ${e.kind} ${e.addr}: ${(e.from / 1000).toFixed(3)}s-${(e.until / 1000).toFixed(3)}s, window ${e.windowMs} ms, ${e.accepted} checker writes, ${e.lostWrites} client writes lost`,
+    ),
     `  violations: ${result.violations.length}`,
   ];
   for (const v of result.violations) {

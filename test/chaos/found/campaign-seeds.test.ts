@@ -3,11 +3,15 @@
 // fails the test with the seed, the invariant and the timeline around it; the same run is
 // `KVROCKS_BIN=... npm run chaos -- --seed S --minutes 1 --quorum Q`.
 //
-// Meant for the real-node suite (CI: about 4.5 min for the three). It is here, outside every
-// suite, because it fails on the current code: each seed meets the restarted old master of
-// restarted-old-master.test.ts (invariants 4 and 1) within its minute, and seed 1 also had a
-// healthy master failed over on a saturated host (invariant 3; docs/chaos.md, finding 4).
-// Once those are fixed, move it to test/kvrocks/ (test/kvrocks.vitest.config.ts takes it).
+// Meant for the real-node suite (CI: about 4 min for the three). The documented exceptions of
+// docs/safety.md P2 (an old master restarted with its data dir, or thawed, serving its lost
+// slots until the probe's next push: restarted-old-master.test.ts) are counted apart by the
+// campaign only within their bound; a longer window is a violation (docs/chaos.md). It is
+// still here, outside every suite, because seed 2 (quorum 2) can fail on invariant 1: an empty
+// restart of a master that one observer witnesses answering before quorum is reached, its
+// replica full-syncing the emptiness (docs/chaos.md, finding 5). Once that is fixed, move it to
+// test/kvrocks/ (test/kvrocks.vitest.config.ts takes it). Invariant 3 assumes a host that is
+// not saturated (docs/chaos.md, finding 4).
 import { describe, expect, it } from "vitest";
 import { usingRealKvrocks } from "../../support/nodes.js";
 import { runCampaign } from "../campaign.js";
@@ -33,6 +37,16 @@ describe("the fault campaign on real Kvrocks", () => {
       const report = result.violations.map(
         (v) =>
           `invariant ${v.invariant} (${INVARIANTS[v.invariant]}): ${v.what}\n${v.around.join("\n")}`,
+      );
+      // What was counted apart, in the test's output (not asserted: it depends on the timing).
+      console.log(
+        `seed ${seed}: ${result.exceptions.length} documented exceptions counted apart` +
+          result.exceptions
+            .map(
+              (e) =>
+                `; ${e.kind} ${e.addr} window ${e.windowMs} ms, ${e.accepted} checker writes, ${e.lostWrites} client writes lost`,
+            )
+            .join(""),
       );
       expect(report, lines.join("\n")).toEqual([]);
       // The run did what it is for: faults and operations happened under a client load, so
