@@ -22,7 +22,7 @@ import {
 } from "./compute.js";
 import type { OpsDeps } from "./deps.js";
 import { completedMoves, type FoldedMove, recordedMoves, withMovesFolded } from "./fold.js";
-import { latestAfterSwitchover, pushCluster } from "./push.js";
+import { pushCluster } from "./push.js";
 import { assertNoActiveTasks } from "./tasks.js";
 import { assertKvrocksVersions } from "./versions.js";
 
@@ -112,14 +112,9 @@ export async function pushCommitted(
     ...(options.order ? { order: options.order } : {}),
   };
   await deps.beforePush?.(ns, committed);
-  const latest = await latestAfterSwitchover(deps, ns, committed);
-  if (!latest) {
-    deps.log
-      .child({ namespace: ns, cluster: committed.name, version: committed.version })
-      .warn("push: left to the next probe round (a switchover is under way or etcd is unreadable)");
-    return { cluster: committed, push: [] };
-  }
-  let cluster = latest;
+  // The answer is this change's own version; `pushCluster` waits out a planned switchover
+  // under way and pushes the latest stored topology (see latestAfterSwitchover).
+  let cluster = committed;
   const refold = async () =>
     (await updateTopology(deps, ns, cluster.name, (c) => c, options)).cluster;
   for (let i = 0; i < MAX_REFOLDS; i++) {
